@@ -1,0 +1,35 @@
+namespace CyberWatch.Configuration;
+
+/// <summary>Node configuration, bound from the <c>CyberWatch</c> section (appsettings.json, then environment).</summary>
+public sealed class CyberWatchOptions
+{
+    public const string Section = "CyberWatch";
+
+    /// <summary>PostgreSQL connection: an Npgsql connection string or a postgresql:// URI.</summary>
+    public string? PostgresDsn { get; set; }
+
+    /// <summary>Redis for the DNS handoff, e.g. <c>127.0.0.1:6379</c>, <c>redis://:pw@host:6379</c> or a Unix socket path.</summary>
+    public string? RedisUrl { get; set; }
+
+    public string ClusterId { get; set; } = "cyberwatch";
+    public string ServiceId { get; set; } = "cyberwatch";
+
+    /// <summary>Name of this vantage point as stored with every measurement.</summary>
+    public string Vantage { get; set; } = Environment.MachineName;
+
+    public int SiloPort { get; set; } = 11111;
+    public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>Address other silos and clients use to reach this silo.</summary>
+    public string AdvertisedAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Where the silo serves /metrics and /healthz.</summary>
+    public string SiloHttpUrl { get; set; } = "http://127.0.0.1:8001";
+
+    public string? Neo4jUri { get; set; }
+    public string? Neo4jUser { get; set; }
+    public string? Neo4jPassword { get; set; }
+
+    /// <summary>Path or name of the scamper binary.</summary>
+    public string ScamperPath { get; set; } = "scamper";
+}

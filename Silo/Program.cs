@@ -1,0 +1,3 @@
+using CyberWatch.Silo;
+
+return await SiloCommandLine.RunAsync(args);

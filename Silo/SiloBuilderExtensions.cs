@@ -1,0 +1,101 @@
+using System.Net;
+using CyberWatch.Configuration;
+using CyberWatch.Observability;
+using CyberWatch.Storage;
+using Npgsql;
+using OpenTelemetry.Metrics;
+using Orleans.Configuration;
+using Orleans.Dashboard;
+
+namespace CyberWatch.Silo;
+
+/// <summary>All the wiring of a cyberWatch silo: clustering, grain storage and reminders on PostgreSQL.</summary>
+public static class SiloBuilderExtensions
+{
+    public const string StorageName = "cyberwatch";
+    private const string Invariant = "Npgsql";
+
+    public static WebApplicationBuilder AddCyberWatchSilo(this WebApplicationBuilder builder)
+    {
+        builder.Configuration.AddCyberWatchEnvironment();
+        builder.AddCyberWatchLogging();
+        builder.Host.UseSystemd();
+
+        var options = builder.Configuration.GetSection(CyberWatchOptions.Section).Get<CyberWatchOptions>() ?? new CyberWatchOptions();
+        builder.Services.AddSingleton(options);
+        var connectionString = PostgresConnectionString.Normalize(options.PostgresDsn);
+        if (!IPAddress.TryParse(options.AdvertisedAddress, out var advertised))
+        {
+            throw new ConfigurationException($"CYBERWATCH_ADVERTISED_ADDRESS '{options.AdvertisedAddress}' is not an IP address");
+        }
+        builder.WebHost.UseUrls(options.SiloHttpUrl);
+        builder.Services.AddCyberWatchStorage(builder.Configuration);
+
+        builder.UseOrleans(silo =>
+        {
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = options.ClusterId;
+                o.ServiceId = options.ServiceId;
+            });
+            silo.Configure<SiloOptions>(o => o.SiloName = $"{options.Vantage}-{options.SiloPort}");
+            silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort,
+                listenOnAnyHostAddress: !IPAddress.IsLoopback(advertised));
+            silo.UseAdoNetClustering(o =>
+            {
+                o.Invariant = Invariant;
+                o.ConnectionString = connectionString;
+            });
+            silo.AddAdoNetGrainStorageAsDefault(o =>
+            {
+                o.Invariant = Invariant;
+                o.ConnectionString = connectionString;
+            });
+            silo.AddAdoNetGrainStorage(StorageName, o =>
+            {
+                o.Invariant = Invariant;
+                o.ConnectionString = connectionString;
+            });
+            silo.UseAdoNetReminderService(o =>
+            {
+                o.Invariant = Invariant;
+                o.ConnectionString = connectionString;
+            });
+            silo.AddDashboard();
+        });
+
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter("Microsoft.Orleans")
+            .AddMeter("CyberWatch.*")
+            .AddPrometheusExporter());
+        builder.Services.AddHealthChecks();
+        return builder;
+    }
+
+    public static WebApplication MapSiloEndpoints(this WebApplication app)
+    {
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapHealthChecks("/healthz");
+        return app;
+    }
+
+    /// <summary>
+    /// Everything that must hold before Orleans joins the cluster: free ports, a reachable PostgreSQL,
+    /// an up-to-date schema. Each failure is a <see cref="ConfigurationException"/> with one clear line.
+    /// </summary>
+    public static async Task PrepareSiloAsync(this WebApplication app, CancellationToken cancellationToken)
+    {
+        var options = app.Services.GetRequiredService<CyberWatchOptions>();
+        var advertised = IPAddress.Parse(options.AdvertisedAddress);
+        var bind = IPAddress.IsLoopback(advertised) ? advertised : IPAddress.Any;
+        PortCheck.EnsureFree(bind, options.SiloPort, "silo-to-silo", "CYBERWATCH_SILO_PORT");
+        PortCheck.EnsureFree(bind, options.GatewayPort, "client gateway", "CYBERWATCH_GATEWAY_PORT");
+        if (Uri.TryCreate(options.SiloHttpUrl, UriKind.Absolute, out var http) && IPAddress.TryParse(http.Host, out var httpAddress))
+        {
+            PortCheck.EnsureFree(httpAddress, http.Port, "silo metrics", "CYBERWATCH_SILO_HTTP");
+        }
+        var dataSource = app.Services.GetRequiredService<NpgsqlDataSource>();
+        await PostgresPreflight.CheckAsync(dataSource, cancellationToken);
+        await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(cancellationToken);
+    }
+}

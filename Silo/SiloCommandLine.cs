@@ -1,0 +1,83 @@
+using CyberWatch.Configuration;
+using CyberWatch.Observability;
+using CyberWatch.Storage;
+using Microsoft.AspNetCore.Builder;
+using Npgsql;
+
+namespace CyberWatch.Silo;
+
+/// <summary>
+/// Entry point of the silo executable: <c>run</c> (default) hosts the silo, <c>migrate</c> applies the
+/// schema and exits. Failures the operator can fix are one line on stderr and a non-zero exit code.
+/// </summary>
+public static class SiloCommandLine
+{
+    public const int ExitConfiguration = 2;
+    public const int ExitFailure = 1;
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        var command = args.FirstOrDefault(a => !a.StartsWith('-')) ?? "run";
+        var rest = args.SkipWhile(a => a != command).Skip(1).ToArray();
+        try
+        {
+            return command switch
+            {
+                "run" => await RunSiloAsync(rest, cancellationToken),
+                "migrate" => await MigrateAsync(rest, cancellationToken),
+                "help" or "--help" or "-h" => Usage(Console.Out, 0),
+                _ => Usage(Console.Error, ExitConfiguration),
+            };
+        }
+        catch (Exception e) when (e is ConfigurationException or MigrationException)
+        {
+            await Console.Error.WriteLineAsync($"cyberwatch silo: {e.Message}");
+            return ExitConfiguration;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return 0;
+        }
+        catch (Exception e)
+        {
+            await Console.Error.WriteLineAsync($"cyberwatch silo: failed: {StartupFailure.Describe(e)}");
+            return ExitFailure;
+        }
+    }
+
+    private static int Usage(TextWriter writer, int exitCode)
+    {
+        writer.WriteLine("usage: CyberWatch.Silo [run|migrate]");
+        writer.WriteLine("  run      host a silo (default); configuration from appsettings.json and CYBERWATCH_* variables");
+        writer.WriteLine("  migrate  apply the database migrations and exit");
+        return exitCode;
+    }
+
+    private static async Task<int> RunSiloAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddCyberWatchSilo();
+        await using var app = builder.Build();
+        app.MapSiloEndpoints();
+        await app.PrepareSiloAsync(cancellationToken);
+        await app.StartAsync(cancellationToken);
+        await app.WaitForShutdownAsync(cancellationToken);
+        return 0;
+    }
+
+    private static async Task<int> MigrateAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Configuration.AddCyberWatchEnvironment();
+        builder.AddCyberWatchLogging();
+        builder.Services.AddCyberWatchStorage(builder.Configuration);
+        await using var app = builder.Build();
+        var dataSource = app.Services.GetRequiredService<NpgsqlDataSource>();
+        await PostgresPreflight.CheckAsync(dataSource, cancellationToken);
+        var report = await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(cancellationToken);
+        Console.WriteLine(report.Applied.Count == 0
+            ? $"schema up to date ({report.AlreadyApplied} migrations applied earlier)"
+            : $"applied {report.Applied.Count} migration(s): {string.Join(", ", report.Applied.Select(m => $"{m.Version:000}_{m.Name}"))}");
+        return 0;
+    }
+}

@@ -1,0 +1,88 @@
+using CyberWatch.Configuration;
+using CyberWatch.Dns;
+using CyberWatch.Observability;
+using CyberWatch.Storage;
+using CyberWatch.WebApi.Endpoints;
+using CyberWatch.WebApi.Health;
+using OpenTelemetry.Metrics;
+using Orleans.Configuration;
+using Orleans.Dashboard;
+using Scalar.AspNetCore;
+using StackExchange.Redis;
+
+namespace CyberWatch.WebApi;
+
+public static class ApiBuilderExtensions
+{
+    public const string DefaultUrl = "http://127.0.0.1:8000";
+
+    public static WebApplicationBuilder AddCyberWatchApi(this WebApplicationBuilder builder)
+    {
+        builder.Configuration.AddCyberWatchEnvironment();
+        builder.AddCyberWatchLogging();
+        builder.Host.UseSystemd();
+        // The API must answer /health while it is still waiting for a silo.
+        builder.Services.Configure<HostOptions>(o => o.ServicesStartConcurrently = true);
+
+        var options = builder.Configuration.GetSection(CyberWatchOptions.Section).Get<CyberWatchOptions>() ?? new CyberWatchOptions();
+        builder.Services.AddSingleton(options);
+        builder.WebHost.UseUrls(builder.Configuration["Api:Url"] ?? DefaultUrl);
+        var connectionString = PostgresConnectionString.Normalize(options.PostgresDsn);
+        builder.Services.AddCyberWatchStorage(builder.Configuration);
+        builder.Services.AddSingleton(new ServiceInstance(Guid.NewGuid().ToString("n"), DateTimeOffset.UtcNow));
+        builder.Services.AddSingleton(TimeProvider.System);
+
+        var redis = RedisConnectionString.Parse(options.RedisUrl);
+        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis));
+
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = options.ClusterId;
+                o.ServiceId = options.ServiceId;
+            });
+            client.UseAdoNetClustering(o =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = connectionString;
+            });
+            client.UseConnectionRetryFilter<RetryUntilSiloIsUp>();
+            client.AddDashboard();
+        });
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "cyberWatch looking glass";
+            document.Info.Description = "Traceroute, ping and AS topology from this vantage point.";
+            return Task.CompletedTask;
+        }));
+        builder.Services.AddHealthChecks()
+            .AddCheck<PostgresHealthCheck>("postgresql", tags: ["ready"])
+            .AddCheck<ClusterHealthCheck>("cluster", tags: ["ready"])
+            .AddCheck<RedisHealthCheck>("redis")
+            .AddCheck<ScamperHealthCheck>("scamper");
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter("Microsoft.Orleans")
+            .AddMeter("CyberWatch.*")
+            .AddAspNetCoreInstrumentation()
+            .AddPrometheusExporter());
+        return builder;
+    }
+
+    public static WebApplication MapCyberWatchApi(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/docs", o => o.WithTitle("cyberWatch API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        app.MapSystemApi();
+        return app;
+    }
+}
+
+/// <summary>Identity of this API process, for /service-info.</summary>
+public sealed record ServiceInstance(string Id, DateTimeOffset StartedAt);

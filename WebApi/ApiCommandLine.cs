@@ -1,0 +1,42 @@
+using System.Net.Sockets;
+using CyberWatch.Configuration;
+
+namespace CyberWatch.WebApi;
+
+/// <summary>Hosts the API; failures the operator can fix are one line on stderr and a non-zero exit code.</summary>
+public static class ApiCommandLine
+{
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var builder = WebApplication.CreateBuilder(args);
+            builder.AddCyberWatchApi();
+            await using var app = builder.Build();
+            app.MapCyberWatchApi();
+            await app.StartAsync(cancellationToken);
+            await app.WaitForShutdownAsync(cancellationToken);
+            return 0;
+        }
+        catch (ConfigurationException e)
+        {
+            await Console.Error.WriteLineAsync($"cyberwatch api: {e.Message}");
+            return 2;
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            await Console.Error.WriteLineAsync($"cyberwatch api: {e.Message}; is the API already running? choose another address with CYBERWATCH_API_URL");
+            return 2;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return 0;
+        }
+        catch (Exception e)
+        {
+            var root = e.GetBaseException();
+            await Console.Error.WriteLineAsync($"cyberwatch api: failed: {root.GetType().Name}: {root.Message}");
+            return 1;
+        }
+    }
+}

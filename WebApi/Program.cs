@@ -1,0 +1,3 @@
+using CyberWatch.WebApi;
+
+return await ApiCommandLine.RunAsync(args);
