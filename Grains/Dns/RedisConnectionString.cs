@@ -3,7 +3,10 @@ using StackExchange.Redis;
 
 namespace CyberWatch.Dns;
 
-/// <summary>Parses the Redis address operators configure: <c>host:port</c>, <c>redis://[:password@]host:port[/db]</c>.</summary>
+/// <summary>
+/// Parses the Redis address operators configure: <c>host:port</c>, <c>redis://[:password@]host:port[/db]</c>,
+/// or a Unix socket <c>unix:///path/redis.sock[?password=...]</c> (which also reaches Redis from a network namespace).
+/// </summary>
 public static class RedisConnectionString
 {
     public static ConfigurationOptions Parse(string? url)
@@ -14,7 +17,29 @@ public static class RedisConnectionString
         }
         url = url.Trim();
         ConfigurationOptions options;
-        if (url.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase))
+        if (url.StartsWith("unix://", StringComparison.OrdinalIgnoreCase))
+        {
+            var query = url.IndexOf('?');
+            var path = Uri.UnescapeDataString(url["unix://".Length..(query < 0 ? url.Length : query)]);
+            if (!path.StartsWith('/'))
+            {
+                throw new ConfigurationException("CYBERWATCH_REDIS_URL: a unix:// URL needs an absolute socket path (unix:///path/redis.sock)");
+            }
+            options = new ConfigurationOptions();
+            options.EndPoints.Add(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            if (query >= 0)
+            {
+                foreach (var pair in url[(query + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    var kv = pair.Split('=', 2);
+                    if (kv[0] == "password" && kv.Length == 2)
+                    {
+                        options.Password = Uri.UnescapeDataString(kv[1]);
+                    }
+                }
+            }
+        }
+        else if (url.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase))
         {
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
             {

@@ -87,7 +87,8 @@ node_write_env() {
 CYBERWATCH_PG_DSN='Host=$CW_PG_SOCKET;Port=$CW_PG_PORT;Database=cyberwatch;Username=cyberwatch'
 CYBERWATCH_PG_PASSWORD='$pg_password'
 CYBERWATCH_PG_TCP_DSN='postgresql://cyberwatch:$pg_password@127.0.0.1:$CW_PG_PORT/cyberwatch'
-CYBERWATCH_REDIS_URL='redis://:$redis_password@127.0.0.1:$CW_REDIS_PORT'
+CYBERWATCH_REDIS_URL='unix://$CW_REDIS_DIR/redis.sock?password=$redis_password'
+CYBERWATCH_REDIS_TCP_URL='redis://:$redis_password@127.0.0.1:$CW_REDIS_PORT'
 CYBERWATCH_REDIS_PASSWORD='$redis_password'
 EOF
     umask 022
@@ -111,7 +112,7 @@ node_load_env() {
 
 node_print_env() {
     echo "CYBERWATCH_PG_DSN=$CYBERWATCH_PG_DSN"
-    echo "CYBERWATCH_REDIS_URL=${CYBERWATCH_REDIS_URL//:*@/:***@}"
+    echo "CYBERWATCH_REDIS_URL=${CYBERWATCH_REDIS_URL%%password=*}${CYBERWATCH_REDIS_URL:+...}"
     echo "CYBERWATCH_API_URL=$CW_API_URL"
     echo "CYBERWATCH_SILO_HTTP=$CW_SILO_HTTP"
 }
