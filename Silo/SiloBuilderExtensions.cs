@@ -46,21 +46,7 @@ public static class SiloBuilderExtensions
                 o.Invariant = Invariant;
                 o.ConnectionString = connectionString;
             });
-            silo.AddAdoNetGrainStorageAsDefault(o =>
-            {
-                o.Invariant = Invariant;
-                o.ConnectionString = connectionString;
-            });
-            silo.AddAdoNetGrainStorage(StorageName, o =>
-            {
-                o.Invariant = Invariant;
-                o.ConnectionString = connectionString;
-            });
-            silo.UseAdoNetReminderService(o =>
-            {
-                o.Invariant = Invariant;
-                o.ConnectionString = connectionString;
-            });
+            silo.AddCyberWatchPersistence(connectionString);
             silo.AddDashboard();
         });
 
@@ -70,6 +56,27 @@ public static class SiloBuilderExtensions
             .AddPrometheusExporter());
         builder.Services.AddHealthChecks();
         return builder;
+    }
+
+    /// <summary>Grain storage and reminders on PostgreSQL; shared by the silo and the tests.</summary>
+    public static ISiloBuilder AddCyberWatchPersistence(this ISiloBuilder silo, string connectionString)
+    {
+        silo.AddAdoNetGrainStorageAsDefault(o =>
+        {
+            o.Invariant = Invariant;
+            o.ConnectionString = connectionString;
+        });
+        silo.AddAdoNetGrainStorage(StorageName, o =>
+        {
+            o.Invariant = Invariant;
+            o.ConnectionString = connectionString;
+        });
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = Invariant;
+            o.ConnectionString = connectionString;
+        });
+        return silo;
     }
 
     public static WebApplication MapSiloEndpoints(this WebApplication app)

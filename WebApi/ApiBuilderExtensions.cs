@@ -26,7 +26,17 @@ public static class ApiBuilderExtensions
 
         var options = builder.Configuration.GetSection(CyberWatchOptions.Section).Get<CyberWatchOptions>() ?? new CyberWatchOptions();
         builder.Services.AddSingleton(options);
-        builder.WebHost.UseUrls(builder.Configuration["Api:Url"] ?? DefaultUrl);
+        var url = builder.Configuration["Api:Url"] ?? DefaultUrl;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var listen))
+        {
+            throw new ConfigurationException($"CYBERWATCH_API_URL '{url}' is not a URL like http://127.0.0.1:8000");
+        }
+        if (System.Net.IPAddress.TryParse(listen.Host.Trim('[', ']'), out var listenAddress))
+        {
+            // Checked up front: with services starting concurrently, Kestrel's own failure would wait on the cluster client.
+            PortCheck.EnsureFree(listenAddress, listen.Port, "API", "CYBERWATCH_API_URL");
+        }
+        builder.WebHost.UseUrls(url);
         var connectionString = PostgresConnectionString.Normalize(options.PostgresDsn);
         builder.Services.AddCyberWatchStorage(builder.Configuration);
         builder.Services.AddSingleton(new ServiceInstance(Guid.NewGuid().ToString("n"), DateTimeOffset.UtcNow));

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using CyberWatch.Configuration;
 
-namespace CyberWatch.Silo;
+
+namespace CyberWatch.Configuration;
 
 /// <summary>Refuses to start on a port that is taken, before Orleans half-starts and registers in the membership table.</summary>
 public static class PortCheck
@@ -18,7 +18,7 @@ public static class PortCheck
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
-            throw new ConfigurationException($"{purpose} port {address}:{port} is already in use; is another silo running? set {variable} to another port");
+            throw new ConfigurationException($"{purpose} port {address}:{port} is already in use; is another cyberWatch process running? set {variable} to another port");
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
         {
