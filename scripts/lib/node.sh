@@ -282,7 +282,20 @@ node_stop_redis() {
 
 # ---------------------------------------------------------------- build and migrate
 
+# True when the built silo and API are newer than every source file they are built from.
+node_build_is_current() {
+    [[ -f $CW_SILO_DLL && -f $CW_API_DLL ]] || return 1
+    local oldest="$CW_SILO_DLL"
+    [[ $CW_API_DLL -ot $CW_SILO_DLL ]] && oldest="$CW_API_DLL"
+    [[ -z "$(find "$ROOT/Silo" "$ROOT/WebApi" "$ROOT/Grains" "$ROOT/Grains.Interfaces" "$ROOT/sql" \
+        "$ROOT/Directory.Build.props" "$ROOT/Directory.Packages.props" \
+        \( -name bin -o -name obj -o -name node_modules \) -prune -o -type f -newer "$oldest" -print -quit)" ]]
+}
+
 node_build() {
+    if node_build_is_current; then
+        return 0
+    fi
     say "building ($CW_CONFIGURATION)"
     local log="$CW_DATA/build.log"
     mkdir -p "$CW_DATA"
