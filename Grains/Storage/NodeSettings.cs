@@ -1,0 +1,85 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace CyberWatch.Storage;
+
+/// <summary><c>worker_settings</c>: how fast and how much this silo probes.</summary>
+public sealed record WorkerSettings
+{
+    public int RateLimitPerMinute { get; init; } = 30;
+    public int MaxConcurrentTraceroutes { get; init; } = 5;
+    public int WorkerCount { get; init; } = 2;
+    public int PacketsPerSecond { get; init; } = 50;
+    public double PerPrefixIntervalSeconds { get; init; } = 2;
+    public double TargetCooldownSeconds { get; init; } = 60;
+    public bool HopFeedbackEnabled { get; init; }
+    public string DefaultMethod { get; init; } = "icmp-paris";
+    public int ProbeAttempts { get; init; } = 1;
+    public int MaxTtl { get; init; } = 30;
+}
+
+/// <summary><c>remeasurement_settings</c>: how often every target is measured again.</summary>
+public sealed record RemeasurementSettings
+{
+    public bool Enabled { get; init; } = true;
+    public double IntervalHours { get; init; } = 24;
+
+    /// <summary>Overrides <see cref="IntervalHours"/> when set (test configurations use 1).</summary>
+    public double? IntervalMinutes { get; init; }
+
+    public int BatchSize { get; init; } = 100;
+    public int TargetsPerRun { get; init; } = 500;
+    public double JitterFraction { get; init; } = 0.1;
+
+    [JsonIgnore]
+    public TimeSpan Interval => IntervalMinutes is { } minutes ? TimeSpan.FromMinutes(minutes) : TimeSpan.FromHours(IntervalHours);
+}
+
+/// <summary><c>enrichment_settings</c>.</summary>
+public sealed record EnrichmentSettings
+{
+    public int PollIntervalSeconds { get; init; } = 10;
+    public int BatchSize { get; init; } = 200;
+    public bool AsnExpansionEnabled { get; init; } = true;
+    public int AsnExpansionIntervalMinutes { get; init; } = 60;
+    public int AsnMinNeighborCount { get; init; } = 5;
+    public int AsnMaxIpsPerAsn { get; init; } = 10;
+}
+
+/// <summary>All runtime settings as last read from the <c>settings</c> table.</summary>
+public sealed record NodeSettings(WorkerSettings Worker, RemeasurementSettings Remeasurement, EnrichmentSettings Enrichment)
+{
+    public static NodeSettings Defaults { get; } = new(new WorkerSettings(), new RemeasurementSettings(), new EnrichmentSettings());
+
+    public static JsonSerializerOptions Json { get; } = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowReadingFromString,
+    };
+
+    /// <summary>Builds settings from table rows; a key that does not parse keeps its defaults (and is reported).</summary>
+    public static NodeSettings From(IReadOnlyDictionary<string, string> rows, Action<string, string>? onInvalid = null)
+    {
+        return new NodeSettings(
+            Read(rows, "worker_settings", Defaults.Worker, onInvalid),
+            Read(rows, "remeasurement_settings", Defaults.Remeasurement, onInvalid),
+            Read(rows, "enrichment_settings", Defaults.Enrichment, onInvalid));
+    }
+
+    private static T Read<T>(IReadOnlyDictionary<string, string> rows, string key, T fallback, Action<string, string>? onInvalid)
+    {
+        if (!rows.TryGetValue(key, out var json))
+        {
+            return fallback;
+        }
+        try
+        {
+            return JsonSerializer.Deserialize<T>(json, Json) ?? fallback;
+        }
+        catch (JsonException e)
+        {
+            onInvalid?.Invoke(key, e.Message);
+            return fallback;
+        }
+    }
+}
