@@ -1,0 +1,148 @@
+using System.Net;
+using CyberWatch.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace CyberWatch.Measurement;
+
+/// <summary>
+/// One measurement target. Owns its sources, its measurement history pointers and its remeasurement
+/// reminder; probes go through the silo-local <see cref="IProbeWorkerGrain"/> pool and come back
+/// through <see cref="OnMeasured"/>.
+/// </summary>
+public sealed partial class TargetGrain(
+    [PersistentState("target", "cyberwatch")] IPersistentState<TargetState> state,
+    SettingsMonitor settings,
+    TargetTable table,
+    TimeProvider clock,
+    ILogger<TargetGrain> logger) : Grain, ITargetGrain, IRemindable
+{
+    private IPAddress address = IPAddress.None;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var key = this.GetPrimaryKeyString();
+        if (!TargetAddress.TryCanonical(key, out var canonical) || canonical != key)
+        {
+            throw new ArgumentException($"target grain key '{key}' is not a canonical IP address");
+        }
+        address = IPAddress.Parse(key);
+        return base.OnActivateAsync(cancellationToken);
+    }
+
+    public async Task<TargetAcceptance> Accept(TargetSource source)
+    {
+        var now = clock.GetUtcNow();
+        var created = !state.State.Active;
+        var changed = created || state.State.Sources.Add(source);
+        state.State.Sources.Add(source);
+        state.State.LastSeen = now;
+        if (created)
+        {
+            state.State.Active = true;
+            state.State.FirstSeen ??= now;
+            await ScheduleRemeasurementAsync(now);
+            await SubmitProbeAsync(now);
+            LogAccepted(address, source.ToWire());
+        }
+        if (changed || created)
+        {
+            await state.WriteStateAsync();
+        }
+        table.Upsert(Info());
+        return new TargetAcceptance(created, Info());
+    }
+
+    public Task<TargetInfo> GetInfo() => Task.FromResult(Info());
+
+    public async Task Remove()
+    {
+        foreach (var name in new[] { RemeasureReminder, PendingReminder })
+        {
+            await UnregisterAsync(name);
+        }
+        table.Delete(address.ToString());
+        await state.ClearStateAsync();
+        state.State = new TargetState();
+        LogRemoved(address);
+        DeactivateOnIdle();
+    }
+
+    public async Task<ProbePermission> RequestProbe()
+    {
+        var now = clock.GetUtcNow();
+        var cooldown = TimeSpan.FromSeconds(settings.Current.Worker.TargetCooldownSeconds);
+        var last = Max(state.State.LastProbeRequestedAt, state.State.LastMeasuredAt);
+        if (last is { } at && now - at < cooldown)
+        {
+            return new ProbePermission(false, cooldown - (now - at), state.State.LastMeasurementId);
+        }
+        state.State.LastProbeRequestedAt = now;
+        await state.WriteStateAsync();
+        return new ProbePermission(true, TimeSpan.Zero, state.State.LastMeasurementId);
+    }
+
+    public async Task OnMeasured(MeasurementSummary measurement)
+    {
+        var now = clock.GetUtcNow();
+        state.State.LastMeasuredAt = measurement.StartedAt;
+        state.State.LastMeasurementId = measurement.MeasurementId;
+        state.State.ProbePendingSince = null;
+        if (measurement.Success)
+        {
+            state.State.LastIpPath = [.. measurement.IpPath];
+            if (measurement.DestinationRttMs is { } rtt)
+            {
+                state.State.RecentRttsMs.Add(rtt);
+                if (state.State.RecentRttsMs.Count > 20)
+                {
+                    state.State.RecentRttsMs.RemoveAt(0);
+                }
+            }
+        }
+        if (state.State.Active && settings.Current.Remeasurement.Enabled)
+        {
+            state.State.NextDueAt = now + settings.Current.Remeasurement.Interval;
+        }
+        await UnregisterAsync(PendingReminder);
+        await state.WriteStateAsync();
+        if (state.State.Active)
+        {
+            table.Upsert(Info());
+        }
+        if (measurement.Success && settings.Current.Worker.HopFeedbackEnabled)
+        {
+            FeedHops(measurement);
+        }
+    }
+
+    private TargetInfo Info() => new(
+        address.ToString(),
+        [.. state.State.Sources.Order()],
+        state.State.FirstSeen,
+        state.State.LastSeen,
+        state.State.LastMeasuredAt,
+        state.State.LastMeasurementId,
+        state.State.Active ? state.State.NextDueAt : null,
+        state.State.Active,
+        state.State.LastIpPath,
+        RttBaseline());
+
+    private double? RttBaseline()
+    {
+        var rtts = state.State.RecentRttsMs;
+        if (rtts.Count == 0)
+        {
+            return null;
+        }
+        var sorted = rtts.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static DateTimeOffset? Max(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Target {Target} accepted from {Source}")]
+    private partial void LogAccepted(IPAddress target, string source);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Target {Target} removed")]
+    private partial void LogRemoved(IPAddress target);
+}

@@ -1,0 +1,155 @@
+using System.Net;
+using System.Text.Json.Serialization;
+using Dapper;
+using Npgsql;
+
+namespace CyberWatch.Storage;
+
+/// <summary>A stored measurement as the API shows it.</summary>
+public sealed record MeasurementRecord
+{
+    public long Id { get; init; }
+    public required string Target { get; init; }
+    public required string Tool { get; init; }
+    public required string Method { get; init; }
+    public required string Vantage { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public bool Success { get; init; }
+    public string? StopReason { get; init; }
+    public string? FailureReason { get; init; }
+    public int? HopCount { get; init; }
+    public int? RespondingHops { get; init; }
+    public double? MinRttMs { get; init; }
+    public double? AvgRttMs { get; init; }
+    public double? MaxRttMs { get; init; }
+    public double? DestRttMs { get; init; }
+    public float? LossPct { get; init; }
+    public required string EnrichmentState { get; init; }
+
+    [JsonIgnore]
+    public string? RawResult { get; init; }
+}
+
+/// <summary>One reply of a stored measurement; a silent TTL has no address.</summary>
+public sealed record HopRecord
+{
+    public int Ttl { get; init; }
+    public int ReplyIndex { get; init; }
+    public string? Address { get; init; }
+    public double? RttMs { get; init; }
+    public double? RttBestMs { get; init; }
+    public double? RttWorstMs { get; init; }
+    public double? RttStdevMs { get; init; }
+    public float? LossPct { get; init; }
+    public int? ReplyTtl { get; init; }
+    public int? IcmpType { get; init; }
+    public int? IcmpCode { get; init; }
+    public string? MplsLabels { get; init; }
+    public string? AddressClass { get; init; }
+    public long? Asn { get; init; }
+    public long[]? OriginAsns { get; init; }
+    public string? Prefix { get; init; }
+    public string? Ixp { get; init; }
+    public string? Org { get; init; }
+    public string? Country { get; init; }
+}
+
+/// <summary>A row of the targets table.</summary>
+public sealed record TargetRecord
+{
+    public required string Ip { get; init; }
+    public required string[] Sources { get; init; }
+    public DateTimeOffset FirstSeen { get; init; }
+    public DateTimeOffset LastSeen { get; init; }
+    public DateTimeOffset? LastMeasuredAt { get; init; }
+    public long? LastMeasurementId { get; init; }
+    public DateTimeOffset? NextDueAt { get; init; }
+    public bool Remeasure { get; init; }
+}
+
+/// <summary>Read side of measurements, hops and targets for the API.</summary>
+public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
+{
+    private const string MeasurementColumns = """
+        id, host(target) AS target, tool, method, vantage, started_at AS startedat, completed_at AS completedat, success,
+        stop_reason AS stopreason, failure_reason AS failurereason, hop_count AS hopcount, responding_hops AS respondinghops,
+        min_rtt_ms AS minrttms, avg_rtt_ms AS avgrttms, max_rtt_ms AS maxrttms, dest_rtt_ms AS destrttms, loss_pct AS losspct,
+        enrichment_state AS enrichmentstate
+        """;
+
+    static MeasurementQueries()
+    {
+        SqlMapper.AddTypeHandler(new DateTimeOffsetHandler());
+    }
+
+    public async Task<MeasurementRecord?> GetAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<MeasurementRecord>(new CommandDefinition(
+            $"SELECT {MeasurementColumns} FROM measurements WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<MeasurementRecord?> LatestAsync(IPAddress target, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<MeasurementRecord>(new CommandDefinition(
+            $"SELECT {MeasurementColumns} FROM measurements WHERE target = @target ORDER BY started_at DESC, id DESC LIMIT 1",
+            new { target }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<IReadOnlyList<MeasurementRecord>> HistoryAsync(IPAddress target, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return (await connection.QueryAsync<MeasurementRecord>(new CommandDefinition(
+            $"SELECT {MeasurementColumns} FROM measurements WHERE target = @target ORDER BY started_at DESC, id DESC LIMIT @limit",
+            new { target, limit }, cancellationToken: cancellationToken))).AsList();
+    }
+
+    /// <summary>The hops of a measurement in TTL order, or null when the measurement does not exist.</summary>
+    public async Task<IReadOnlyList<HopRecord>?> HopsAsync(long measurementId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var exists = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM measurements WHERE id = @measurementId)", new { measurementId }, cancellationToken: cancellationToken));
+        if (!exists)
+        {
+            return null;
+        }
+        return (await connection.QueryAsync<HopRecord>(new CommandDefinition("""
+            SELECT ttl, reply_index AS replyindex, host(address) AS address, rtt_ms AS rttms, rtt_best_ms AS rttbestms,
+                   rtt_worst_ms AS rttworstms, rtt_stdev_ms AS rttstdevms, loss_pct AS losspct, reply_ttl AS replyttl,
+                   icmp_type AS icmptype, icmp_code AS icmpcode, mpls_labels::text AS mplslabels, address_class AS addressclass,
+                   asn, origin_asns AS originasns, prefix::text AS prefix, ixp, org, country
+              FROM hops WHERE measurement_id = @measurementId ORDER BY ttl, reply_index
+            """, new { measurementId }, cancellationToken: cancellationToken))).AsList();
+    }
+
+    public async Task<(IReadOnlyList<TargetRecord> Items, long Total)> TargetsAsync(string? source, int offset, int limit,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var filter = source is null ? "" : "WHERE @source = ANY(sources)";
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            $"SELECT count(*) FROM targets {filter}", new { source }, cancellationToken: cancellationToken));
+        var items = await connection.QueryAsync<TargetRecord>(new CommandDefinition($"""
+            SELECT host(ip) AS ip, sources, first_seen AS firstseen, last_seen AS lastseen, last_measured_at AS lastmeasuredat,
+                   last_measurement_id AS lastmeasurementid, next_due_at AS nextdueat, remeasure
+              FROM targets {filter} ORDER BY ip OFFSET @offset LIMIT @limit
+            """, new { source, offset, limit }, cancellationToken: cancellationToken));
+        return (items.AsList(), total);
+    }
+
+    /// <summary>Npgsql reads timestamptz as UTC DateTime; the API speaks DateTimeOffset.</summary>
+    private sealed class DateTimeOffsetHandler : SqlMapper.TypeHandler<DateTimeOffset>
+    {
+        public override DateTimeOffset Parse(object value) => value switch
+        {
+            DateTime dt => new DateTimeOffset(DateTime.SpecifyKind(dt, DateTimeKind.Utc)),
+            DateTimeOffset dto => dto,
+            _ => throw new InvalidCastException($"cannot read {value.GetType()} as DateTimeOffset"),
+        };
+
+        public override void SetValue(System.Data.IDbDataParameter parameter, DateTimeOffset value) => parameter.Value = value.UtcDateTime;
+    }
+}

@@ -1,0 +1,59 @@
+using CyberWatch.Measurement;
+using CyberWatch.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace CyberWatch.WebApi.Endpoints;
+
+public static class MeasurementsApi
+{
+    public static IEndpointRouteBuilder MapMeasurementsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/measurements").WithTags("Measurements");
+        group.MapGet("/latest", LatestAsync).WithSummary("The latest measurement of a target, with its hops.");
+        group.MapGet("/{id:long}", GetAsync).WithSummary("One measurement.");
+        group.MapGet("/{id:long}/hops", HopsAsync).WithSummary("The hops of a measurement, in TTL order.");
+        group.MapGet("/hops/{id:long}", HopsAsync).WithSummary("Alias of /measurements/{id}/hops.");
+        app.MapGet("/traceroute/history", HistoryAsync).WithTags("Measurements")
+            .WithSummary("Recent measurements of a target, newest first.");
+        return app;
+    }
+
+    public static async Task<Results<Ok<MeasurementWithHops>, NotFound, ValidationProblem>> LatestAsync(string? target,
+        MeasurementQueries queries, CancellationToken cancellationToken)
+    {
+        if (!TargetAddress.TryCanonical(target, out var canonical))
+        {
+            return TargetsApi.Problem("target", "target must be an IP address");
+        }
+        var measurement = await queries.LatestAsync(System.Net.IPAddress.Parse(canonical), cancellationToken);
+        if (measurement is null)
+        {
+            return TypedResults.NotFound();
+        }
+        return TypedResults.Ok(new MeasurementWithHops(measurement, await queries.HopsAsync(measurement.Id, cancellationToken) ?? []));
+    }
+
+    public static async Task<Results<Ok<MeasurementRecord>, NotFound>> GetAsync(long id, MeasurementQueries queries,
+        CancellationToken cancellationToken) =>
+        await queries.GetAsync(id, cancellationToken) is { } measurement ? TypedResults.Ok(measurement) : TypedResults.NotFound();
+
+    public static async Task<Results<Ok<IReadOnlyList<HopRecord>>, NotFound>> HopsAsync(long id, MeasurementQueries queries,
+        CancellationToken cancellationToken) =>
+        await queries.HopsAsync(id, cancellationToken) is { } hops ? TypedResults.Ok(hops) : TypedResults.NotFound();
+
+    public static async Task<Results<Ok<IReadOnlyList<MeasurementRecord>>, ValidationProblem>> HistoryAsync(string? target,
+        MeasurementQueries queries, int limit = 20, CancellationToken cancellationToken = default)
+    {
+        if (!TargetAddress.TryCanonical(target, out var canonical))
+        {
+            return TargetsApi.Problem("target", "target must be an IP address");
+        }
+        if (limit is < 1 or > 500)
+        {
+            return TargetsApi.Problem("limit", "limit must be between 1 and 500");
+        }
+        return TypedResults.Ok(await queries.HistoryAsync(System.Net.IPAddress.Parse(canonical), limit, cancellationToken));
+    }
+}
+
+public sealed record MeasurementWithHops(MeasurementRecord Measurement, IReadOnlyList<HopRecord> Hops);

@@ -1,0 +1,113 @@
+using CyberWatch.Measurement;
+using CyberWatch.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace CyberWatch.WebApi.Endpoints;
+
+public static class TargetsApi
+{
+    public const int MaxTargetsPerRequest = 10_000;
+
+    public static IEndpointRouteBuilder MapTargetsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/targets").WithTags("Targets");
+        group.MapPost("/enqueue", EnqueueAsync)
+            .WithSummary("Adds one target ({target, source}) or many ({targets: [...], source}); idempotent.");
+        group.MapGet("", ListAsync).WithSummary("Targets, paged, optionally filtered by source.");
+        group.MapGet("/{ip}", GetAsync).WithSummary("What the node knows of one target.");
+        group.MapDelete("/{ip}", DeleteAsync).WithSummary("Stops measuring a target (its measurements stay).");
+        return app;
+    }
+
+    public static async Task<Results<Ok<EnqueueResponse>, ValidationProblem>> EnqueueAsync(EnqueueRequest request,
+        TargetPolicy policy, IClusterClient cluster)
+    {
+        var inputs = new List<string?>();
+        if (request.Target is not null)
+        {
+            inputs.Add(request.Target);
+        }
+        if (request.Targets is not null)
+        {
+            inputs.AddRange(request.Targets);
+        }
+        if (inputs.Count == 0)
+        {
+            return Problem("target", "give a target or a list of targets");
+        }
+        if (inputs.Count > MaxTargetsPerRequest)
+        {
+            return Problem("targets", $"at most {MaxTargetsPerRequest} targets per request");
+        }
+        var source = TargetSource.Api;
+        if (request.Source is not null && !TargetSourceNames.TryParse(request.Source, out source))
+        {
+            return Problem("source", $"unknown source '{request.Source}'; one of: {string.Join(", ", Enum.GetValues<TargetSource>().Select(s => s.ToWire()))}");
+        }
+        var results = new EnqueueResult[inputs.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, inputs.Count), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, _) =>
+        {
+            var verdict = policy.Check(inputs[i]);
+            if (!verdict.Accepted)
+            {
+                results[i] = new EnqueueResult(inputs[i] ?? "", false, false, verdict.Reason);
+                return;
+            }
+            var acceptance = await cluster.GetGrain<ITargetGrain>(verdict.Address!).Accept(source);
+            results[i] = new EnqueueResult(verdict.Address!, true, acceptance.Created, null);
+        });
+        return TypedResults.Ok(new EnqueueResponse(results.Count(r => r.Accepted), results.Count(r => !r.Accepted), results));
+    }
+
+    public static async Task<Results<Ok<TargetPage>, ValidationProblem>> ListAsync(MeasurementQueries queries,
+        string? source = null, int offset = 0, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        if (source is not null && !TargetSourceNames.TryParse(source, out _))
+        {
+            return Problem("source", $"unknown source '{source}'");
+        }
+        if (offset < 0 || limit is < 1 or > 1000)
+        {
+            return Problem("limit", "offset must be >= 0 and limit between 1 and 1000");
+        }
+        var (items, total) = await queries.TargetsAsync(source?.ToLowerInvariant(), offset, limit, cancellationToken);
+        return TypedResults.Ok(new TargetPage(total, offset, limit, items));
+    }
+
+    public static async Task<Results<Ok<TargetInfo>, NotFound, ValidationProblem>> GetAsync(string ip, IClusterClient cluster)
+    {
+        if (!TargetAddress.TryCanonical(ip, out var canonical))
+        {
+            return Problem("ip", $"'{ip}' is not an IP address");
+        }
+        var info = await cluster.GetGrain<ITargetGrain>(canonical).GetInfo();
+        return info.Active ? TypedResults.Ok(info) : TypedResults.NotFound();
+    }
+
+    public static async Task<Results<NoContent, NotFound, ValidationProblem>> DeleteAsync(string ip, IClusterClient cluster)
+    {
+        if (!TargetAddress.TryCanonical(ip, out var canonical))
+        {
+            return Problem("ip", $"'{ip}' is not an IP address");
+        }
+        var grain = cluster.GetGrain<ITargetGrain>(canonical);
+        if (!(await grain.GetInfo()).Active)
+        {
+            return TypedResults.NotFound();
+        }
+        await grain.Remove();
+        return TypedResults.NoContent();
+    }
+
+    internal static ValidationProblem Problem(string field, string message) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, detail: message);
+}
+
+/// <summary>Body of POST /targets/enqueue: one target, a list, or both.</summary>
+public sealed record EnqueueRequest(string? Target, IReadOnlyList<string?>? Targets, string? Source);
+
+public sealed record EnqueueResult(string Target, bool Accepted, bool Created, string? Reason);
+
+public sealed record EnqueueResponse(int Accepted, int Refused, IReadOnlyList<EnqueueResult> Results);
+
+public sealed record TargetPage(long Total, int Offset, int Limit, IReadOnlyList<TargetRecord> Items);
