@@ -40,6 +40,7 @@ public static class LookupCommand
         string? benchFile = null;
         var runs = 5;
         var verbose = false;
+        var classify = true;
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -67,6 +68,9 @@ public static class LookupCommand
                         {
                             throw new UsageException("--runs needs a positive number");
                         }
+                        break;
+                    case "--no-classify":
+                        classify = false;
                         break;
                     case "-v" or "--verbose":
                         verbose = true;
@@ -111,7 +115,7 @@ public static class LookupCommand
                 await stderr.WriteLineAsync($"{Name}: {report.Source}: {report.Error}");
                 continue;
             }
-            if (verbose || report.Truncated || report.Skipped > 0)
+            if (verbose || report.Skipped > 0)
             {
                 await stderr.WriteLineAsync($"{Name}: {report}");
             }
@@ -138,7 +142,7 @@ public static class LookupCommand
             return await BenchAsync(load, managedAfter - managedBefore, benchFile, runs, stdout, stderr, cancellationToken);
         }
 
-        var classifier = new SpecialAddresses(own);
+        var classifier = classify ? new SpecialAddresses(own) : null;
         var bad = 0;
         if (addresses.Count > 0)
         {
@@ -180,7 +184,8 @@ public static class LookupCommand
     }
 
     /// <summary>Writes the answer line for one address; false when the text is not an address.</summary>
-    public static bool Answer(string text, PrefixTable table, SpecialAddresses classifier, TextWriter output)
+    /// <param name="classifier">Special-address classes answered before any lookup; null looks every address up (as pyasn does).</param>
+    public static bool Answer(string text, PrefixTable table, SpecialAddresses? classifier, TextWriter output)
     {
         var addressText = text.AsSpan();
         var zone = addressText.IndexOf('%');
@@ -196,7 +201,8 @@ public static class LookupCommand
         {
             isV6 = false; // IPv4-mapped: the IPv4 route answers
         }
-        var addressClass = isV6 ? classifier.ClassifyV6(value) : classifier.ClassifyV4((uint)value);
+        var addressClass = classifier is null ? AddressClass.Global
+            : isV6 ? classifier.ClassifyV6(value) : classifier.ClassifyV4((uint)value);
         if (addressClass != AddressClass.Global)
         {
             output.Write(text);
@@ -340,11 +346,12 @@ public static class LookupCommand
 
     private static void Usage(TextWriter writer)
     {
-        writer.WriteLine("usage: CyberWatch.Silo lookup --data FILE [--data FILE ...] [--own PREFIX ...] [-v] [IP ...]");
+        writer.WriteLine("usage: CyberWatch.Silo lookup --data FILE [--data FILE ...] [--own PREFIX ...] [--no-classify] [-v] [IP ...]");
         writer.WriteLine("  Origin ASN and prefix of each IP (arguments, or stdin one per line) from offline tables:");
         writer.WriteLine("  pyasn .dat[.gz], CAIDA pfx2as, iptoasn ip2asn TSV, MRT RIB dumps (.bz2/.gz/plain); files merge in order.");
         writer.WriteLine("  Output: ip<TAB>asn<TAB>prefix; A_B = several origins, A,B = AS_SET; '-' = none;");
-        writer.WriteLine("  special addresses: ip<TAB>-<TAB>class (private, loopback, cgnat, documentation, own, ...).");
+        writer.WriteLine("  special addresses: ip<TAB>-<TAB>class (private, loopback, cgnat, documentation, own, ...);");
+        writer.WriteLine("  --no-classify looks every address up, special or not (pyasn's behaviour). -v: load summary on stderr.");
     }
 
     private sealed class UsageException(string message) : Exception(message);
