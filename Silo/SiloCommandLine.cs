@@ -25,6 +25,7 @@ public static class SiloCommandLine
             {
                 "run" => await RunSiloAsync(rest, cancellationToken),
                 "migrate" => await MigrateAsync(rest, cancellationToken),
+                "lookup" => await LookupCommand.RunAsync(rest, cancellationToken),
                 "help" or "--help" or "-h" => Usage(Console.Out, 0),
                 _ => Usage(Console.Error, ExitConfiguration),
             };
@@ -47,9 +48,10 @@ public static class SiloCommandLine
 
     private static int Usage(TextWriter writer, int exitCode)
     {
-        writer.WriteLine("usage: CyberWatch.Silo [run|migrate]");
+        writer.WriteLine("usage: CyberWatch.Silo [run|migrate|lookup]");
         writer.WriteLine("  run      host a silo (default); configuration from appsettings.json and CYBERWATCH_* variables");
         writer.WriteLine("  migrate  apply the database migrations and exit");
+        writer.WriteLine("  lookup   origin ASN and prefix of addresses from offline tables (lookup --help)");
         return exitCode;
     }
 

@@ -1,0 +1,278 @@
+using System.Runtime.CompilerServices;
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+
+namespace CyberWatch.Enrichment;
+
+/// <summary>
+/// An IPv4 or IPv6 prefix held as integers (IPv4 in the low 32 bits of <see cref="Network"/>), so that
+/// tables of hundreds of thousands of prefixes need no <see cref="IPAddress"/> objects.
+/// Host bits are always zero.
+/// </summary>
+public readonly record struct IpPrefix
+{
+    public IpPrefix(UInt128 network, int length, bool isIPv6)
+    {
+        var width = isIPv6 ? 128 : 32;
+        if ((uint)length > (uint)width)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"prefix length must be 0..{width}");
+        }
+        if (!isIPv6 && network > uint.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(network), "an IPv4 network must fit in 32 bits");
+        }
+        Network = network & Mask(length, isIPv6);
+        Length = (byte)length;
+        IsIPv6 = isIPv6;
+    }
+
+    public UInt128 Network { get; }
+    public byte Length { get; }
+    public bool IsIPv6 { get; }
+
+    /// <summary>Last address covered by the prefix.</summary>
+    public UInt128 LastAddress => Network | (~Mask(Length, IsIPv6) & (IsIPv6 ? UInt128.MaxValue : uint.MaxValue));
+
+    public static IpPrefix V4(uint network, int length) => new(network, length, false);
+
+    public static IpPrefix V6(UInt128 network, int length) => new(network, length, true);
+
+    public bool Contains(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+        var isV6 = address.AddressFamily == AddressFamily.InterNetworkV6;
+        return isV6 == IsIPv6 && (AddressBits.ToUInt128(address) & Mask(Length, IsIPv6)) == Network;
+    }
+
+    /// <summary>Parses <c>address/length</c>; host bits set below the length are cleared, as pyasn and routers do.</summary>
+    public static bool TryParse(ReadOnlySpan<char> text, out IpPrefix prefix)
+    {
+        prefix = default;
+        var slash = text.IndexOf('/');
+        if (slash <= 0 || !AddressBits.TryParse(text[..slash], out var value, out var isV6))
+        {
+            return false;
+        }
+        var lengthText = text[(slash + 1)..];
+        if (lengthText.IsEmpty || lengthText.Length > 3 || !int.TryParse(lengthText, System.Globalization.NumberStyles.None, null, out var length)
+            || length > (isV6 ? 128 : 32))
+        {
+            return false;
+        }
+        prefix = new IpPrefix(value, length, isV6);
+        return true;
+    }
+
+    public static IpPrefix Parse(string text) =>
+        TryParse(text, out var prefix) ? prefix : throw new FormatException($"not a prefix: '{text}'");
+
+    public IPAddress NetworkAddress => IsIPv6 ? AddressBits.FromUInt128(Network) : AddressBits.FromUInt32((uint)Network);
+
+    public IPNetwork ToIPNetwork() => new(NetworkAddress, Length);
+
+    public override string ToString() => $"{NetworkAddress}/{Length}";
+
+    internal static UInt128 Mask(int length, bool isIPv6)
+    {
+        if (isIPv6)
+        {
+            return length == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - length);
+        }
+        return length == 0 ? UInt128.Zero : (UInt128)(uint.MaxValue << (32 - length));
+    }
+}
+
+/// <summary>Conversions between <see cref="IPAddress"/> and the integers the prefix table works on, and a strict address parser.</summary>
+public static class AddressBits
+{
+    public static uint ToUInt32(IPAddress address)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        if (address.AddressFamily != AddressFamily.InterNetwork || !address.TryWriteBytes(bytes, out _))
+        {
+            throw new ArgumentException($"not an IPv4 address: {address}", nameof(address));
+        }
+        return BinaryPrimitives.ReadUInt32BigEndian(bytes);
+    }
+
+    /// <summary>The address as an integer: IPv6 in 128 bits, IPv4 in the low 32.</summary>
+    public static UInt128 ToUInt128(IPAddress address)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out var written);
+        return written == 4 ? BinaryPrimitives.ReadUInt32BigEndian(bytes) : BinaryPrimitives.ReadUInt128BigEndian(bytes);
+    }
+
+    public static IPAddress FromUInt32(uint value)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(bytes, value);
+        return new IPAddress(bytes);
+    }
+
+    public static IPAddress FromUInt128(UInt128 value)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt128BigEndian(bytes, value);
+        return new IPAddress(bytes);
+    }
+
+    /// <summary>
+    /// Parses an address strictly: IPv4 only as four decimal octets without leading zeros (unlike
+    /// <see cref="IPAddress.TryParse(string, out IPAddress)"/>, which reads "1.2.3" as 1.2.0.3), IPv6 in any RFC 4291 form.
+    /// An IPv4-mapped IPv6 address stays IPv6 here; callers decide whether to unwrap it.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<char> text, out UInt128 value, out bool isIPv6)
+    {
+        if (text.IndexOf(':') >= 0)
+        {
+            isIPv6 = true;
+            value = default;
+            if (!IPAddress.TryParse(text, out var address) || address.AddressFamily != AddressFamily.InterNetworkV6)
+            {
+                return false;
+            }
+            value = ToUInt128(address);
+            return true;
+        }
+        isIPv6 = false;
+        var ok = TryParseIPv4(text, out var v4);
+        value = v4;
+        return ok;
+    }
+
+    public static bool TryParseIPv4(ReadOnlySpan<char> text, out uint value)
+    {
+        value = 0;
+        int octets = 0, i = 0;
+        while (true)
+        {
+            int start = i, octet = 0;
+            while (i < text.Length && (uint)(text[i] - '0') <= 9)
+            {
+                octet = octet * 10 + (text[i] - '0');
+                i++;
+                if (i - start > 3)
+                {
+                    return false;
+                }
+            }
+            var digits = i - start;
+            if (digits == 0 || octet > 255 || (digits > 1 && text[start] == '0'))
+            {
+                return false;
+            }
+            value = value << 8 | (uint)octet;
+            octets++;
+            if (octets == 4)
+            {
+                return i == text.Length;
+            }
+            if (i >= text.Length || text[i] != '.')
+            {
+                return false;
+            }
+            i++;
+        }
+    }
+
+    /// <summary>Byte (ASCII) form of <see cref="TryParse(ReadOnlySpan{char}, out UInt128, out bool)"/>, for loaders that never decode lines to strings.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> text, out UInt128 value, out bool isIPv6)
+    {
+        isIPv6 = text.IndexOf((byte)':') >= 0;
+        if (!isIPv6)
+        {
+            var ok = TryParseIPv4(text, out var v4);
+            value = v4;
+            return ok;
+        }
+        value = default;
+        if (text.Length > 64)
+        {
+            return false;
+        }
+        Span<char> chars = stackalloc char[text.Length];
+        for (var i = 0; i < text.Length; i++)
+        {
+            chars[i] = (char)text[i];
+        }
+        return TryParse(chars, out value, out _);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool TryParseIPv4(ReadOnlySpan<byte> text, out uint value)
+    {
+        value = 0;
+        int octets = 0, i = 0;
+        while (true)
+        {
+            int start = i, octet = 0;
+            while (i < text.Length && (uint)(text[i] - '0') <= 9)
+            {
+                octet = octet * 10 + (text[i] - '0');
+                i++;
+                if (i - start > 3)
+                {
+                    return false;
+                }
+            }
+            var digits = i - start;
+            if (digits == 0 || octet > 255 || (digits > 1 && text[start] == '0'))
+            {
+                return false;
+            }
+            value = value << 8 | (uint)octet;
+            octets++;
+            if (octets == 4)
+            {
+                return i == text.Length;
+            }
+            if (i >= text.Length || text[i] != '.')
+            {
+                return false;
+            }
+            i++;
+        }
+    }
+}
+
+internal static class PrefixText
+{
+    /// <summary>ASCII <c>address/length</c> with host bits cleared; the length must fit the family.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool TryParse(ReadOnlySpan<byte> text, out IpPrefix prefix)
+    {
+        prefix = default;
+        var slash = text.IndexOf((byte)'/');
+        if (slash <= 0 || !AddressBits.TryParse(text[..slash], out var value, out var isV6)
+            || !TryParseLength(text[(slash + 1)..], isV6, out var length))
+        {
+            return false;
+        }
+        prefix = new IpPrefix(value, length, isV6);
+        return true;
+    }
+
+    public static bool TryParseLength(ReadOnlySpan<byte> text, bool isV6, out int length)
+    {
+        length = 0;
+        if (text.IsEmpty || text.Length > 3)
+        {
+            return false;
+        }
+        foreach (var b in text)
+        {
+            if ((uint)(b - '0') > 9)
+            {
+                return false;
+            }
+            length = length * 10 + (b - '0');
+        }
+        return length <= (isV6 ? 128 : 32);
+    }
+}
