@@ -1,5 +1,6 @@
 using System.Net;
 using CyberWatch.Configuration;
+using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
 using Npgsql;
@@ -30,6 +31,8 @@ public static class SiloBuilderExtensions
         }
         builder.WebHost.UseUrls(options.SiloHttpUrl);
         builder.Services.AddCyberWatchStorage(builder.Configuration);
+        builder.Services.AddTargetPolicy(options);
+        builder.Services.AddProbePipeline(options);
 
         builder.UseOrleans(silo =>
         {
@@ -104,5 +107,8 @@ public static class SiloBuilderExtensions
         var dataSource = app.Services.GetRequiredService<NpgsqlDataSource>();
         await PostgresPreflight.CheckAsync(dataSource, cancellationToken);
         await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(cancellationToken);
+        // The probe pipeline starts with the table's settings, not the defaults (scamper's -p is read once).
+        var settings = app.Services.GetRequiredService<SettingsMonitor>();
+        await settings.RefreshAsync(cancellationToken);
     }
 }

@@ -1,5 +1,6 @@
 using CyberWatch.Configuration;
 using CyberWatch.Dns;
+using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
 using CyberWatch.WebApi.Endpoints;
@@ -39,6 +40,7 @@ public static class ApiBuilderExtensions
         builder.WebHost.UseUrls(url);
         var connectionString = PostgresConnectionString.Normalize(options.PostgresDsn);
         builder.Services.AddCyberWatchStorage(builder.Configuration);
+        builder.Services.AddTargetPolicy(options);
         builder.Services.AddSingleton(new ServiceInstance(Guid.NewGuid().ToString("n"), DateTimeOffset.UtcNow));
         builder.Services.AddSingleton(TimeProvider.System);
 
@@ -90,6 +92,9 @@ public static class ApiBuilderExtensions
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapSystemApi();
+        app.MapTargetsApi();
+        app.MapMeasurementsApi();
+        app.MapProbingApi();
         return app;
     }
 }

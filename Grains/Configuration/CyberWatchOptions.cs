@@ -30,6 +30,12 @@ public sealed class CyberWatchOptions
     public string? Neo4jUser { get; set; }
     public string? Neo4jPassword { get; set; }
 
+    /// <summary>
+    /// Prefixes that may be probed although they are special (private, CGNAT, ...): a lab, or an
+    /// operator's own network. Comma-separated in CYBERWATCH_ALLOWED_TARGETS.
+    /// </summary>
+    public string AllowedTargetPrefixes { get; set; } = "";
+
     /// <summary>Path or name of the scamper binary.</summary>
     public string ScamperPath { get; set; } = "scamper";
 }

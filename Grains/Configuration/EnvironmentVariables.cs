@@ -20,6 +20,7 @@ public static class EnvironmentVariables
         ["CYBERWATCH_ADVERTISED_ADDRESS"] = "CyberWatch:AdvertisedAddress",
         ["CYBERWATCH_SILO_HTTP"] = "CyberWatch:SiloHttpUrl",
         ["CYBERWATCH_SCAMPER"] = "CyberWatch:ScamperPath",
+        ["CYBERWATCH_ALLOWED_TARGETS"] = "CyberWatch:AllowedTargetPrefixes",
         ["CYBERWATCH_API_URL"] = "Api:Url",
         ["CYBERWATCH_LOG_LEVEL"] = "Logging:LogLevel:Default",
         ["NEO4J_URI"] = "CyberWatch:Neo4jUri",

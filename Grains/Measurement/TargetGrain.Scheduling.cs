@@ -98,10 +98,25 @@ public sealed partial class TargetGrain
         {
             if (hop is not null && hop != address.ToString() && TargetAddress.IsProbeable(hop))
             {
-                GrainFactory.GetGrain<ITargetGrain>(hop).InvokeOneWay(g => g.Accept(TargetSource.Hop));
+                _ = OfferHopAsync(hop);
             }
         }
     }
+
+    private async Task OfferHopAsync(string hop)
+    {
+        try
+        {
+            await GrainFactory.GetGrain<ITargetGrain>(hop).Accept(TargetSource.Hop);
+        }
+        catch (Exception e)
+        {
+            LogHopFeedbackFailed(hop, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Hop {Hop} could not become a target: {Error}")]
+    private partial void LogHopFeedbackFailed(string hop, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Probe of {Target} handed off at {Since} never came back; submitting again")]
     private partial void LogResubmit(System.Net.IPAddress target, DateTimeOffset since);

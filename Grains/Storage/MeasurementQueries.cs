@@ -81,6 +81,7 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
     static MeasurementQueries()
     {
         SqlMapper.AddTypeHandler(new DateTimeOffsetHandler());
+        SqlMapper.AddTypeHandler(new IPAddressHandler());
     }
 
     public async Task<MeasurementRecord?> GetAsync(long id, CancellationToken cancellationToken)
@@ -138,6 +139,20 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
               FROM targets {filter} ORDER BY ip OFFSET @offset LIMIT @limit
             """, new { source, offset, limit }, cancellationToken: cancellationToken));
         return (items.AsList(), total);
+    }
+
+    private sealed class IPAddressHandler : SqlMapper.TypeHandler<IPAddress>
+    {
+        public override IPAddress? Parse(object value) => value as IPAddress ?? IPAddress.Parse(value.ToString()!);
+
+        public override void SetValue(System.Data.IDbDataParameter parameter, IPAddress? value)
+        {
+            parameter.Value = (object?)value ?? DBNull.Value;
+            if (parameter is NpgsqlParameter npgsql)
+            {
+                npgsql.NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Inet;
+            }
+        }
     }
 
     /// <summary>Npgsql reads timestamptz as UTC DateTime; the API speaks DateTimeOffset.</summary>

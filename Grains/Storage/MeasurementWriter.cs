@@ -196,7 +196,7 @@ public sealed partial class MeasurementWriter : BackgroundService
                     await WriteRefOrNullAsync(copy, hop.OriginAsns, NpgsqlDbType.Array | NpgsqlDbType.Bigint, cancellationToken);
                     if (hop.Prefix is { } prefix)
                     {
-                        await copy.WriteAsync(new NpgsqlCidr(prefix.Network, (byte)prefix.Length), NpgsqlDbType.Cidr, cancellationToken);
+                        await copy.WriteAsync(new System.Net.IPNetwork(prefix.Network, prefix.Length), NpgsqlDbType.Cidr, cancellationToken);
                     }
                     else
                     {

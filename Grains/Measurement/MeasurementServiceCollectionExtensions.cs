@@ -1,0 +1,51 @@
+using CyberWatch.Configuration;
+using CyberWatch.Enrichment;
+using CyberWatch.Measurement.Scamper;
+using CyberWatch.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CyberWatch.Measurement;
+
+public static class MeasurementServiceCollectionExtensions
+{
+    /// <summary>Target validation, shared by the silo and the API.</summary>
+    public static IServiceCollection AddTargetPolicy(this IServiceCollection services, CyberWatchOptions options)
+    {
+        var allowed = new List<IpPrefix>();
+        foreach (var text in options.AllowedTargetPrefixes.Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            allowed.Add(IpPrefix.TryParse(text, out var prefix)
+                ? prefix
+                : throw new ConfigurationException($"CYBERWATCH_ALLOWED_TARGETS: '{text}' is not a prefix like 10.0.0.0/8"));
+        }
+        services.AddSingleton(new TargetPolicy(SpecialAddresses.Standard, allowed));
+        services.AddSingleton<MeasurementQueries>();
+        return services;
+    }
+
+    /// <summary>The silo's probe pipeline: settings, scheduler, scamper, storage writers.</summary>
+    public static IServiceCollection AddProbePipeline(this IServiceCollection services, CyberWatchOptions options)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddHostedSingleton<SettingsMonitor>();
+        services.AddHostedSingleton<TargetTable>();
+        services.AddHostedSingleton<MeasurementWriter>();
+        services.AddSingleton(sp => new ScamperOptions
+        {
+            Path = options.ScamperPath,
+            PacketsPerSecond = sp.GetRequiredService<SettingsMonitor>().Current.Worker.PacketsPerSecond,
+        });
+        services.AddHostedSingleton<ScamperEngine>();
+        services.AddHostedSingleton<ProbeScheduler>();
+        services.AddSingleton<TracerouteFallback>();
+        services.AddSingleton<ProbeResultMapper>();
+        services.AddSingleton<ProbeRunner>();
+        return services;
+    }
+
+    private static void AddHostedSingleton<T>(this IServiceCollection services) where T : class, Microsoft.Extensions.Hosting.IHostedService
+    {
+        services.AddSingleton<T>();
+        services.AddHostedService(sp => sp.GetRequiredService<T>());
+    }
+}

@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net;
+using CyberWatch.Configuration;
+using CyberWatch.Measurement.Scamper;
+using CyberWatch.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace CyberWatch.Measurement;
+
+/// <summary>
+/// The silo's probe pipeline: queue (fairness, rate limit) → scamper (or traceroute when scamper is not
+/// installed) → parse → store → tell the target grain. Malformed output becomes a failed measurement
+/// with the reason and the raw output kept; it never throws away a probe.
+/// </summary>
+public sealed partial class ProbeRunner
+{
+    private readonly ProbeScheduler scheduler;
+    private readonly ScamperEngine scamper;
+    private readonly TracerouteFallback traceroute;
+    private readonly MeasurementWriter writer;
+    private readonly ProbeResultMapper mapper;
+    private readonly IGrainFactory grains;
+    private readonly SettingsMonitor settings;
+    private readonly TimeProvider clock;
+    private readonly ILogger<ProbeRunner> logger;
+    private readonly Counter<long> started;
+    private readonly Counter<long> completed;
+    private readonly Counter<long> failed;
+    private readonly Histogram<double> duration;
+
+    public ProbeRunner(ProbeScheduler scheduler, ScamperEngine scamper, TracerouteFallback traceroute, MeasurementWriter writer,
+        ProbeResultMapper mapper, IGrainFactory grains, SettingsMonitor settings, TimeProvider clock, ILogger<ProbeRunner> logger,
+        IMeterFactory meters)
+    {
+        this.scheduler = scheduler;
+        this.scamper = scamper;
+        this.traceroute = traceroute;
+        this.writer = writer;
+        this.mapper = mapper;
+        this.grains = grains;
+        this.settings = settings;
+        this.clock = clock;
+        this.logger = logger;
+        var meter = meters.Create("CyberWatch.Probing");
+        started = meter.CreateCounter<long>("cyberwatch.probe.started", description: "probes started, by method");
+        completed = meter.CreateCounter<long>("cyberwatch.probe.completed", description: "probes stored as successful measurements, by method");
+        failed = meter.CreateCounter<long>("cyberwatch.probe.failed", description: "probes that failed (stored as failed measurements or not stored), by method");
+        duration = meter.CreateHistogram<double>("cyberwatch.probe.duration", "s", "time from sending the probe command to its result");
+    }
+
+    /// <summary>Queues a scheduled probe; its result reaches the target grain.</summary>
+    public void Submit(ProbeRequest request) => _ = RunScheduledAsync(request);
+
+    /// <summary>Runs an on-demand probe ahead of scheduled ones and returns the stored measurement.</summary>
+    public Task<MeasurementSummary> RunAsync(ProbeRequest request, CancellationToken cancellationToken) =>
+        RunAndReportAsync(request, ProbePriority.OnDemand, cancellationToken);
+
+    private async Task RunScheduledAsync(ProbeRequest request)
+    {
+        try
+        {
+            await RunAndReportAsync(request, ProbePriority.Scheduled, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // The target grain's pending-probe reminder submits it again later.
+            LogScheduledFailed(request.Target, e.Message);
+        }
+    }
+
+    private async Task<MeasurementSummary> RunAndReportAsync(ProbeRequest request, ProbePriority priority, CancellationToken cancellationToken)
+    {
+        var target = IPAddress.Parse(request.Target);
+        var row = await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, ct), cancellationToken);
+        var tags = new KeyValuePair<string, object?>("method", request.Method.ToWire());
+        (row.Success ? completed : failed).Add(1, tags);
+        long id;
+        try
+        {
+            id = await writer.WriteAsync(row, cancellationToken);
+        }
+        catch (StorageUnavailableException)
+        {
+            if (row.Success)
+            {
+                failed.Add(1, tags);
+            }
+            throw;
+        }
+        var summary = new MeasurementSummary(id, request.Target, row.Method, row.Success, row.StartedAt, row.HopCount ?? 0,
+            row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row));
+        await grains.GetGrain<ITargetGrain>(request.Target).OnMeasured(summary);
+        LogMeasured(request.Target, request.Method.ToWire(), id, row.Success, row.HopCount ?? 0);
+        return summary;
+    }
+
+    private async Task<MeasurementRow> ProbeAsync(IPAddress target, ProbeMethod method, CancellationToken cancellationToken)
+    {
+        var worker = settings.Current.Worker;
+        var startedAt = clock.GetUtcNow();
+        var timer = Stopwatch.StartNew();
+        started.Add(1, new KeyValuePair<string, object?>("method", method.ToWire()));
+        try
+        {
+            if (scamper.Installed)
+            {
+                var command = method == ProbeMethod.Ping
+                    ? ScamperCommand.Ping(target, 5)
+                    : ScamperCommand.Trace(target, ScamperMethod(method), worker.ProbeAttempts, 2, worker.MaxTtl);
+                var raw = await scamper.RunAsync(command, TimeSpan.FromSeconds(30), cancellationToken);
+                return mapper.FromScamper(raw, target, method, startedAt);
+            }
+            var text = await traceroute.RunAsync(target, method, worker.MaxTtl, cancellationToken);
+            return mapper.FromTraceroute(text, target, method, startedAt);
+        }
+        catch (ScamperCommandException e)
+        {
+            return mapper.Failed(target, method, startedAt, "scamper", e.Message);
+        }
+        finally
+        {
+            duration.Record(timer.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("method", method.ToWire()));
+        }
+    }
+
+    private static ScamperTraceMethod ScamperMethod(ProbeMethod method) => method switch
+    {
+        ProbeMethod.IcmpParis => ScamperTraceMethod.IcmpParis,
+        ProbeMethod.UdpParis => ScamperTraceMethod.UdpParis,
+        ProbeMethod.Tcp => ScamperTraceMethod.Tcp,
+        ProbeMethod.Icmp => ScamperTraceMethod.Icmp,
+        ProbeMethod.Udp => ScamperTraceMethod.Udp,
+        _ => throw new ArgumentOutOfRangeException(nameof(method)),
+    };
+
+    /// <summary>The IP path, one entry per TTL (the first reply; null for a silent TTL).</summary>
+    private static IReadOnlyList<string?> IpPath(MeasurementRow row)
+    {
+        var path = new List<string?>();
+        foreach (var hop in row.Hops)
+        {
+            if (hop.ReplyIndex == 0)
+            {
+                while (path.Count < hop.Ttl - 1)
+                {
+                    path.Add(null);
+                }
+                path.Add(hop.Address?.ToString());
+            }
+        }
+        return path;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Measured {Target} ({Method}): measurement {MeasurementId}, success {Success}, {Hops} hops")]
+    private partial void LogMeasured(string target, string method, long measurementId, bool success, int hops);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduled probe of {Target} failed: {Error}")]
+    private partial void LogScheduledFailed(string target, string error);
+}
