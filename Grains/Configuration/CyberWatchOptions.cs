@@ -36,6 +36,15 @@ public sealed class CyberWatchOptions
     /// </summary>
     public string AllowedTargetPrefixes { get; set; } = "";
 
+    /// <summary>
+    /// Prefix-to-origin data files (pyasn .dat[.gz], pfx2as, ip2asn TSV, MRT RIB dumps), separated by
+    /// commas or colons (CYBERWATCH_PREFIX_DATA). Reloaded when a file changes.
+    /// </summary>
+    public string PrefixData { get; set; } = "";
+
+    /// <summary>This node's own addresses or prefixes, never probed and classed as "own" in hops (CYBERWATCH_OWN_ADDRESSES).</summary>
+    public string OwnAddresses { get; set; } = "";
+
     /// <summary>Path or name of the scamper binary.</summary>
     public string ScamperPath { get; set; } = "scamper";
 }

@@ -21,6 +21,8 @@ public static class EnvironmentVariables
         ["CYBERWATCH_SILO_HTTP"] = "CyberWatch:SiloHttpUrl",
         ["CYBERWATCH_SCAMPER"] = "CyberWatch:ScamperPath",
         ["CYBERWATCH_ALLOWED_TARGETS"] = "CyberWatch:AllowedTargetPrefixes",
+        ["CYBERWATCH_PREFIX_DATA"] = "CyberWatch:PrefixData",
+        ["CYBERWATCH_OWN_ADDRESSES"] = "CyberWatch:OwnAddresses",
         ["CYBERWATCH_API_URL"] = "Api:Url",
         ["CYBERWATCH_LOG_LEVEL"] = "Logging:LogLevel:Default",
         ["NEO4J_URI"] = "CyberWatch:Neo4jUri",

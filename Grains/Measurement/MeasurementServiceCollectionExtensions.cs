@@ -18,7 +18,7 @@ public static class MeasurementServiceCollectionExtensions
                 ? prefix
                 : throw new ConfigurationException($"CYBERWATCH_ALLOWED_TARGETS: '{text}' is not a prefix like 10.0.0.0/8"));
         }
-        services.AddSingleton(new TargetPolicy(SpecialAddresses.Standard, allowed));
+        services.AddSingleton(new TargetPolicy(OwnAddresses(options), allowed));
         services.AddSingleton<MeasurementQueries>();
         return services;
     }
@@ -40,7 +40,23 @@ public static class MeasurementServiceCollectionExtensions
         services.AddSingleton<TracerouteFallback>();
         services.AddSingleton<ProbeResultMapper>();
         services.AddSingleton<ProbeRunner>();
+        services.AddHostedSingleton<PrefixTableService>();
+        services.AddSingleton(sp => new HopEnricher(sp.GetRequiredService<PrefixTableService>(), OwnAddresses(options)));
+        services.AddHostedSingleton<EnrichmentBackfill>();
         return services;
+    }
+
+    private static SpecialAddresses OwnAddresses(CyberWatchOptions options)
+    {
+        var own = new List<IpPrefix>();
+        foreach (var text in options.OwnAddresses.Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            var withLength = text.Contains('/') ? text : text + (text.Contains(':') ? "/128" : "/32");
+            own.Add(IpPrefix.TryParse(withLength, out var prefix)
+                ? prefix
+                : throw new ConfigurationException($"CYBERWATCH_OWN_ADDRESSES: '{text}' is not an address or prefix"));
+        }
+        return own.Count == 0 ? SpecialAddresses.Standard : new SpecialAddresses(own);
     }
 
     private static void AddHostedSingleton<T>(this IServiceCollection services) where T : class, Microsoft.Extensions.Hosting.IHostedService

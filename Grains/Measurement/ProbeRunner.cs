@@ -20,6 +20,7 @@ public sealed partial class ProbeRunner
     private readonly TracerouteFallback traceroute;
     private readonly MeasurementWriter writer;
     private readonly ProbeResultMapper mapper;
+    private readonly CyberWatch.Enrichment.HopEnricher enricher;
     private readonly IGrainFactory grains;
     private readonly SettingsMonitor settings;
     private readonly TimeProvider clock;
@@ -30,7 +31,7 @@ public sealed partial class ProbeRunner
     private readonly Histogram<double> duration;
 
     public ProbeRunner(ProbeScheduler scheduler, ScamperEngine scamper, TracerouteFallback traceroute, MeasurementWriter writer,
-        ProbeResultMapper mapper, IGrainFactory grains, SettingsMonitor settings, TimeProvider clock, ILogger<ProbeRunner> logger,
+        ProbeResultMapper mapper, CyberWatch.Enrichment.HopEnricher enricher, IGrainFactory grains, SettingsMonitor settings, TimeProvider clock, ILogger<ProbeRunner> logger,
         IMeterFactory meters)
     {
         this.scheduler = scheduler;
@@ -38,6 +39,7 @@ public sealed partial class ProbeRunner
         this.traceroute = traceroute;
         this.writer = writer;
         this.mapper = mapper;
+        this.enricher = enricher;
         this.grains = grains;
         this.settings = settings;
         this.clock = clock;
@@ -72,7 +74,8 @@ public sealed partial class ProbeRunner
     private async Task<MeasurementSummary> RunAndReportAsync(ProbeRequest request, ProbePriority priority, CancellationToken cancellationToken)
     {
         var target = IPAddress.Parse(request.Target);
-        var row = await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, ct), cancellationToken);
+        var row = enricher.Enrich(
+            await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, ct), cancellationToken));
         var tags = new KeyValuePair<string, object?>("method", request.Method.ToWire());
         (row.Success ? completed : failed).Add(1, tags);
         long id;

@@ -1,0 +1,75 @@
+using System.Net;
+using CyberWatch.Storage;
+
+namespace CyberWatch.Enrichment;
+
+/// <summary>
+/// Maps every hop of a measurement to its address class and, for global addresses, the covering
+/// prefix and origin ASN(s) from the prefix table — in memory, before the measurement is stored.
+/// Special addresses are classified and never looked up or sent anywhere.
+/// </summary>
+public sealed class HopEnricher(PrefixTableService prefixes, SpecialAddresses special)
+{
+    public MeasurementRow Enrich(MeasurementRow measurement)
+    {
+        if (measurement.Hops.Count == 0)
+        {
+            return measurement;
+        }
+        var table = prefixes.Table;
+        var hops = new HopRow[measurement.Hops.Count];
+        var unmapped = 0;
+        for (var i = 0; i < hops.Length; i++)
+        {
+            hops[i] = Enrich(measurement.Hops[i], table, ref unmapped);
+        }
+        return measurement with
+        {
+            Hops = hops,
+            // Data configured but not loaded yet: leave it pending so the backfill maps it once loaded.
+            EnrichmentState = table.PrefixCount == 0 && prefixes.Files.Count > 0 ? "pending" : unmapped == 0 ? "done" : "partial",
+        };
+    }
+
+    public HopRow Enrich(HopRow hop, PrefixTable table, ref int unmapped)
+    {
+        if (hop.Address is not { } address)
+        {
+            return hop;
+        }
+        var addressClass = special.Classify(address);
+        if (addressClass != AddressClass.Global)
+        {
+            return hop with { AddressClass = Name(addressClass) };
+        }
+        var match = table.Lookup(address);
+        if (!match.Found)
+        {
+            unmapped++;
+            return hop with
+            {
+                AddressClass = "global",
+                EnrichmentError = table.PrefixCount > 0 ? "no covering prefix in the prefix table"
+                    : prefixes.Files.Count == 0 ? "no prefix data configured" : null,
+            };
+        }
+        var origins = match.Origins;
+        return hop with
+        {
+            AddressClass = "global",
+            Asn = origins.Primary,
+            OriginAsns = origins.HasMultipleOrigins ? origins.Asns.Select(a => (long)a).ToArray() : null,
+            Prefix = (match.Prefix.NetworkAddress, match.Prefix.Length),
+            Country = hop.Country ?? match.Metadata?.Country,
+            Org = hop.Org ?? match.Metadata?.Description,
+            EnrichmentError = null,
+        };
+    }
+
+    /// <summary>The class as stored in <c>hops.address_class</c>: snake case (<c>link_local</c>, <c>six_to_four</c>).</summary>
+    public static string Name(AddressClass addressClass) =>
+        System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(addressClass.ToString());
+
+    /// <summary>Address class of a single address (for the lookup endpoint).</summary>
+    public AddressClass Classify(IPAddress address) => special.Classify(address);
+}
