@@ -95,6 +95,7 @@ public static class ApiBuilderExtensions
         app.MapTargetsApi();
         app.MapMeasurementsApi();
         app.MapProbingApi();
+        app.MapAsnApi();
         return app;
     }
 }
