@@ -1,0 +1,417 @@
+# shellcheck shell=bash
+# Functions behind scripts/lab: the lab's namespaces, links, BIRD daemons and the lab node.
+# Sourced, not run. What to build comes from scripts/lib/labmodel.py, which reads the topology.
+
+LAB_TOPOLOGY="${CYBERWATCH_LAB_TOPOLOGY:-$ROOT/scripts/lab.d/topology.json}"
+LAB_DIR="${CYBERWATCH_LAB_DIR:-$ROOT/.data/lab}"
+LAB_RUN="$LAB_DIR/run"
+LAB_MRT_DIR="$LAB_DIR/mrt"
+LAB_DOWN_FILE="$LAB_DIR/down-links"
+LAB_MRT_FILE="$LAB_DIR/collector.mrt"
+LAB_TIMEOUT="${CYBERWATCH_LAB_TIMEOUT:-90}"
+# The system python: it has python3-pyasn, and a pyenv python may come first on PATH.
+LAB_PYTHON="${CYBERWATCH_LAB_PYTHON:-/usr/bin/python3}"
+# The lab node keeps its own database and logs, apart from a node run with scripts/cyberwatch.
+LAB_NODE_DIR="${CYBERWATCH_LAB_NODE_DIR:-$ROOT/.data/lab-node}"
+LAB_PACKAGES=(iproute2 iptables bird2 bgpdump jq scamper traceroute mtr-tiny)
+
+lab_say() { printf 'lab: %s\n' "$*"; }
+lab_die() { printf 'lab: %s\n' "$*" >&2; exit 1; }
+
+lab_model() {
+    [[ -f $LAB_TOPOLOGY ]] || lab_die "topology $LAB_TOPOLOGY not found"
+    "$LAB_PYTHON" "$ROOT/scripts/lib/labmodel.py" --topology "$LAB_TOPOLOGY" --down-links "$LAB_DOWN_FILE" "$@"
+}
+
+lab_prefix() { jq -r '.namespace_prefix' "$LAB_TOPOLOGY"; }
+lab_vantage_ns() { jq -r '.namespace_prefix + .vantage' "$LAB_TOPOLOGY"; }
+lab_collector() { jq -r '.collector.node' "$LAB_TOPOLOGY"; }
+
+lab_namespaces() {
+    local prefix
+    prefix="$(lab_prefix)"
+    ip netns list 2>/dev/null | awk '{print $1}' | grep -F -- "$prefix" | grep -E "^${prefix}" || true
+}
+
+lab_require_root() {
+    [[ $EUID -eq 0 ]] || lab_die "needs root (network namespaces, veth pairs, iptables): run it with sudo"
+}
+
+# One change to the lab at a time: tests may call scripts/lab from several processes.
+lab_lock() {
+    local lock
+    lock="/run/lock/$(lab_prefix)lab.lock"
+    exec 9>"$lock"
+    flock -w 300 9 || lab_die "another scripts/lab holds $lock for more than 300s"
+}
+
+# Installs what the lab needs from Debian; the packages are the ones the README lists.
+lab_install_packages() {
+    local missing=() p
+    for p in "${LAB_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    lab_say "installing ${missing[*]}"
+    mkdir -p "$LAB_DIR"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+        >"$LAB_DIR/apt.log" 2>&1; then
+        tail -n 20 "$LAB_DIR/apt.log" >&2
+        lab_die "apt-get install ${missing[*]} failed (log: $LAB_DIR/apt.log)"
+    fi
+}
+
+lab_ns_up() {
+    local ns
+    ns="$(lab_vantage_ns)"
+    ip netns list 2>/dev/null | awk '{print $1}' | grep -qx -- "$ns"
+}
+
+# ---------------------------------------------------------------- up
+
+# Sysctls every namespace gets before any interface exists, so new interfaces inherit them.
+lab_ns_sysctls() {
+    local ns="$1" role="$2" fwd=0
+    [[ $role == router || $role == border ]] && fwd=1
+    local settings=(
+        net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+        net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+        net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+        # A link taken down and brought back keeps its IPv6 addresses, as IPv4 does.
+        net.ipv6.conf.all.keep_addr_on_down=1 net.ipv6.conf.default.keep_addr_on_down=1
+        # No rate limit on ICMP errors: the only silent hop must be the one the topology says.
+        net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 net.ipv4.icmp_msgs_per_sec=100000
+        # Answer from the interface the probe came in on, as IPv6 does anyway and most routers do.
+        net.ipv4.icmp_errors_use_inbound_ifaddr=1
+        net.ipv4.ip_forward="$fwd" net.ipv6.conf.all.forwarding="$fwd" net.ipv6.conf.default.forwarding="$fwd"
+        # Multipath routes hash on the 5-tuple, so different flows may take different branches.
+        net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1
+    )
+    if [[ $role == ixp ]]; then
+        settings+=(net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1)
+    fi
+    ip netns exec "$ns" sysctl -qw "${settings[@]}" >/dev/null
+}
+
+# ip route for "gw@if,gw@if": a plain route or a multipath one.
+lab_add_route() {
+    local ns="$1" net="$2" hops="$3" fam=-4 args=() hop
+    [[ $net == *:* ]] && fam=-6
+    IFS=',' read -ra list <<<"$hops"
+    if [[ ${#list[@]} -eq 1 ]]; then
+        args=(via "${hops%@*}" dev "${hops#*@}")
+    else
+        for hop in "${list[@]}"; do
+            args+=(nexthop via "${hop%@*}" dev "${hop#*@}" weight 1)
+        done
+    fi
+    ip -n "$ns" "$fam" route add "$net" "${args[@]}"
+}
+
+lab_silence() {
+    local ns="$1"
+    ip netns exec "$ns" iptables -A OUTPUT -p icmp --icmp-type time-exceeded -j DROP
+    ip netns exec "$ns" ip6tables -A OUTPUT -p ipv6-icmp --icmpv6-type time-exceeded -j DROP
+}
+
+lab_start_bird() {
+    local ns="$1" node="$2" conf="$LAB_RUN/$2.conf"
+    bird -p -c "$conf" 2>"$LAB_RUN/$node.parse" || { cat "$LAB_RUN/$node.parse" >&2; lab_die "BIRD rejects $conf"; }
+    # 9>&-: the daemon must not inherit the lab lock and hold it for its lifetime.
+    ip netns exec "$ns" bird -c "$conf" -s "$LAB_RUN/$node.ctl" -P "$LAB_RUN/$node.pid" 9>&- \
+        || lab_die "BIRD did not start in $ns (log: $LAB_RUN/$node.log)"
+}
+
+lab_up() {
+    lab_require_root
+    lab_install_packages
+    lab_model validate
+    if [[ -n "$(lab_namespaces)" || -d $LAB_RUN ]]; then
+        lab_say "removing the previous lab first"
+        lab_down >/dev/null
+    fi
+    mkdir -p "$LAB_RUN" "$LAB_MRT_DIR"
+    : >"$LAB_DOWN_FILE"
+    local plan
+    plan="$(lab_model plan)"
+    local kind a b c d birds=()
+    lab_say "building $(grep -c '^ns' <<<"$plan") namespaces"
+    while IFS=$'\t' read -r kind a b c d; do
+        case "$kind" in
+            ns)
+                ip netns add "$a"
+                ip -n "$a" link set lo up
+                lab_ns_sysctls "$a" "$b"
+                ;;
+            bridge)
+                ip -n "$a" link add "$b" type bridge stp_state 0
+                ip -n "$a" link set "$b" up
+                ;;
+            veth)
+                ip link add "$b" netns "$a" type veth peer name "$d" netns "$c"
+                ip -n "$a" link set "$b" up
+                ip -n "$c" link set "$d" up
+                ;;
+            port) ip -n "$a" link set "$c" master "$b" ;;
+            addr)
+                if [[ $c == *:* ]]; then
+                    ip -n "$a" -6 addr add "$c" dev "$b" nodad
+                else
+                    ip -n "$a" addr add "$c" dev "$b"
+                fi
+                ;;
+            route) lab_add_route "$a" "$b" "$c" ;;
+            silent) lab_silence "$a" ;;
+            bird) birds+=("$a:$b") ;;
+            *) lab_die "unknown plan step '$kind'" ;;
+        esac
+    done <<<"$plan"
+    lab_model bird-configs --run-dir "$LAB_RUN" --mrt-dir "$LAB_MRT_DIR"
+    local entry
+    for entry in "${birds[@]}"; do
+        lab_start_bird "${entry%%:*}" "${entry#*:}"
+    done
+    lab_say "started ${#birds[@]} BIRD daemons; waiting for BGP to converge (up to ${LAB_TIMEOUT}s)"
+    local t0=$SECONDS
+    lab_model converged --run-dir "$LAB_RUN" --timeout "$LAB_TIMEOUT" --settle 3 \
+        || lab_die "BGP did not converge; BIRD logs are in $LAB_RUN (the lab stays up for a look; scripts/lab down removes it)"
+    lab_say "BGP converged in $((SECONDS - t0))s; every BIRD holds the routes the topology predicts"
+    lab_mrt
+    lab_say "the lab is up; vantage: $(lab_vantage_ns) ($(lab_model truth | jq -r '.vantage.addresses | join(", ")'))"
+    lab_model truth | jq -r '.destinations[] | .name as $n | .traces[] | "lab:   \($n) \(.address)  AS path \(.as_path | map(tostring) | join(" "))"'
+}
+
+# ---------------------------------------------------------------- down
+
+lab_kill_pid() {
+    local pid="$1" i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 40; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+lab_down() {
+    lab_require_root
+    if lab_node_running; then
+        lab_node_down
+    fi
+    local f pid ns
+    if [[ -d $LAB_RUN ]]; then
+        for f in "$LAB_RUN"/*.pid; do
+            [[ -f $f ]] || continue
+            pid="$(cat "$f" 2>/dev/null || true)"
+            [[ -n $pid ]] && lab_kill_pid "$pid"
+        done
+    fi
+    # Whatever else still runs in a lab namespace (a trace started with `lab exec`) would keep it alive.
+    for ns in $(lab_namespaces); do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do
+            lab_kill_pid "$pid"
+        done
+        ip netns del "$ns"
+    done
+    rm -rf "$LAB_DIR"
+    lab_say "the lab is down"
+}
+
+# ---------------------------------------------------------------- status, exec
+
+lab_status() {
+    local nss n rc=0
+    nss="$(lab_namespaces)"
+    n="$(grep -c . <<<"$nss" || true)"
+    if [[ -z $nss ]]; then
+        echo "lab         down"
+        return 3
+    fi
+    echo "lab         $n namespaces ($(lab_prefix)*)"
+    local f node pid established total
+    for f in "$LAB_RUN"/*.ctl; do
+        [[ -S $f ]] || continue
+        node="$(basename "$f" .ctl)"
+        pid="$(cat "$LAB_RUN/$node.pid" 2>/dev/null || true)"
+        if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+            total="$(birdc -s "$f" show protocols | awk '$2 == "BGP"' | wc -l)"
+            established="$(birdc -s "$f" show protocols | awk '$2 == "BGP" && $6 == "Established"' | wc -l)"
+            printf '%-11s BIRD pid %s, BGP %s/%s established\n' "$node" "$pid" "$established" "$total"
+        else
+            printf '%-11s BIRD not running\n' "$node"; rc=3
+        fi
+    done
+    if [[ -s $LAB_DOWN_FILE ]]; then
+        echo "links down  $(paste -sd, "$LAB_DOWN_FILE")"
+    fi
+    [[ -f $LAB_MRT_FILE ]] && echo "mrt         $LAB_MRT_FILE ($(bgpdump -m "$LAB_MRT_FILE" 2>/dev/null | wc -l) routes)"
+    if lab_node_running; then
+        echo "lab node    running in $(lab_vantage_ns) (data $LAB_NODE_DIR)"
+    else
+        echo "lab node    stopped"
+    fi
+    return $rc
+}
+
+lab_exec() {
+    lab_require_root
+    lab_ns_up || lab_die "the lab is not up (scripts/lab up)"
+    exec ip netns exec "$(lab_vantage_ns)" "$@"
+}
+
+# ---------------------------------------------------------------- MRT, check
+
+lab_mrt() {
+    local coll sock tmp i
+    coll="$(lab_collector)"
+    sock="$LAB_RUN/$coll.ctl"
+    [[ -S $sock ]] || lab_die "the route collector is not running (scripts/lab up)"
+    mkdir -p "$LAB_MRT_DIR"
+    tmp="$LAB_MRT_DIR/dump.$$.mrt"
+    rm -f "$tmp"
+    # BIRD appends to an existing file, hence a fresh name, moved into place once complete.
+    local out
+    out="$(birdc -s "$sock" mrt dump table '"master*"' to "\"$tmp\"" 2>&1)" || lab_die "mrt dump failed: $out"
+    grep -qi 'unable\|error' <<<"$out" && lab_die "mrt dump failed: $out"
+    for ((i = 0; i < 50; i++)); do
+        [[ -s $tmp ]] && break
+        sleep 0.1
+    done
+    [[ -s $tmp ]] || lab_die "BIRD wrote no MRT dump to $tmp"
+    mv -f "$tmp" "$LAB_MRT_FILE"
+    local n
+    n="$(bgpdump -m "$LAB_MRT_FILE" 2>/dev/null | wc -l)"
+    [[ $n -gt 0 ]] || lab_die "bgpdump -m reads no route from $LAB_MRT_FILE"
+    lab_model check-mrt --mrt "$LAB_MRT_FILE" || lab_die "the MRT dump disagrees with the model"
+    lab_say "MRT RIB dump (TABLE_DUMP_V2): $LAB_MRT_FILE, $n routes; read it with: bgpdump -m $LAB_MRT_FILE"
+}
+
+lab_check() {
+    lab_require_root
+    lab_ns_up || lab_die "the lab is not up (scripts/lab up)"
+    lab_model converged --run-dir "$LAB_RUN" --timeout 5 || lab_die "BIRD does not hold the routes the model predicts"
+    lab_say "BGP: every BIRD holds the routes the model predicts"
+    lab_no_way_out
+    lab_model check
+}
+
+# Proves the vantage has no way out of the lab: each of its interfaces leads to another lab
+# namespace, it has no default route, and a non-lab address fails on the spot. 192.0.2.1 and
+# 2001:db8::1 are documentation addresses; no packet is sent, the route lookup itself fails.
+lab_no_way_out() {
+    local ns prefix line out
+    ns="$(lab_vantage_ns)"
+    prefix="$(lab_prefix)"
+    while read -r line; do
+        [[ $line == *" lo: "* ]] && continue
+        [[ $line == *"link-netns $prefix"* ]] || lab_die "vantage interface leads out of the lab: $line"
+    done < <(ip -n "$ns" -o -d link show)
+    if ip -n "$ns" route show default | grep -q . || ip -n "$ns" -6 route show default | grep -q .; then
+        lab_die "the vantage has a default route"
+    fi
+    if out="$(ip netns exec "$ns" ping -c1 -W1 192.0.2.1 2>&1)"; then
+        lab_die "ping 192.0.2.1 from the vantage succeeded: $out"
+    fi
+    grep -q 'Network is unreachable' <<<"$out" || lab_die "ping 192.0.2.1 from the vantage did not fail locally: $out"
+    out="$(ip -n "$ns" -6 route get 2001:db8::1 2>&1 || true)"
+    grep -q 'Network is unreachable' <<<"$out" || lab_die "the vantage has an IPv6 route for 2001:db8::1: $out"
+    lab_say "no way out: the vantage's only links lead to lab namespaces, it has no default route, ping 192.0.2.1 fails locally (Network is unreachable)"
+}
+
+# ---------------------------------------------------------------- links
+
+lab_link() {
+    local action="$1" a="$2" b="$3" ends ns ifname
+    lab_require_root
+    lab_ns_up || lab_die "the lab is not up (scripts/lab up)"
+    ends="$(lab_model link "$a" "$b")" || exit 1
+    local before after
+    before="$(lab_model truth | jq -c '[.destinations[].traces[] | {address, as_path}]')"
+    while IFS=$'\t' read -r ns ifname; do
+        ip -n "$ns" link set "$ifname" "$action"
+    done <<<"$ends"
+    if [[ $action == down ]]; then
+        grep -qxF "$a $b" "$LAB_DOWN_FILE" 2>/dev/null || echo "$a $b" >>"$LAB_DOWN_FILE"
+    else
+        local kept
+        kept="$(grep -vxF -e "$a $b" -e "$b $a" "$LAB_DOWN_FILE" 2>/dev/null || true)"
+        printf '%s' "${kept:+$kept$'\n'}" >"$LAB_DOWN_FILE"
+    fi
+    lab_say "link $a-$b $action; waiting for BGP to converge (up to ${LAB_TIMEOUT}s)"
+    # A session across the IXP only dies when its hold timer (6s) runs out; the routes must then
+    # stay as predicted for a few seconds before the change counts as done.
+    lab_model converged --run-dir "$LAB_RUN" --timeout "$LAB_TIMEOUT" --settle 3 \
+        || lab_die "BGP did not converge after link $action"
+    after="$(lab_model truth | jq -c '[.destinations[].traces[] | {address, as_path}]')"
+    jq -rn --argjson b "$before" --argjson a "$after" \
+        '[$b, $a] | transpose[] | select(.[0].as_path != .[1].as_path)
+         | "lab:   \(.[0].address): AS path \(.[0].as_path | map(tostring) | join(" ")) -> \(.[1].as_path | map(tostring) | join(" "))"'
+    lab_mrt
+}
+
+lab_move_route() {
+    local link a b
+    link="$(jq -r '.move_route.link | join(" ")' "$LAB_TOPOLOGY")"
+    read -r a b <<<"$link"
+    case "${1:-}" in
+        "") lab_link down "$a" "$b" ;;
+        restore) lab_link up "$a" "$b" ;;
+        *) lab_die "usage: scripts/lab move-route [restore]" ;;
+    esac
+}
+
+# ---------------------------------------------------------------- the lab node
+
+# The node in the vantage namespace: its own data directory, PostgreSQL and Redis in the root
+# namespace (ports apart from the main node's), reached from the namespace through their Unix
+# sockets; its silo and API listen on the namespace's own 127.0.0.1.
+lab_node_env() {
+    env -u CYBERWATCH_PG_DSN -u CYBERWATCH_REDIS_URL \
+        CYBERWATCH_DATA_DIR="$LAB_NODE_DIR" \
+        CYBERWATCH_PG_PORT="${CYBERWATCH_LAB_PG_PORT:-55442}" \
+        CYBERWATCH_REDIS_PORT="${CYBERWATCH_LAB_REDIS_PORT:-56389}" \
+        CYBERWATCH_API_URL="http://127.0.0.1:8000" \
+        CYBERWATCH_SILO_HTTP="http://127.0.0.1:8001" \
+        CYBERWATCH_VANTAGE="${CYBERWATCH_LAB_VANTAGE:-lab-vantage}" \
+        CYBERWATCH_CLUSTER_ID="cyberwatch-lab" \
+        "$@"
+}
+
+lab_node_running() {
+    local name pid
+    for name in silo api; do
+        pid="$(cat "$LAB_NODE_DIR/run/$name.pid" 2>/dev/null || true)"
+        [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && return 0
+    done
+    return 1
+}
+
+lab_node_up() {
+    lab_require_root
+    lab_ns_up || lab_die "the lab is not up (scripts/lab up)"
+    mkdir -p "$LAB_NODE_DIR"
+    lab_model prefixes >"$LAB_NODE_DIR/lab-prefixes.dat"
+    # PostgreSQL, Redis and the build first, in the root namespace: the namespace has no way to a
+    # package mirror, and the databases belong outside the simulated internet.
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    # 9>&-: PostgreSQL, Redis, the silo and the API must not inherit the lab lock.
+    lab_node_env bash -c 'set -euo pipefail; ROOT="$1"; source "$ROOT/scripts/lib/node.sh";
+        node_install_packages; node_start_postgres; node_start_redis; node_build' _ "$ROOT" 9>&-
+    lab_node_env ip netns exec "$(lab_vantage_ns)" "$ROOT/scripts/cyberwatch" up 9>&-
+    lab_say "the lab node runs in $(lab_vantage_ns); try: scripts/lab exec -- curl -s 127.0.0.1:8000/health"
+    lab_say "lab prefix table for it: $LAB_NODE_DIR/lab-prefixes.dat"
+}
+
+lab_node_down() {
+    lab_require_root
+    [[ -d $LAB_NODE_DIR ]] || { lab_say "no lab node"; return 0; }
+    lab_node_env "$ROOT/scripts/cyberwatch" down
+}
+
+lab_key() {
+    lab_require_root
+    # Until the node has API keys there is nothing to print, and that is not an error.
+    grep -qE '^[[:space:]]*apikey\)' "$ROOT/scripts/cyberwatch" || return 0
+    lab_ns_up || lab_die "the lab is not up (scripts/lab up)"
+    lab_node_env ip netns exec "$(lab_vantage_ns)" "$ROOT/scripts/cyberwatch" apikey create --role admin
+}
