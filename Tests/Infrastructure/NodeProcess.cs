@@ -22,13 +22,19 @@ public sealed class NodeProcess : IAsyncDisposable
     public bool HasExited => process.HasExited;
     public int ExitCode => process.ExitCode;
 
-    public static NodeProcess Start(string dll, IReadOnlyDictionary<string, string?> environment, params string[] args)
+    public int ProcessId => process.Id;
+
+    public static NodeProcess Start(string dll, IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        StartIn(null, dll, environment, args);
+
+    /// <summary>Starts the dll inside a network namespace (<c>ip netns exec</c>), or here when <paramref name="netns"/> is null.</summary>
+    public static NodeProcess StartIn(string? netns, string dll, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"{dll} is not built; build the solution first", dll);
         }
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(netns is null ? "dotnet" : "ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -36,6 +42,13 @@ public sealed class NodeProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(dll)!,
         };
+        if (netns is not null)
+        {
+            foreach (var arg in new[] { "netns", "exec", netns, "dotnet" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+        }
         start.ArgumentList.Add(dll);
         foreach (var arg in args)
         {

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Text.Json;
+using CyberWatch.Tests.Infrastructure;
+
+namespace CyberWatch.Tests.Lab;
+
+/// <summary>
+/// The lab internet of scripts/lab, built once for the lab tests and torn down after them. Needs root
+/// (network namespaces); the tests that use it are skipped, with the reason, where it cannot be built.
+/// </summary>
+public sealed class LabFixture : IAsyncLifetime
+{
+    public const string Vantage = "cwlab-vantage";
+
+    private string? skipReason;
+
+    public JsonElement Truth { get; private set; }
+
+    public string PrefixFile { get; } = Path.Combine(Path.GetTempPath(), $"cyberwatch-lab-prefixes-{Environment.ProcessId}.txt");
+
+    public void SkipIfUnavailable()
+    {
+        if (skipReason is not null)
+        {
+            Assert.Skip(skipReason);
+        }
+    }
+
+    public async ValueTask InitializeAsync()
+    {
+        if (Environment.UserName != "root")
+        {
+            skipReason = "the lab needs root for network namespaces (scripts/test runs as root in CI)";
+            return;
+        }
+        var (up, output) = await RunAsync(Lab("up"), TimeSpan.FromMinutes(4));
+        if (up != 0)
+        {
+            throw new InvalidOperationException($"scripts/lab up failed ({up}):\n{output}");
+        }
+        var (_, truth) = await RunAsync(Lab("truth"), TimeSpan.FromSeconds(30));
+        Truth = JsonDocument.Parse(truth).RootElement.Clone();
+        var (_, prefixes) = await RunAsync(Lab("prefixes"), TimeSpan.FromSeconds(30));
+        await File.WriteAllTextAsync(PrefixFile, prefixes);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        File.Delete(PrefixFile);
+        if (skipReason is null && Environment.GetEnvironmentVariable("CYBERWATCH_KEEP_LAB") is null)
+        {
+            await RunAsync(Lab("down"), TimeSpan.FromMinutes(2));
+        }
+    }
+
+    /// <summary>Destination addresses of the truth with their expected hops.</summary>
+    public IEnumerable<(string Address, JsonElement Trace)> Traces() =>
+        from destination in Truth.GetProperty("destinations").EnumerateArray()
+        from trace in destination.GetProperty("traces").EnumerateArray()
+        where trace.GetProperty("reachable").GetBoolean()
+        select (trace.GetProperty("address").GetString()!, trace);
+
+    /// <summary>Runs curl inside the vantage namespace (the lab node's API listens on that namespace's loopback).</summary>
+    public static async Task<(int Status, string Body)> CurlAsync(string method, string url, string? json = null)
+    {
+        var args = new List<string> { "netns", "exec", Vantage, "curl", "-sS", "-m", "120", "-o", "-", "-w", "\n%{http_code}", "-X", method, url };
+        if (json is not null)
+        {
+            args.AddRange(["-H", "content-type: application/json", "--data-binary", json]);
+        }
+        var (exit, output) = await RunAsync(("ip", args), TimeSpan.FromMinutes(3));
+        if (exit != 0)
+        {
+            return (0, output);
+        }
+        var newline = output.LastIndexOf('\n');
+        return (int.Parse(output[(newline + 1)..].Trim()), output[..newline]);
+    }
+
+    private static (string, IReadOnlyList<string>) Lab(string command) => (Path.Combine(Repository.Root, "scripts", "lab"), [command]);
+
+    public static async Task<(int ExitCode, string Output)> RunAsync((string Program, IReadOnlyList<string> Args) command, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo(command.Program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Repository.Root,
+        };
+        foreach (var arg in command.Args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        await process.WaitForExitAsync(cts.Token);
+        var output = await stdout;
+        var errors = await stderr;
+        return (process.ExitCode, process.ExitCode == 0 ? output : output + errors);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class LabCollection : ICollectionFixture<LabFixture>
+{
+    public const string Name = "Lab";
+}
