@@ -119,8 +119,8 @@ public sealed class MeasurementInTheLabTests(LabFixture lab) : IAsyncLifetime
 
     private void AssertHopsMappedToTheirAs(List<(int Ttl, string? Address, long? Asn, string? Class)> hops)
     {
-        var prefixes = lab.Truth.GetProperty("prefixes").EnumerateArray()
-            .Select(p => (Prefix: System.Net.IPNetwork.Parse(p.GetProperty("prefix").GetString()!), Asn: p.GetProperty("asn").GetInt64()))
+        var prefixes = lab.Truth.GetProperty("prefixes").EnumerateObject()
+            .SelectMany(asn => asn.Value.EnumerateArray().Select(p => (Prefix: System.Net.IPNetwork.Parse(p.GetString()!), Asn: long.Parse(asn.Name))))
             .ToList();
         foreach (var hop in hops.Where(h => h.Address is not null))
         {
