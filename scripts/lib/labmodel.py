@@ -862,7 +862,8 @@ class Lab:
             "protocol mrt bview {",
             '  table "master*";',
             "  where source = RTS_BGP;",
-            f'  filename "{mrt_dir}/bview.{{table}}.%Y%m%d.%H%M%S.mrt";',
+            # BIRD 2.0.12 has no {table} in file names: both tables go into one file, one after the other.
+            f'  filename "{mrt_dir}/bview.%Y%m%d.%H%M%S.mrt";',
             "  period 300;",
             "}",
         ]
