@@ -374,6 +374,7 @@ lab_node_env() {
         CYBERWATCH_SILO_HTTP="http://127.0.0.1:8001" \
         CYBERWATCH_VANTAGE="${CYBERWATCH_LAB_VANTAGE:-lab-vantage}" \
         CYBERWATCH_CLUSTER_ID="cyberwatch-lab" \
+        CYBERWATCH_PREFIX_DATA="$LAB_NODE_DIR/lab-prefixes.dat" \
         "$@"
 }
 
@@ -399,7 +400,7 @@ lab_node_up() {
         node_install_packages; node_start_postgres; node_start_redis; node_build' _ "$ROOT" 9>&-
     lab_node_env ip netns exec "$(lab_vantage_ns)" "$ROOT/scripts/cyberwatch" up 9>&-
     lab_say "the lab node runs in $(lab_vantage_ns); try: scripts/lab exec -- curl -s 127.0.0.1:8000/health"
-    lab_say "lab prefix table for it: $LAB_NODE_DIR/lab-prefixes.dat"
+    lab_say "its prefix data (CYBERWATCH_PREFIX_DATA): $LAB_NODE_DIR/lab-prefixes.dat"
 }
 
 lab_node_down() {
