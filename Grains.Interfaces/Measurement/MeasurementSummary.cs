@@ -12,4 +12,5 @@ public sealed record MeasurementSummary(
     [property: Id(6)] double? DestinationRttMs,
     [property: Id(7)] string? StopReason,
     [property: Id(8)] string? FailureReason,
-    [property: Id(9)] IReadOnlyList<string?> IpPath);
+    [property: Id(9)] IReadOnlyList<string?> IpPath,
+    [property: Id(10)] IReadOnlyList<long> AsPath);

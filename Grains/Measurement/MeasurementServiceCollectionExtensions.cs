@@ -29,6 +29,7 @@ public static class MeasurementServiceCollectionExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddHostedSingleton<SettingsMonitor>();
         services.AddHostedSingleton<TargetTable>();
+        services.AddHostedSingleton<PathChangeLog>();
         services.AddHostedSingleton<MeasurementWriter>();
         services.AddSingleton(sp => new ScamperOptions
         {

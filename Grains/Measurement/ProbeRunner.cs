@@ -92,7 +92,7 @@ public sealed partial class ProbeRunner
             throw;
         }
         var summary = new MeasurementSummary(id, request.Target, row.Method, row.Success, row.StartedAt, row.HopCount ?? 0,
-            row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row));
+            row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row), AsPath(row));
         await grains.GetGrain<ITargetGrain>(request.Target).OnMeasured(summary);
         LogMeasured(request.Target, request.Method.ToWire(), id, row.Success, row.HopCount ?? 0);
         return summary;
@@ -136,6 +136,20 @@ public sealed partial class ProbeRunner
         ProbeMethod.Udp => ScamperTraceMethod.Udp,
         _ => throw new ArgumentOutOfRangeException(nameof(method)),
     };
+
+    /// <summary>Origin ASNs in hop order, consecutive repeats collapsed; hops without an ASN are skipped.</summary>
+    private static IReadOnlyList<long> AsPath(MeasurementRow row)
+    {
+        var path = new List<long>();
+        foreach (var hop in row.Hops)
+        {
+            if (hop.ReplyIndex == 0 && hop.Asn is { } asn && (path.Count == 0 || path[^1] != asn))
+            {
+                path.Add(asn);
+            }
+        }
+        return path;
+    }
 
     /// <summary>The IP path, one entry per TTL (the first reply; null for a silent TTL).</summary>
     private static IReadOnlyList<string?> IpPath(MeasurementRow row)

@@ -13,6 +13,7 @@ public sealed partial class TargetGrain(
     [PersistentState("target", "cyberwatch")] IPersistentState<TargetState> state,
     SettingsMonitor settings,
     TargetTable table,
+    PathChangeLog pathChanges,
     TimeProvider clock,
     ILogger<TargetGrain> logger) : Grain, ITargetGrain, IRemindable
 {
@@ -89,7 +90,11 @@ public sealed partial class TargetGrain(
         state.State.ProbePendingSince = null;
         if (measurement.Success)
         {
+            DetectChanges(measurement, now);
             state.State.LastIpPath = [.. measurement.IpPath];
+            state.State.LastAsPath = [.. measurement.AsPath];
+            state.State.LastSuccessfulMeasurementId = measurement.MeasurementId;
+            RememberHops(measurement.IpPath);
             if (measurement.DestinationRttMs is { } rtt)
             {
                 state.State.RecentRttsMs.Add(rtt);
@@ -112,6 +117,50 @@ public sealed partial class TargetGrain(
         if (measurement.Success && settings.Current.Worker.HopFeedbackEnabled)
         {
             FeedHops(measurement);
+        }
+    }
+
+    private void DetectChanges(MeasurementSummary measurement, DateTimeOffset now)
+    {
+        var previousId = state.State.LastSuccessfulMeasurementId;
+        if (previousId is null)
+        {
+            return;
+        }
+        void Record(string kind, object before, object after, object? details = null) =>
+            pathChanges.Record(new PathChangeRow(address, now, kind, previousId, measurement.MeasurementId,
+                PathChangeLog.Json(before), PathChangeLog.Json(after), details is null ? null : PathChangeLog.Json(details)));
+
+        if (PathChangeDetector.AsPathChanged(state.State.LastAsPath, measurement.AsPath))
+        {
+            Record("as_path", new { as_path = state.State.LastAsPath }, new { as_path = measurement.AsPath });
+        }
+        if (PathChangeDetector.IpPathChanged(state.State.LastIpPath, measurement.IpPath, state.State.SeenPerTtl))
+        {
+            Record("ip_path", new { ip_path = state.State.LastIpPath }, new { ip_path = measurement.IpPath });
+        }
+        if (measurement.DestinationRttMs is { } rtt && PathChangeDetector.Baseline(state.State.RecentRttsMs) is { } baseline
+            && PathChangeDetector.LatencyShifted(baseline, rtt))
+        {
+            Record("latency", new { baseline_ms = baseline.Median, sigma_ms = baseline.Sigma, samples = state.State.RecentRttsMs.Count },
+                new { rtt_ms = rtt }, new { shift_ms = rtt - baseline.Median });
+        }
+    }
+
+    private void RememberHops(IReadOnlyList<string?> path)
+    {
+        var seen = state.State.SeenPerTtl;
+        for (var i = 0; i < path.Count; i++)
+        {
+            while (seen.Count <= i)
+            {
+                seen.Add([]);
+            }
+            // Keep a handful per TTL: enough for ECMP fans, bounded for state size.
+            if (path[i] is { } hop && (seen[i].Count < 16 || seen[i].Contains(hop)))
+            {
+                seen[i].Add(hop);
+            }
         }
     }
 

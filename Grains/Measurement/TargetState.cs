@@ -20,4 +20,11 @@ public sealed class TargetState
     [Id(9)] public DateTimeOffset? ProbePendingSince { get; set; }
 
     [Id(10)] public DateTimeOffset? LastProbeRequestedAt { get; set; }
+
+    [Id(11)] public List<long> LastAsPath { get; set; } = [];
+
+    /// <summary>Addresses seen at each TTL recently (index = TTL - 1), so ECMP alternates are not taken for path changes.</summary>
+    [Id(12)] public List<HashSet<string>> SeenPerTtl { get; set; } = [];
+
+    [Id(13)] public long? LastSuccessfulMeasurementId { get; set; }
 }

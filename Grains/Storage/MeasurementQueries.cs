@@ -68,6 +68,20 @@ public sealed record TargetRecord
     public bool Remeasure { get; init; }
 }
 
+/// <summary>A recorded path change; before/after are JSON objects.</summary>
+public sealed record PathChangeRecord
+{
+    public long Id { get; init; }
+    public required string Target { get; init; }
+    public DateTimeOffset DetectedAt { get; init; }
+    public required string Kind { get; init; }
+    public long? PreviousMeasurementId { get; init; }
+    public long MeasurementId { get; init; }
+    public required System.Text.Json.JsonElement Before { get; init; }
+    public required System.Text.Json.JsonElement After { get; init; }
+    public System.Text.Json.JsonElement? Details { get; init; }
+}
+
 /// <summary>Read side of measurements, hops and targets for the API.</summary>
 public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
 {
@@ -153,6 +167,38 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
                 npgsql.NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Inet;
             }
         }
+    }
+
+    public async Task<IReadOnlyList<PathChangeRecord>> PathChangesAsync(IPAddress? target, DateTimeOffset? since, int limit,
+        CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            SELECT id, host(target), detected_at, kind, previous_measurement_id, measurement_id, before::text, after::text, details::text
+              FROM path_changes
+             WHERE ($1::inet IS NULL OR target = $1) AND ($2::timestamptz IS NULL OR detected_at >= $2)
+             ORDER BY detected_at DESC, id DESC LIMIT $3
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)target ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Inet });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)since?.UtcDateTime ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        var changes = new List<PathChangeRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            changes.Add(new PathChangeRecord
+            {
+                Id = reader.GetInt64(0),
+                Target = reader.GetString(1),
+                DetectedAt = new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero),
+                Kind = reader.GetString(3),
+                PreviousMeasurementId = reader.IsDBNull(4) ? null : reader.GetInt64(4),
+                MeasurementId = reader.GetInt64(5),
+                Before = System.Text.Json.JsonDocument.Parse(reader.GetString(6)).RootElement.Clone(),
+                After = System.Text.Json.JsonDocument.Parse(reader.GetString(7)).RootElement.Clone(),
+                Details = reader.IsDBNull(8) ? null : System.Text.Json.JsonDocument.Parse(reader.GetString(8)).RootElement.Clone(),
+            });
+        }
+        return changes;
     }
 
     /// <summary>Npgsql reads timestamptz as UTC DateTime; the API speaks DateTimeOffset.</summary>

@@ -15,7 +15,29 @@ public static class MeasurementsApi
         group.MapGet("/hops/{id:long}", HopsAsync).WithSummary("Alias of /measurements/{id}/hops.");
         app.MapGet("/traceroute/history", HistoryAsync).WithTags("Measurements")
             .WithSummary("Recent measurements of a target, newest first.");
+        app.MapGet("/paths/changes", PathChangesAsync).WithTags("Measurements")
+            .WithSummary("Detected AS-path, IP-path and latency changes, newest first, optionally for one target and since a time.");
         return app;
+    }
+
+    public static async Task<Results<Ok<IReadOnlyList<PathChangeRecord>>, ValidationProblem>> PathChangesAsync(
+        MeasurementQueries queries, string? target = null, DateTimeOffset? since = null, int limit = 100,
+        CancellationToken cancellationToken = default)
+    {
+        System.Net.IPAddress? address = null;
+        if (target is not null)
+        {
+            if (!TargetAddress.TryCanonical(target, out var canonical))
+            {
+                return TargetsApi.Problem("target", "target must be an IP address");
+            }
+            address = System.Net.IPAddress.Parse(canonical);
+        }
+        if (limit is < 1 or > 1000)
+        {
+            return TargetsApi.Problem("limit", "limit must be between 1 and 1000");
+        }
+        return TypedResults.Ok(await queries.PathChangesAsync(address, since, limit, cancellationToken));
     }
 
     public static async Task<Results<Ok<MeasurementWithHops>, NotFound, ValidationProblem>> LatestAsync(string? target,
