@@ -77,7 +77,9 @@ public sealed class LabFixture : IAsyncLifetime
         return (int.Parse(output[(newline + 1)..].Trim()), output[..newline]);
     }
 
-    private static (string, IReadOnlyList<string>) Lab(string command) => (Path.Combine(Repository.Root, "scripts", "lab"), [command]);
+    public static string Script { get; } = Path.Combine(Repository.Root, "scripts", "lab");
+
+    private static (string, IReadOnlyList<string>) Lab(string command) => (Script, [command]);
 
     public static async Task<(int ExitCode, string Output)> RunAsync((string Program, IReadOnlyList<string> Args) command, TimeSpan timeout)
     {

@@ -33,7 +33,7 @@ public sealed class PathChangeInTheLabTests(LabFixture lab) : IAsyncLifetime
         var first = await node.PostAsync("/traceroute/run", """{"target": "30.14.1.10"}""");
         Assert.True(first.Status == 200, first.Body);
 
-        var (moved, output) = await LabFixture.RunAsync(("scripts/lab", ["move-route"]), TimeSpan.FromMinutes(2));
+        var (moved, output) = await LabFixture.RunAsync((LabFixture.Script, ["move-route"]), TimeSpan.FromMinutes(2));
         Assert.True(moved == 0, output);
         try
         {
@@ -50,7 +50,7 @@ public sealed class PathChangeInTheLabTests(LabFixture lab) : IAsyncLifetime
         }
         finally
         {
-            await LabFixture.RunAsync(("scripts/lab", ["move-route", "restore"]), TimeSpan.FromMinutes(2));
+            await LabFixture.RunAsync((LabFixture.Script, ["move-route", "restore"]), TimeSpan.FromMinutes(2));
         }
     }
 }
