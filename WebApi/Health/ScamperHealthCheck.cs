@@ -1,32 +1,38 @@
-using System.Diagnostics;
-using CyberWatch.Configuration;
+using CyberWatch.Measurement;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CyberWatch.WebApi.Health;
 
-/// <summary>The scamper binary is installed and runs; without it probes fall back to traceroute.</summary>
-public sealed class ScamperHealthCheck(CyberWatchOptions options) : IHealthCheck
+/// <summary>
+/// The probe engine of a silo: its scamper runs. Without scamper the silo falls back to traceroute,
+/// which degrades the node rather than failing it.
+/// </summary>
+public sealed class ScamperHealthCheck(IClusterClient cluster) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
-            using var process = Process.Start(new ProcessStartInfo(options.ScamperPath, "-v")
+            var status = await cluster.GetGrain<IProbeEngineGrain>(0).GetStatus().WaitAsync(TimeSpan.FromSeconds(3), cancellationToken);
+            var data = new Dictionary<string, object>
             {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            })!;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(2));
-            var output = await process.StandardOutput.ReadToEndAsync(timeout.Token) + await process.StandardError.ReadToEndAsync(timeout.Token);
-            await process.WaitForExitAsync(timeout.Token);
-            var version = output.Trim();
-            return HealthCheckResult.Healthy(version.Length > 0 ? version : "scamper present");
+                ["silo"] = status.Silo,
+                ["restarts"] = status.ScamperRestarts,
+                ["queued"] = status.Queued,
+                ["running"] = status.Running,
+            };
+            if (status.ScamperRunning)
+            {
+                data["pid"] = status.ScamperProcessId ?? 0;
+                return HealthCheckResult.Healthy($"scamper running on {status.Silo}", data);
+            }
+            return status.ScamperInstalled
+                ? HealthCheckResult.Degraded($"scamper on {status.Silo} is restarting: {status.LastError}", data: data)
+                : HealthCheckResult.Degraded($"scamper is not installed on {status.Silo}; probes use traceroute ({status.LastError})", data: data);
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or OperationCanceledException or InvalidOperationException)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return HealthCheckResult.Degraded($"scamper not usable at '{options.ScamperPath}': {e.Message}; probes fall back to traceroute");
+            return HealthCheckResult.Degraded($"cannot ask a silo about scamper: {e.GetBaseException().Message}");
         }
     }
 }
