@@ -1,0 +1,26 @@
+namespace CyberWatch.Measurement;
+
+/// <summary>How probes were built: the transport and whether the flow identifier was held constant (Paris).</summary>
+public enum ProbeMethod
+{
+    /// <summary>ICMP echo with a constant flow identifier (scamper <c>icmp-paris</c>).</summary>
+    IcmpParis = 0,
+
+    /// <summary>UDP with constant ports (scamper <c>udp-paris</c>).</summary>
+    UdpParis = 1,
+
+    /// <summary>TCP SYN (scamper <c>tcp</c>, traceroute <c>-T</c>, mtr <c>-T</c>).</summary>
+    Tcp = 2,
+
+    /// <summary>Echo request/reply delay measurement, not a path.</summary>
+    Ping = 3,
+
+    /// <summary>Classic ICMP echo, flow identifier varies per probe (scamper <c>icmp</c>, traceroute <c>-I</c>, mtr default).</summary>
+    Icmp = 4,
+
+    /// <summary>Classic UDP, destination port increments per probe (scamper <c>udp</c>, traceroute default, mtr <c>-u</c>).</summary>
+    Udp = 5,
+
+    /// <summary>TCP ACK (scamper <c>tcp-ack</c>).</summary>
+    TcpAck = 6,
+}
