@@ -1,32 +1,35 @@
 namespace CyberWatch.Measurement;
 
-/// <summary>How a target is probed.</summary>
+/// <summary>How probes were built: the transport and whether the flow identifier was held constant (Paris).</summary>
 public enum ProbeMethod
 {
-    /// <summary>Paris traceroute with ICMP echo probes (constant flow id: one ECMP branch).</summary>
-    IcmpParis,
+    /// <summary>ICMP echo with a constant flow identifier (scamper <c>icmp-paris</c>).</summary>
+    IcmpParis = 0,
 
-    /// <summary>Paris traceroute with UDP probes.</summary>
-    UdpParis,
+    /// <summary>UDP with constant ports (scamper <c>udp-paris</c>).</summary>
+    UdpParis = 1,
 
-    /// <summary>Traceroute with TCP SYN probes.</summary>
-    Tcp,
+    /// <summary>TCP SYN (scamper <c>tcp</c>, traceroute <c>-T</c>, mtr <c>-T</c>).</summary>
+    Tcp = 2,
 
-    /// <summary>Classic traceroute with ICMP echo probes.</summary>
-    Icmp,
+    /// <summary>Echo request/reply delay measurement, not a path.</summary>
+    Ping = 3,
 
-    /// <summary>Classic traceroute with UDP probes (flow id varies per probe).</summary>
-    Udp,
+    /// <summary>Classic ICMP echo, flow identifier varies per probe (scamper <c>icmp</c>, traceroute <c>-I</c>, mtr default).</summary>
+    Icmp = 4,
 
-    /// <summary>ICMP echo ping.</summary>
-    Ping,
+    /// <summary>Classic UDP, destination port increments per probe (scamper <c>udp</c>, traceroute default, mtr <c>-u</c>).</summary>
+    Udp = 5,
+
+    /// <summary>TCP ACK (scamper <c>tcp-ack</c>).</summary>
+    TcpAck = 6,
 }
 
 /// <summary>Wire names of <see cref="ProbeMethod"/>.</summary>
 public static class ProbeMethods
 {
     /// <summary>Wire names of the traceroute methods, as the API and the measurements table use them.</summary>
-    public static IReadOnlyList<string> TraceNames { get; } = ["icmp-paris", "udp-paris", "tcp", "icmp", "udp"];
+    public static IReadOnlyList<string> TraceNames { get; } = ["icmp-paris", "udp-paris", "tcp", "icmp", "udp", "tcp-ack"];
 
     /// <summary>The wire name of a method (<c>icmp-paris</c>, ...).</summary>
     public static string ToWire(this ProbeMethod method) => method switch
@@ -37,6 +40,7 @@ public static class ProbeMethods
         ProbeMethod.Icmp => "icmp",
         ProbeMethod.Udp => "udp",
         ProbeMethod.Ping => "ping",
+        ProbeMethod.TcpAck => "tcp-ack",
         _ => throw new ArgumentOutOfRangeException(nameof(method)),
     };
 

@@ -109,12 +109,12 @@ public sealed partial class ProbeRunner
             if (scamper.Installed)
             {
                 var command = method == ProbeMethod.Ping
-                    ? ScamperCommand.Ping(target, 5)
-                    : ScamperCommand.Trace(target, ScamperMethod(method), worker.ProbeAttempts, 2, worker.MaxTtl);
+                    ? ScamperCommand.Ping(target, new PingProbeOptions { Count = 5 })
+                    : ScamperCommand.Trace(target, TraceOptions(method, worker));
                 var raw = await scamper.RunAsync(command, TimeSpan.FromSeconds(30), cancellationToken);
                 return mapper.FromScamper(raw, target, method, startedAt);
             }
-            var text = await traceroute.RunAsync(target, method, worker.MaxTtl, cancellationToken);
+            var text = await traceroute.RunAsync(target, TraceOptions(method, worker), cancellationToken);
             return mapper.FromTraceroute(text, target, method, startedAt);
         }
         catch (ScamperCommandException e)
@@ -127,14 +127,13 @@ public sealed partial class ProbeRunner
         }
     }
 
-    private static ScamperTraceMethod ScamperMethod(ProbeMethod method) => method switch
+    private static TraceProbeOptions TraceOptions(ProbeMethod method, WorkerSettings worker) => new()
     {
-        ProbeMethod.IcmpParis => ScamperTraceMethod.IcmpParis,
-        ProbeMethod.UdpParis => ScamperTraceMethod.UdpParis,
-        ProbeMethod.Tcp => ScamperTraceMethod.Tcp,
-        ProbeMethod.Icmp => ScamperTraceMethod.Icmp,
-        ProbeMethod.Udp => ScamperTraceMethod.Udp,
-        _ => throw new ArgumentOutOfRangeException(nameof(method)),
+        Method = method,
+        AttemptsPerHop = Math.Clamp(worker.ProbeAttempts, 1, 10),
+        WaitSeconds = 2,
+        MaxTtl = Math.Clamp(worker.MaxTtl, 1, 255),
+        GapLimit = 5,
     };
 
     /// <summary>Origin ASNs in hop order, consecutive repeats collapsed; hops without an ASN are skipped.</summary>

@@ -13,36 +13,19 @@ public sealed class TracerouteFallback
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 
-    public Task<string> RunAsync(IPAddress target, ProbeMethod method, int maxTtl, CancellationToken cancellationToken)
+    public Task<string> RunAsync(IPAddress target, TraceProbeOptions options, CancellationToken cancellationToken)
     {
-        var args = new List<string> { "-n", "-q", "1", "-w", "2", "-m", maxTtl.ToString(CultureInfo.InvariantCulture) };
-        if (target.AddressFamily == AddressFamily.InterNetworkV6)
+        // traceroute has no Paris mode: a Paris request runs as the classic probe of the same protocol.
+        var classic = options with
         {
-            args.Add("-6");
-        }
-        switch (method)
-        {
-            case ProbeMethod.Icmp or ProbeMethod.IcmpParis:
-                args.Add("-I");
-                break;
-            case ProbeMethod.Tcp:
-                args.Add("-T");
-                break;
-        }
-        args.Add(target.ToString());
-        return RunProcessAsync("traceroute", args, cancellationToken);
+            Method = options.Method switch { ProbeMethod.IcmpParis => ProbeMethod.Icmp, ProbeMethod.UdpParis => ProbeMethod.Udp, var m => m },
+            AttemptsPerHop = 1,
+        };
+        return RunProcessAsync("traceroute", ProbeCommand.TracerouteArguments(target, classic), cancellationToken);
     }
 
-    public Task<string> RunMtrAsync(IPAddress target, int cycles, CancellationToken cancellationToken)
-    {
-        var args = new List<string> { "--json", "-n", "-c", Math.Clamp(cycles, 1, 100).ToString(CultureInfo.InvariantCulture) };
-        if (target.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            args.Add("-6");
-        }
-        args.Add(target.ToString());
-        return RunProcessAsync("mtr", args, cancellationToken);
-    }
+    public Task<string> RunMtrAsync(IPAddress target, TraceProbeOptions options, CancellationToken cancellationToken) =>
+        RunProcessAsync("mtr", ProbeCommand.MtrArguments(target, options), cancellationToken);
 
     private static async Task<string> RunProcessAsync(string program, IReadOnlyList<string> args, CancellationToken cancellationToken)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
+using CyberWatch.Measurement;
 using CyberWatch.Measurement.Scamper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -38,7 +39,7 @@ public sealed class ScamperEngineTests : IAsyncLifetime
     public async Task Many_commands_in_flight_each_get_their_own_result()
     {
         var runs = Enumerable.Range(0, 12).Select(i => engine.RunAsync(
-            i % 2 == 0 ? ScamperCommand.Ping(IPAddress.Loopback, 1) : ScamperCommand.Trace(IPAddress.Loopback, ScamperTraceMethod.IcmpParis),
+            i % 2 == 0 ? ScamperCommand.Ping(IPAddress.Loopback, new PingProbeOptions { Count = 1 }) : ScamperCommand.Trace(IPAddress.Loopback, new TraceProbeOptions { AttemptsPerHop = 1, WaitSeconds = 1 }),
             TimeSpan.FromSeconds(10), CancellationToken.None)).ToList();
 
         var results = await Task.WhenAll(runs);
@@ -54,16 +55,16 @@ public sealed class ScamperEngineTests : IAsyncLifetime
     [Fact]
     public async Task Killing_scamper_fails_the_probes_in_flight_and_the_engine_restarts_it()
     {
-        await engine.RunAsync(ScamperCommand.Ping(IPAddress.Loopback, 1), TimeSpan.FromSeconds(10), CancellationToken.None);
+        await engine.RunAsync(ScamperCommand.Ping(IPAddress.Loopback, new PingProbeOptions { Count = 1 }), TimeSpan.FromSeconds(10), CancellationToken.None);
         var firstPid = engine.Status.ProcessId!.Value;
 
         // A 20-probe ping at 1 probe/s is still running when scamper is killed.
-        var inFlight = engine.RunAsync(ScamperCommand.Ping(IPAddress.Loopback, 20), TimeSpan.FromSeconds(10), CancellationToken.None);
+        var inFlight = engine.RunAsync(ScamperCommand.Ping(IPAddress.Loopback, new PingProbeOptions { Count = 20 }), TimeSpan.FromSeconds(10), CancellationToken.None);
         await Task.Delay(500);
         Process.GetProcessById(firstPid).Kill();
 
         await Assert.ThrowsAsync<ScamperUnavailableException>(() => inFlight);
-        var after = await engine.RunAsync(ScamperCommand.Ping(IPAddress.Loopback, 1), TimeSpan.FromSeconds(30), CancellationToken.None);
+        var after = await engine.RunAsync(ScamperCommand.Ping(IPAddress.Loopback, new PingProbeOptions { Count = 1 }), TimeSpan.FromSeconds(30), CancellationToken.None);
         Assert.Contains("\"type\":\"ping\"", after);
         Assert.NotEqual(firstPid, engine.Status.ProcessId);
         Assert.Equal(1, engine.Status.Restarts);
@@ -89,7 +90,7 @@ public sealed class ScamperEngineWithoutScamperTests
 
         Assert.False(engine.Installed);
         await Assert.ThrowsAsync<ScamperUnavailableException>(() =>
-            engine.RunAsync(ScamperCommand.Ping(IPAddress.Loopback), TimeSpan.FromMilliseconds(200), CancellationToken.None));
+            engine.RunAsync(ScamperCommand.Ping(IPAddress.Loopback, new PingProbeOptions { Count = 1 }), TimeSpan.FromMilliseconds(200), CancellationToken.None));
         await engine.StopAsync(CancellationToken.None);
     }
 }

@@ -4,72 +4,31 @@ using System.Net;
 namespace CyberWatch.Measurement.Scamper;
 
 /// <summary>
-/// A scamper command line for attach mode, built only from an <see cref="IPAddress"/> and typed options,
-/// so nothing from outside ever reaches scamper as text.
+/// A scamper command for attach mode, built by <see cref="ProbeCommand"/> from an <see cref="IPAddress"/>
+/// and validated options only, so nothing from outside ever reaches scamper as text.
 /// </summary>
 public sealed class ScamperCommand
 {
-    private readonly string verbAndOptions;
+    private readonly string line;
 
-    private ScamperCommand(string verbAndOptions, IPAddress target)
+    private ScamperCommand(string line, IPAddress target)
     {
-        this.verbAndOptions = verbAndOptions;
+        this.line = line;
         Target = target;
     }
 
     public IPAddress Target { get; }
 
-    /// <summary>Paris or classic traceroute: <c>trace -P METHOD -q ATTEMPTS -w WAIT -m MAXTTL -g GAPLIMIT</c>.</summary>
-    public static ScamperCommand Trace(IPAddress target, ScamperTraceMethod method, int attempts = 1, int waitSeconds = 2,
-        int maxTtl = 30, int gapLimit = 5)
+    public static ScamperCommand Trace(IPAddress target, TraceProbeOptions options) => new(ProbeCommand.ScamperTrace(target, options), target);
+
+    public static ScamperCommand Ping(IPAddress target, PingProbeOptions options) => new(ProbeCommand.ScamperPing(target, options), target);
+
+    /// <summary>The line sent to scamper, with our correlation id as its <c>-U</c> option.</summary>
+    public string WithUserId(uint userId)
     {
-        CheckRange(attempts, 1, 10, nameof(attempts));
-        CheckRange(waitSeconds, 1, 20, nameof(waitSeconds));
-        CheckRange(maxTtl, 1, 255, nameof(maxTtl));
-        CheckRange(gapLimit, 1, 255, nameof(gapLimit));
-        var methodName = method switch
-        {
-            ScamperTraceMethod.IcmpParis => "icmp-paris",
-            ScamperTraceMethod.UdpParis => "udp-paris",
-            ScamperTraceMethod.Udp => "udp",
-            ScamperTraceMethod.Icmp => "icmp",
-            ScamperTraceMethod.TcpAck => "tcp-ack",
-            ScamperTraceMethod.Tcp => "tcp",
-            _ => throw new ArgumentOutOfRangeException(nameof(method)),
-        };
-        return new ScamperCommand(string.Create(CultureInfo.InvariantCulture,
-            $"trace -P {methodName} -q {attempts} -w {waitSeconds} -m {maxTtl} -g {gapLimit}"), target);
+        var verbEnd = line.IndexOf(' ');
+        return string.Create(CultureInfo.InvariantCulture, $"{line[..verbEnd]} -U {userId}{line[verbEnd..]}");
     }
 
-    /// <summary>ICMP echo ping: <c>ping -c COUNT</c>.</summary>
-    public static ScamperCommand Ping(IPAddress target, int count = 5)
-    {
-        CheckRange(count, 1, 100, nameof(count));
-        return new ScamperCommand(string.Create(CultureInfo.InvariantCulture, $"ping -c {count}"), target);
-    }
-
-    /// <summary>The line sent to scamper, carrying our correlation id.</summary>
-    public string WithUserId(uint userId) =>
-        string.Create(CultureInfo.InvariantCulture, $"{verbAndOptions} -U {userId} {Target}");
-
-    public override string ToString() => $"{verbAndOptions} {Target}";
-
-    private static void CheckRange(int value, int min, int max, string name)
-    {
-        if (value < min || value > max)
-        {
-            throw new ArgumentOutOfRangeException(name, value, $"must be between {min} and {max}");
-        }
-    }
-}
-
-/// <summary>scamper's trace probe methods.</summary>
-public enum ScamperTraceMethod
-{
-    IcmpParis,
-    UdpParis,
-    Udp,
-    Icmp,
-    Tcp,
-    TcpAck,
+    public override string ToString() => line;
 }
