@@ -1,11 +1,12 @@
 namespace CyberWatch.Measurement;
 
-/// <summary>A probe to run: the target address, how, and for whom.</summary>
+/// <summary>A probe to run: the target address, how, for whom, and with which tool (scamper unless an ad-hoc MTR).</summary>
 [GenerateSerializer, Immutable]
 public sealed record ProbeRequest(
     [property: Id(0)] string Target,
     [property: Id(1)] ProbeMethod Method,
-    [property: Id(2)] bool OnDemand);
+    [property: Id(2)] bool OnDemand,
+    [property: Id(3)] ProbeTool Tool = ProbeTool.Scamper);
 
 /// <summary>
 /// Entry to the silo-local probe pipeline (queue, rate limiter, scamper, parser, storage). Stateless

@@ -75,7 +75,7 @@ public sealed partial class ProbeRunner
     {
         var target = IPAddress.Parse(request.Target);
         var row = enricher.Enrich(
-            await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, ct), cancellationToken));
+            await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, request.Tool, ct), cancellationToken));
         var tags = new KeyValuePair<string, object?>("method", request.Method.ToWire());
         (row.Success ? completed : failed).Add(1, tags);
         long id;
@@ -98,7 +98,7 @@ public sealed partial class ProbeRunner
         return summary;
     }
 
-    private async Task<MeasurementRow> ProbeAsync(IPAddress target, ProbeMethod method, CancellationToken cancellationToken)
+    private async Task<MeasurementRow> ProbeAsync(IPAddress target, ProbeMethod method, ProbeTool tool, CancellationToken cancellationToken)
     {
         var worker = settings.Current.Worker;
         var startedAt = clock.GetUtcNow();
@@ -106,6 +106,11 @@ public sealed partial class ProbeRunner
         started.Add(1, new KeyValuePair<string, object?>("method", method.ToWire()));
         try
         {
+            if (tool == ProbeTool.Mtr)
+            {
+                var json = await traceroute.RunMtrAsync(target, TraceOptions(method, worker) with { AttemptsPerHop = 5 }, cancellationToken);
+                return mapper.FromMtr(json, target, method, startedAt);
+            }
             if (scamper.Installed)
             {
                 var command = method == ProbeMethod.Ping
@@ -120,6 +125,10 @@ public sealed partial class ProbeRunner
         catch (ScamperCommandException e)
         {
             return mapper.Failed(target, method, startedAt, "scamper", e.Message);
+        }
+        catch (ProbeToolException e)
+        {
+            return mapper.Failed(target, method, startedAt, tool == ProbeTool.Mtr ? "mtr" : "traceroute", e.Message);
         }
         finally
         {

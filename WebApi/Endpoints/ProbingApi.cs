@@ -10,36 +10,51 @@ public static class ProbingApi
     {
         app.MapPost("/traceroute/run", TracerouteAsync).WithTags("Probing")
             .WithSummary("Traceroutes a target now and answers with the stored measurement and its hops.");
+        app.MapPost("/mtr/run", MtrAsync).WithTags("Probing")
+            .WithSummary("Runs mtr (--json, 5 cycles) to a target now: per-hop loss and best/avg/worst/stdev RTT.");
+        app.MapPost("/ping/run", PingAsync).WithTags("Probing")
+            .WithSummary("Pings a target now (5 ICMP echo requests): loss and min/avg/max RTT.");
         return app;
     }
 
-    public static async Task<Results<Ok<MeasurementWithHops>, ValidationProblem, ProblemHttpResult>> TracerouteAsync(
-        ProbeRunRequest request, TargetPolicy policy, IClusterClient cluster, MeasurementQueries queries,
-        CancellationToken cancellationToken)
+    public static Task<Results<Ok<MeasurementWithHops>, ValidationProblem, ProblemHttpResult>> TracerouteAsync(
+        ProbeRunRequest request, TargetPolicy policy, IClusterClient cluster, MeasurementQueries queries, CancellationToken cancellationToken) =>
+        RunAsync(request, ProbeTool.Scamper, ProbeMethod.IcmpParis, ProbeMethods.TraceNames, policy, cluster, queries, cancellationToken);
+
+    public static Task<Results<Ok<MeasurementWithHops>, ValidationProblem, ProblemHttpResult>> MtrAsync(
+        ProbeRunRequest request, TargetPolicy policy, IClusterClient cluster, MeasurementQueries queries, CancellationToken cancellationToken) =>
+        RunAsync(request, ProbeTool.Mtr, ProbeMethod.Icmp, ["icmp", "udp", "tcp"], policy, cluster, queries, cancellationToken);
+
+    public static Task<Results<Ok<MeasurementWithHops>, ValidationProblem, ProblemHttpResult>> PingAsync(
+        ProbeRunRequest request, TargetPolicy policy, IClusterClient cluster, MeasurementQueries queries, CancellationToken cancellationToken) =>
+        RunAsync(request with { Method = null }, ProbeTool.Scamper, ProbeMethod.Ping, [], policy, cluster, queries, cancellationToken);
+
+    private static async Task<Results<Ok<MeasurementWithHops>, ValidationProblem, ProblemHttpResult>> RunAsync(ProbeRunRequest request,
+        ProbeTool tool, ProbeMethod defaultMethod, IReadOnlyList<string> allowedMethods, TargetPolicy policy, IClusterClient cluster,
+        MeasurementQueries queries, CancellationToken cancellationToken)
     {
         var verdict = policy.Check(request.Target);
         if (!verdict.Accepted)
         {
             return TargetsApi.Problem("target", verdict.Reason!);
         }
-        var method = ProbeMethod.IcmpParis;
+        var method = defaultMethod;
         if (request.Method is not null)
         {
-            if (ProbeMethods.Parse(request.Method) is not { } parsed || parsed == ProbeMethod.Ping)
+            if (!allowedMethods.Contains(request.Method, StringComparer.OrdinalIgnoreCase) || ProbeMethods.Parse(request.Method) is not { } parsed)
             {
-                return TargetsApi.Problem("method", $"unknown trace method '{request.Method}'; one of: {string.Join(", ", ProbeMethods.TraceNames)}");
+                return TargetsApi.Problem("method", $"unknown method '{(request.Method.Length > 32 ? request.Method[..32] : request.Method)}'; one of: {string.Join(", ", allowedMethods)}");
             }
             method = parsed;
         }
-        var target = cluster.GetGrain<ITargetGrain>(verdict.Address!);
-        var permission = await target.RequestProbe();
+        var permission = await cluster.GetGrain<ITargetGrain>(verdict.Address!).RequestProbe();
         if (!permission.Allowed)
         {
             return TypedResults.Problem(
                 detail: $"{verdict.Address} was probed moments ago; try again in {Math.Ceiling(permission.RetryAfter.TotalSeconds)} s or read /measurements/latest",
                 statusCode: StatusCodes.Status429TooManyRequests, title: "Target in cooldown");
         }
-        var summary = await cluster.GetGrain<IProbeWorkerGrain>(0).Run(new ProbeRequest(verdict.Address!, method, OnDemand: true));
+        var summary = await cluster.GetGrain<IProbeWorkerGrain>(0).Run(new ProbeRequest(verdict.Address!, method, OnDemand: true, tool));
         var measurement = await queries.GetAsync(summary.MeasurementId, cancellationToken);
         return TypedResults.Ok(new MeasurementWithHops(measurement!, await queries.HopsAsync(summary.MeasurementId, cancellationToken) ?? []));
     }
