@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using CyberWatch.Tests.Infrastructure;
+
+namespace CyberWatch.Tests.Api;
+
+/// <summary>The targets, probing and measurement endpoints of a real silo and API on the real PostgreSQL, probing 127.0.0.0/8.</summary>
+public sealed class MeasurementApiTests(ApiNode node) : IClassFixture<ApiNode>
+{
+    private TestDatabase db => node.Database;
+    private HttpClient http => node.Http;
+
+    [Fact]
+    public async Task Hostile_targets_are_refused_with_a_reason_and_nothing_is_probed()
+    {
+        var response = await http.PostAsJsonAsync("/targets/enqueue", new
+        {
+            targets = new[] { "-oX", "10.0.0.1", "::1", "1.1.1.1; rm -rf /", "169.254.1.1", "224.0.0.1", "100.64.0.1", "192.0.2.1", "127.1", new string('9', 300) },
+        });
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(0, body.GetProperty("accepted").GetInt32());
+        Assert.All(body.GetProperty("results").EnumerateArray(), r => Assert.False(string.IsNullOrEmpty(r.GetProperty("reason").GetString())));
+        Assert.Equal(0, await db.ScalarAsync<long>("SELECT count(*) FROM measurements"));
+
+        var bad = await http.PostAsJsonAsync("/traceroute/run", new { target = "10.0.0.1" });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("private address", await bad.Content.ReadAsStringAsync());
+        var badMethod = await http.PostAsJsonAsync("/traceroute/run", new { target = "127.0.0.2", method = "-oX" });
+        Assert.Equal(HttpStatusCode.BadRequest, badMethod.StatusCode);
+        var badSource = await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.2", source = "nowhere" });
+        Assert.Equal(HttpStatusCode.BadRequest, badSource.StatusCode);
+    }
+
+    [Fact]
+    public async Task Traceroute_run_answers_with_the_stored_hops_and_the_history_endpoints_agree()
+    {
+        var run = await http.PostAsJsonAsync("/traceroute/run", new { target = "127.0.0.7", method = "udp-paris" });
+        Assert.Equal(HttpStatusCode.OK, run.StatusCode);
+        var result = await run.Content.ReadFromJsonAsync<JsonElement>();
+        var measurement = result.GetProperty("measurement");
+        var id = measurement.GetProperty("id").GetInt64();
+        Assert.Equal("udp-paris", measurement.GetProperty("method").GetString());
+        Assert.Equal("COMPLETED", measurement.GetProperty("stopReason").GetString());
+        Assert.Equal("127.0.0.7", result.GetProperty("hops")[0].GetProperty("address").GetString());
+        Assert.Equal("loopback", result.GetProperty("hops")[0].GetProperty("addressClass").GetString());
+
+        var latest = await http.GetFromJsonAsync<JsonElement>("/measurements/latest?target=127.0.0.7");
+        Assert.Equal(id, latest.GetProperty("measurement").GetProperty("id").GetInt64());
+        var hops = await http.GetFromJsonAsync<JsonElement>($"/measurements/{id}/hops");
+        var alias = await http.GetFromJsonAsync<JsonElement>($"/measurements/hops/{id}");
+        Assert.Equal(hops.ToString(), alias.ToString());
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/measurements/987654321")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/measurements/987654321/hops")).StatusCode);
+        Assert.Single((await http.GetFromJsonAsync<JsonElement>("/traceroute/history?target=127.0.0.7")).EnumerateArray());
+
+        // Within the cooldown the same target is not probed again.
+        var again = await http.PostAsJsonAsync("/traceroute/run", new { target = "127.0.0.7" });
+        Assert.Equal(HttpStatusCode.TooManyRequests, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task Enqueue_is_idempotent_and_a_deleted_target_is_gone()
+    {
+        var first = await (await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.20", source = "static" }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        var second = await (await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.20", source = "api" }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(first.GetProperty("results")[0].GetProperty("created").GetBoolean());
+        Assert.False(second.GetProperty("results")[0].GetProperty("created").GetBoolean());
+
+        JsonElement page = default;
+        await ClusterWait(async () =>
+        {
+            // The targets table follows the grains within a flush interval.
+            page = await http.GetFromJsonAsync<JsonElement>("/targets?source=static");
+            return page.GetProperty("total").GetInt64() == 1 && page.GetProperty("items")[0].GetProperty("sources").GetArrayLength() == 2;
+        });
+        var target = page.GetProperty("items")[0];
+        Assert.Equal(["api", "static"], target.GetProperty("sources").EnumerateArray().Select(s => s.GetString()).Order());
+        await ClusterWait(async () => await db.ScalarAsync<long>("SELECT count(*) FROM measurements WHERE target = '127.0.0.20'") == 1);
+        Assert.Equal(1, await db.ScalarAsync<long>(
+            "SELECT count(*) FROM orleans_reminders WHERE grainid LIKE '%127.0.0.20' AND remindername = 'remeasure'"));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteAsync("/targets/127.0.0.20")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/targets/127.0.0.20")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.DeleteAsync("/targets/127.0.0.20")).StatusCode);
+        Assert.Equal(0, await db.ScalarAsync<long>("SELECT count(*) FROM orleans_reminders WHERE grainid LIKE '%127.0.0.20'"));
+        await ClusterWait(async () => await db.ScalarAsync<long>("SELECT count(*) FROM targets") == 0);
+        Assert.Equal(1, await db.ScalarAsync<long>("SELECT count(*) FROM measurements WHERE target = '127.0.0.20'"));
+    }
+
+    [Fact]
+    public async Task Mtr_and_ping_are_stored_with_their_statistics()
+    {
+        var mtr = await (await http.PostAsJsonAsync("/mtr/run", new { target = "127.0.0.30" })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("mtr", mtr.GetProperty("measurement").GetProperty("tool").GetString());
+        Assert.Equal(0, mtr.GetProperty("hops")[0].GetProperty("lossPct").GetDouble());
+        var ping = await (await http.PostAsJsonAsync("/ping/run", new { target = "127.0.0.31" })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("ping", ping.GetProperty("measurement").GetProperty("method").GetString());
+        Assert.True(ping.GetProperty("measurement").GetProperty("avgRttMs").GetDouble() > 0);
+    }
+
+    private static async Task ClusterWait(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
+            await Task.Delay(250);
+        }
+    }
+}
+
+/// <summary>One silo and API for the API tests, allowed to probe 127.0.0.0/8.</summary>
+public sealed class ApiNode : IAsyncLifetime
+{
+    private NodeProcess silo = null!;
+    private NodeProcess api = null!;
+
+    public TestDatabase Database { get; private set; } = null!;
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(2) };
+
+    public async ValueTask InitializeAsync()
+    {
+        if (Environment.UserName != "root" || !File.Exists("/usr/bin/scamper"))
+        {
+            Assert.Skip("needs root and scamper (raw sockets) to probe");
+        }
+        Database = await TestDatabase.CreateAsync();
+        await Database.ScalarAsync<object>("""
+            UPDATE settings SET value = value || '{"rate_limit_per_minute": 6000, "per_prefix_interval_seconds": 0,
+                "target_cooldown_seconds": 30}'::jsonb WHERE key = 'worker_settings'
+            """);
+        var node = new NodeEnvironment(Database.ConnectionString, "cw-" + Guid.NewGuid().ToString("n")[..8]);
+        var siloEnvironment = node.Silo(out _, out _, out var siloHttp);
+        siloEnvironment["CYBERWATCH_ALLOWED_TARGETS"] = "127.0.0.0/8";
+        silo = NodeProcess.Start(Repository.SiloDll, siloEnvironment, "run");
+        await silo.WaitForHttpAsync($"{siloHttp}/healthz", TimeSpan.FromSeconds(90));
+        var apiEnvironment = node.Api(out var url);
+        apiEnvironment["CYBERWATCH_ALLOWED_TARGETS"] = "127.0.0.0/8";
+        api = NodeProcess.Start(Repository.ApiDll, apiEnvironment);
+        Http.BaseAddress = new Uri(url);
+        await api.WaitForHttpAsync($"{url}/ready", TimeSpan.FromSeconds(90));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (api is not null)
+        {
+            await api.DisposeAsync();
+        }
+        if (silo is not null)
+        {
+            await silo.DisposeAsync();
+        }
+        if (Database is not null)
+        {
+            await Database.DisposeAsync();
+        }
+        Http.Dispose();
+    }
+}
