@@ -127,6 +127,7 @@ public static class AddressBits
     /// <see cref="IPAddress.TryParse(string, out IPAddress)"/>, which reads "1.2.3" as 1.2.0.3), IPv6 in any RFC 4291 form.
     /// An IPv4-mapped IPv6 address stays IPv6 here; callers decide whether to unwrap it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryParse(ReadOnlySpan<char> text, out UInt128 value, out bool isIPv6)
     {
         if (text.IndexOf(':') >= 0)
@@ -146,39 +147,45 @@ public static class AddressBits
         return ok;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryParseIPv4(ReadOnlySpan<char> text, out uint value)
     {
-        value = 0;
-        int octets = 0, i = 0;
-        while (true)
+        // One pass, one branch per character: this sits on the lookup path of every address read as text.
+        uint result = 0, octet = 0;
+        int digits = 0, dots = 0;
+        foreach (var c in text)
         {
-            int start = i, octet = 0;
-            while (i < text.Length && (uint)(text[i] - '0') <= 9)
+            var digit = (uint)(c - '0');
+            if (digit <= 9)
             {
-                octet = octet * 10 + (text[i] - '0');
-                i++;
-                if (i - start > 3)
+                if (digits == 3 || (digits == 1 && octet == 0))
                 {
-                    return false;
+                    value = 0;
+                    return false; // a fourth digit, or a leading zero
                 }
+                octet = octet * 10 + digit;
+                digits++;
             }
-            var digits = i - start;
-            if (digits == 0 || octet > 255 || (digits > 1 && text[start] == '0'))
+            else if (c == '.' && digits > 0 && octet <= 255 && dots < 3)
             {
+                result = result << 8 | octet;
+                octet = 0;
+                digits = 0;
+                dots++;
+            }
+            else
+            {
+                value = 0;
                 return false;
             }
-            value = value << 8 | (uint)octet;
-            octets++;
-            if (octets == 4)
-            {
-                return i == text.Length;
-            }
-            if (i >= text.Length || text[i] != '.')
-            {
-                return false;
-            }
-            i++;
         }
+        if (dots != 3 || digits == 0 || octet > 255)
+        {
+            value = 0;
+            return false;
+        }
+        value = result << 8 | octet;
+        return true;
     }
 
     /// <summary>Byte (ASCII) form of <see cref="TryParse(ReadOnlySpan{char}, out UInt128, out bool)"/>, for loaders that never decode lines to strings.</summary>
@@ -207,37 +214,41 @@ public static class AddressBits
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryParseIPv4(ReadOnlySpan<byte> text, out uint value)
     {
-        value = 0;
-        int octets = 0, i = 0;
-        while (true)
+        uint result = 0, octet = 0;
+        int digits = 0, dots = 0;
+        foreach (var c in text)
         {
-            int start = i, octet = 0;
-            while (i < text.Length && (uint)(text[i] - '0') <= 9)
+            var digit = (uint)(c - '0');
+            if (digit <= 9)
             {
-                octet = octet * 10 + (text[i] - '0');
-                i++;
-                if (i - start > 3)
+                if (digits == 3 || (digits == 1 && octet == 0))
                 {
+                    value = 0;
                     return false;
                 }
+                octet = octet * 10 + digit;
+                digits++;
             }
-            var digits = i - start;
-            if (digits == 0 || octet > 255 || (digits > 1 && text[start] == '0'))
+            else if (c == '.' && digits > 0 && octet <= 255 && dots < 3)
             {
+                result = result << 8 | octet;
+                octet = 0;
+                digits = 0;
+                dots++;
+            }
+            else
+            {
+                value = 0;
                 return false;
             }
-            value = value << 8 | (uint)octet;
-            octets++;
-            if (octets == 4)
-            {
-                return i == text.Length;
-            }
-            if (i >= text.Length || text[i] != '.')
-            {
-                return false;
-            }
-            i++;
         }
+        if (dots != 3 || digits == 0 || octet > 255)
+        {
+            value = 0;
+            return false;
+        }
+        value = result << 8 | octet;
+        return true;
     }
 }
 

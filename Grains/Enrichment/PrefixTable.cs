@@ -10,8 +10,11 @@ namespace CyberWatch.Enrichment;
 /// and its origin ASNs. Lookups allocate nothing and are safe from any number of threads.
 /// </summary>
 /// <remarks>
-/// IPv4 is a DIR-24-8 table: one 2^24-slot array indexed by the top 24 bits, and a 256-slot
-/// chunk for each /24 that holds prefixes longer than /24, so a lookup is one or two array reads.
+/// IPv4 is a multibit trie with strides 16-8-8 over flattened arrays: a 2^16-slot root indexed by
+/// the top 16 bits (256 KiB, stays in cache) and 256-slot chunks for each /16 and /24 that holds
+/// longer prefixes, leaf-pushed so a lookup is one to three array reads and no comparison. Against
+/// DIR-24-8 it needs about a third of the memory (22 MiB instead of 64 for a 2014 full table),
+/// which matters because fresh memory is what loading mostly pays for.
 /// IPv6 routes are turned into disjoint address ranges sorted by start (each range answering with its
 /// most specific prefix); a 2^16-slot index on the top 16 bits narrows the binary search to a few steps.
 /// </remarks>
@@ -19,15 +22,15 @@ public sealed class PrefixTable
 {
     private const int V6IndexBits = 16;
 
-    public static PrefixTable Empty { get; } = new([], [], [], [null]);
+    public static PrefixTable Empty { get; } = new([], [], [], [], [], [], [], [], [], [null]);
 
     // Entries sorted by (network, length); lookup structures hold entry index + 1, 0 for "no route".
     private readonly uint[] _v4Network;
     private readonly byte[] _v4Length;
     private readonly int[] _v4Origins;
     private readonly int[] _v4Metadata;
-    private readonly int[]? _tbl24;
-    private readonly int[] _tbl8;
+    private readonly int[]? _root;
+    private readonly int[] _chunks;
 
     private readonly UInt128[] _v6Network;
     private readonly byte[] _v6Length;
@@ -40,42 +43,24 @@ public sealed class PrefixTable
     private readonly OriginSet[] _originSets;
     private readonly PrefixMetadata?[] _metadata;
 
-    internal readonly record struct Entry(IpPrefix Prefix, int OriginId, int MetadataId);
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal PrefixTable(List<Entry> v4, List<Entry> v6, OriginSet[] originSets, PrefixMetadata?[] metadata)
+    /// <summary>Takes ownership of per-family arrays sorted by (network, length), one element per prefix.</summary>
+    internal PrefixTable(
+        uint[] v4Network, byte[] v4Length, int[] v4Origins, int[] v4Metadata,
+        UInt128[] v6Network, byte[] v6Length, int[] v6Origins, int[] v6Metadata,
+        OriginSet[] originSets, PrefixMetadata?[] metadata)
     {
         _originSets = originSets;
         _metadata = metadata;
-
-        // Sorting packed (network << 8 | length) keys is far cheaper than comparing entries.
-        var v4Keys = new ulong[v4.Count];
-        var v4Order = new int[v4.Count];
-        for (var i = 0; i < v4.Count; i++)
-        {
-            v4Keys[i] = (ulong)v4[i].Prefix.Network << 8 | v4[i].Prefix.Length;
-            v4Order[i] = i;
-        }
-        Array.Sort(v4Keys, v4Order);
-        _v4Network = new uint[v4.Count];
-        _v4Length = new byte[v4.Count];
-        _v4Origins = new int[v4.Count];
-        _v4Metadata = new int[v4.Count];
-        for (var i = 0; i < v4.Count; i++)
-        {
-            _v4Network[i] = (uint)(v4Keys[i] >> 8);
-            _v4Length[i] = (byte)v4Keys[i];
-            _v4Origins[i] = v4[v4Order[i]].OriginId;
-            _v4Metadata[i] = v4[v4Order[i]].MetadataId;
-        }
-        (_tbl24, _tbl8) = BuildDir24_8(_v4Network, _v4Length);
-
-        v6.Sort((a, b) => a.Prefix.Network != b.Prefix.Network ? a.Prefix.Network.CompareTo(b.Prefix.Network) : a.Prefix.Length.CompareTo(b.Prefix.Length));
-        _v6Network = v6.Select(e => e.Prefix.Network).ToArray();
-        _v6Length = v6.Select(e => e.Prefix.Length).ToArray();
-        _v6Origins = v6.Select(e => e.OriginId).ToArray();
-        _v6Metadata = v6.Select(e => e.MetadataId).ToArray();
-        (_v6RangeStart, _v6RangeValue) = BuildRanges(v6);
+        _v4Network = v4Network;
+        _v4Length = v4Length;
+        _v4Origins = v4Origins;
+        _v4Metadata = v4Metadata;
+        (_root, _chunks) = BuildTrie(_v4Network, _v4Length);
+        _v6Network = v6Network;
+        _v6Length = v6Length;
+        _v6Origins = v6Origins;
+        _v6Metadata = v6Metadata;
+        (_v6RangeStart, _v6RangeValue) = BuildRanges(v6Network, v6Length);
         _v6Index = BuildRangeIndex(_v6RangeStart);
     }
 
@@ -93,7 +78,7 @@ public sealed class PrefixTable
     {
         get
         {
-            long bytes = (_tbl24?.LongLength ?? 0) * 4 + _tbl8.LongLength * 4
+            long bytes = (_root?.LongLength ?? 0) * 4 + _chunks.LongLength * 4
                 + _v4Network.LongLength * (4 + 1 + 4 + 4)
                 + _v6Network.LongLength * (16 + 1 + 4 + 4)
                 + _v6RangeStart.LongLength * (16 + 4) + _v6Index.LongLength * 4;
@@ -142,15 +127,21 @@ public sealed class PrefixTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int FindV4(uint address)
     {
-        var tbl24 = _tbl24;
-        if (tbl24 is null)
+        var root = _root;
+        if (root is null)
         {
             return -1;
         }
-        var value = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tbl24), (nint)(address >> 8));
+        // Slot values: entry index + 1 (0 = no route), or -(chunk + 1) for the next 8 bits.
+        var value = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(root), (nint)(address >> 16));
         if (value < 0)
         {
-            value = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tbl8), (nint)(((uint)(-value - 1) << 8) | (address & 0xFF)));
+            ref var chunks = ref MemoryMarshal.GetArrayDataReference(_chunks);
+            value = Unsafe.Add(ref chunks, (nint)(((uint)(-value - 1) << 8) | ((address >> 8) & 0xFF)));
+            if (value < 0)
+            {
+                value = Unsafe.Add(ref chunks, (nint)(((uint)(-value - 1) << 8) | (address & 0xFF)));
+            }
         }
         return value - 1;
     }
@@ -249,13 +240,14 @@ public sealed class PrefixTable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (int[]? Tbl24, int[] Tbl8) BuildDir24_8(uint[] networks, byte[] lengths)
+    private static (int[]? Root, int[] Chunks) BuildTrie(uint[] networks, byte[] lengths)
     {
         if (networks.Length == 0)
         {
             return (null, []);
         }
-        // Shorter prefixes first (a counting sort), so a longer one overwrites the slots it covers.
+        // Shorter prefixes first (a counting sort): a longer one overwrites the slots it covers, and a
+        // chunk created for it inherits the answer of everything shorter, which is final by then.
         var starts = new int[34];
         foreach (var length in lengths)
         {
@@ -266,47 +258,62 @@ public sealed class PrefixTable
             starts[l] += starts[l - 1];
         }
         var byLength = new int[networks.Length];
+        // Networks are sorted, so the /16s and /24s that need a chunk come in order: count them without a set.
+        int level2 = 0, level3 = 0;
+        long last16 = -1, last24 = -1;
         for (var i = 0; i < networks.Length; i++)
         {
             byLength[starts[lengths[i]]++] = i;
+            if (lengths[i] > 16 && networks[i] >> 16 != last16)
+            {
+                last16 = networks[i] >> 16;
+                level2++;
+            }
+            if (lengths[i] > 24 && networks[i] >> 8 != last24)
+            {
+                last24 = networks[i] >> 8;
+                level3++;
+            }
         }
-        var tbl24 = new int[1 << 24];
-        var longSlots = new HashSet<uint>();
+        var root = new int[1 << 16];
+        var chunks = new int[(level2 + level3) << 8];
+        var chunkCount = 0;
+
+        int Descend(Span<int> slots, int slot)
+        {
+            if (slots[slot] >= 0)
+            {
+                chunks.AsSpan(chunkCount << 8, 256).Fill(slots[slot]);
+                slots[slot] = -(++chunkCount);
+            }
+            return -slots[slot] - 1;
+        }
+
         foreach (var i in byLength)
         {
-            if (lengths[i] > 24)
+            var network = networks[i];
+            var length = lengths[i];
+            if (length <= 16)
             {
-                longSlots.Add(networks[i] >> 8);
+                root.AsSpan((int)(network >> 16), 1 << (16 - length)).Fill(i + 1);
                 continue;
             }
-            var first = (int)(networks[i] >> 8);
-            tbl24.AsSpan(first, 1 << (24 - lengths[i])).Fill(i + 1);
-        }
-        var tbl8 = new int[longSlots.Count << 8];
-        var chunks = 0;
-        foreach (var i in byLength)
-        {
-            if (lengths[i] <= 24)
+            var second = Descend(root, (int)(network >> 16));
+            if (length <= 24)
             {
+                chunks.AsSpan((second << 8) | (int)((network >> 8) & 0xFF), 1 << (24 - length)).Fill(i + 1);
                 continue;
             }
-            var slot = (int)(networks[i] >> 8);
-            if (tbl24[slot] >= 0)
-            {
-                tbl8.AsSpan(chunks << 8, 256).Fill(tbl24[slot]);
-                tbl24[slot] = -(chunks + 1);
-                chunks++;
-            }
-            var chunk = -tbl24[slot] - 1;
-            tbl8.AsSpan((chunk << 8) | (int)(networks[i] & 0xFF), 1 << (32 - lengths[i])).Fill(i + 1);
+            var third = Descend(chunks.AsSpan(second << 8, 256), (int)((network >> 8) & 0xFF));
+            chunks.AsSpan((third << 8) | (int)(network & 0xFF), 1 << (32 - length)).Fill(i + 1);
         }
-        return (tbl24, tbl8);
+        return (root, chunks);
     }
 
     /// <summary>Disjoint ranges covering the whole space, each with the entry (index + 1, 0 = none) of its most specific prefix.</summary>
-    private static (UInt128[] Starts, int[] Values) BuildRanges(List<Entry> sorted)
+    private static (UInt128[] Starts, int[] Values) BuildRanges(UInt128[] networks, byte[] lengths)
     {
-        if (sorted.Count == 0)
+        if (networks.Length == 0)
         {
             return ([], []);
         }
@@ -349,9 +356,9 @@ public sealed class PrefixTable
         }
 
         // Sorted by (network, length): a covering prefix always comes before the prefixes inside it.
-        for (var i = 0; i < sorted.Count; i++)
+        for (var i = 0; i < networks.Length; i++)
         {
-            var prefix = sorted[i].Prefix;
+            var prefix = IpPrefix.V6(networks[i], lengths[i]);
             CloseUntil(prefix.Network, all: false);
             Emit(prefix.Network, i + 1);
             open.Push((prefix.LastAddress, i + 1));

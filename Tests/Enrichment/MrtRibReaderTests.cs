@@ -21,20 +21,22 @@ public sealed class MrtRibReaderTests
     public async Task Table_dump_v2_collects_the_origins_of_all_peers_most_common_first()
     {
         var mrt = new MrtWriter()
-            .PeerIndexTable(3)
+            .PeerIndexTable(5)
             .RibIPv4("10.0.0.0/8", Path.Sequence(1, 2, 7), Path.Sequence(4, 3), Path.Sequence(5, 6, 3))
             .RibIPv4("10.1.0.0/16", Path.Sequence(1, 2, 3))
+            .RibIPv4("0.0.0.0/0", Path.Sequence(1, 8), Path.Sequence(2, 9), Path.Sequence(3, 8), Path.Sequence(1, 9), Path.Sequence(2, 9))
             .ToArray();
 
         var (table, report) = await ReadAsync(mrt);
 
-        Assert.Equal(3, report.RecordsRead);
-        Assert.Equal(4, report.PrefixesAdded);
+        Assert.Equal(4, report.RecordsRead);
+        Assert.Equal(9, report.PrefixesAdded);
         Assert.False(report.Truncated);
         Assert.Equal("3_7", Origins(table, "10.0.0.0/8"));
         Assert.Equal(3u, table.Lookup(IPAddress.Parse("10.200.0.1")).OriginAsn);
         Assert.True(table.Lookup(IPAddress.Parse("10.200.0.1")).HasMultipleOrigins);
         Assert.Equal("3", Origins(table, "10.1.0.0/16"));
+        Assert.Equal("9_8", Origins(table, "0.0.0.0/0"));
     }
 
     [Fact]
