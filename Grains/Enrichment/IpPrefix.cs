@@ -92,12 +92,16 @@ public static class AddressBits
 {
     public static uint ToUInt32(IPAddress address)
     {
-        Span<byte> bytes = stackalloc byte[16];
-        if (address.AddressFamily != AddressFamily.InterNetwork || !address.TryWriteBytes(bytes, out _))
+        if (address.AddressFamily != AddressFamily.InterNetwork)
         {
             throw new ArgumentException($"not an IPv4 address: {address}", nameof(address));
         }
-        return BinaryPrimitives.ReadUInt32BigEndian(bytes);
+        // Address is obsolete only because it cannot hold IPv6; for IPv4 it is the stored value
+        // (network order in memory), read without copying bytes out, on the path of every lookup.
+#pragma warning disable CS0618
+        var stored = (uint)address.Address;
+#pragma warning restore CS0618
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(stored) : stored;
     }
 
     /// <summary>The address as an integer: IPv6 in 128 bits, IPv4 in the low 32.</summary>
@@ -133,6 +137,11 @@ public static class AddressBits
         if (text.IndexOf(':') >= 0)
         {
             isIPv6 = true;
+            if (text.IndexOf('%') < 0)
+            {
+                return TryParseIPv6(text, out value);
+            }
+            // A zone (fe80::1%eth0) is rare in data; let the framework read it and drop the zone.
             value = default;
             if (!IPAddress.TryParse(text, out var address) || address.AddressFamily != AddressFamily.InterNetworkV6)
             {
@@ -145,6 +154,117 @@ public static class AddressBits
         var ok = TryParseIPv4(text, out var v4);
         value = v4;
         return ok;
+    }
+
+    private static ReadOnlySpan<byte> HexDigitValues =>
+    [
+        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 255, 255, 255, 255, 255, 255,
+        255, 10, 11, 12, 13, 14, 15, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+        255, 10, 11, 12, 13, 14, 15, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    ];
+
+    /// <summary>
+    /// RFC 4291 text form of an IPv6 address without a zone: eight groups of 1-4 hex digits, at most
+    /// one <c>::</c> standing for one or more zero groups, optionally ending in a dotted IPv4 address.
+    /// Several times faster than <see cref="IPAddress.TryParse(ReadOnlySpan{char}, out IPAddress)"/>, and allocates nothing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool TryParseIPv6(ReadOnlySpan<char> text, out UInt128 value)
+    {
+        value = default;
+        if (text.Length < 2 || text.Length > 45)
+        {
+            return false;
+        }
+        Span<ushort> groups = stackalloc ushort[8];
+        int count = 0, gap = -1, i = 0;
+        if (text[0] == ':')
+        {
+            if (text[1] != ':')
+            {
+                return false;
+            }
+            gap = 0;
+            i = 2;
+        }
+        while (i < text.Length)
+        {
+            var start = i;
+            uint group = 0;
+            // A table, not comparisons: hex digits mixing letters and numbers would mispredict a branch per character.
+            var hex = HexDigitValues;
+            while (i < text.Length && i - start < 5)
+            {
+                var c = text[i];
+                uint digit;
+                if (c >= 128 || (digit = hex[c]) > 15)
+                {
+                    break;
+                }
+                group = group << 4 | digit;
+                i++;
+            }
+            if (i < text.Length && text[i] == '.')
+            {
+                // A dotted IPv4 tail fills the last two groups.
+                if ((gap < 0 ? count != 6 : count > 5) || !TryParseIPv4(text[start..], out var v4))
+                {
+                    return false;
+                }
+                groups[count++] = (ushort)(v4 >> 16);
+                groups[count++] = (ushort)v4;
+                break;
+            }
+            var digits = i - start;
+            if (digits is 0 or > 4 || count == 8)
+            {
+                return false;
+            }
+            groups[count++] = (ushort)group;
+            if (i == text.Length)
+            {
+                break;
+            }
+            if (text[i] != ':')
+            {
+                return false;
+            }
+            i++;
+            if (i == text.Length)
+            {
+                return false; // a trailing single ':'
+            }
+            if (text[i] == ':')
+            {
+                if (gap >= 0)
+                {
+                    return false;
+                }
+                gap = count;
+                i++;
+            }
+        }
+        if (gap < 0 ? count != 8 : count > 7)
+        {
+            return false;
+        }
+        if (gap >= 0 && count < 8)
+        {
+            // Move the groups after '::' to the end; the ones between become zero.
+            var after = count - gap;
+            groups.Slice(gap, after).CopyTo(groups[(8 - after)..]);
+            groups.Slice(gap, 8 - count).Clear();
+        }
+        var high = (ulong)groups[0] << 48 | (ulong)groups[1] << 32 | (ulong)groups[2] << 16 | groups[3];
+        var low = (ulong)groups[4] << 48 | (ulong)groups[5] << 32 | (ulong)groups[6] << 16 | groups[7];
+        var result = new UInt128(high, low);
+        value = result;
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
