@@ -100,6 +100,17 @@ public sealed class TextReaderTests
     }
 
     [Fact]
+    public async Task A_file_without_newlines_is_read_in_bounded_pieces_and_reported()
+    {
+        var junk = new string('x', 3 * (1 << 20) + 10) + "\n1.0.0.0/24\t15169\n";
+
+        var (table, report) = await ReadAsync(new IpasnDatReader(), junk);
+
+        Assert.Equal(4, report.Skipped);
+        Assert.Equal("15169 1.0.0.0/24", Answer(table, "1.0.0.1"));
+    }
+
+    [Fact]
     public async Task Pfx2as_keeps_multi_origin_and_as_set_origins()
     {
         var (table, report) = await ReadAsync(new Pfx2AsReader(), """
