@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace CyberWatch.Enrichment;
 
@@ -217,15 +218,27 @@ public sealed class PrefixTableBuilder
     }
 
     /// <summary>Turns the sorted log into one row per prefix, applying the merge rule.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Merged Merge(Record[] log, int[] order, Func<int, int, bool> samePrefix, OriginInterner origins)
     {
-        var first = new List<int>();
-        var originIds = new List<int>();
-        var metadataIds = new List<int>();
+        var first = new int[order.Length];
+        var originIds = new int[order.Length];
+        var metadataIds = new int[order.Length];
+        var rows = 0;
         var alternatives = new List<(long Key, int Seen)>();
         var i = 0;
         while (i < order.Length)
         {
+            if (i + 1 == order.Length || !samePrefix(order[i], order[i + 1]))
+            {
+                // A prefix named by one record, the usual case: nothing to merge.
+                ref var only = ref log[order[i]];
+                first[rows] = order[i];
+                originIds[rows] = origins.Intern(only.Alternative);
+                metadataIds[rows++] = only.MetadataId;
+                i++;
+                continue;
+            }
             alternatives.Clear();
             var metadata = 0;
             var groupStart = i;
@@ -255,11 +268,14 @@ public sealed class PrefixTableBuilder
                     }
                 }
             }
-            first.Add(order[groupStart]);
-            originIds.Add(origins.Intern(alternatives));
-            metadataIds.Add(metadata);
+            first[rows] = order[groupStart];
+            originIds[rows] = origins.Intern(alternatives);
+            metadataIds[rows++] = metadata;
         }
-        return new Merged(first.ToArray(), originIds.ToArray(), metadataIds.ToArray());
+        Array.Resize(ref first, rows);
+        Array.Resize(ref originIds, rows);
+        Array.Resize(ref metadataIds, rows);
+        return new Merged(first, originIds, metadataIds);
     }
 
     private static void Count(List<(long Key, int Seen)> alternatives, long key, int seen)
@@ -290,19 +306,23 @@ public sealed class PrefixTableBuilder
 
         public List<OriginSet> Sets { get; } = [];
 
+        public int Intern(long key)
+        {
+            ref var id = ref CollectionsMarshal.GetValueRefOrAddDefault(_single, key, out var exists);
+            if (!exists)
+            {
+                id = Sets.Count;
+                Sets.Add(new OriginSet([builder.Members(key)]));
+            }
+            return id;
+        }
+
         public int Intern(List<(long Key, int Seen)> alternatives)
         {
             int id;
             if (alternatives.Count == 1)
             {
-                var key = alternatives[0].Key;
-                if (!_single.TryGetValue(key, out id))
-                {
-                    id = Sets.Count;
-                    Sets.Add(new OriginSet([builder.Members(key)]));
-                    _single.Add(key, id);
-                }
-                return id;
+                return Intern(alternatives[0].Key);
             }
             // Most seen first; equal counts keep the order first seen (OrderBy is stable).
             var ordered = alternatives.OrderByDescending(a => a.Seen).Select(a => a.Key).ToArray();
