@@ -135,7 +135,7 @@ public static class LookupCommand
         }
         if (verbose)
         {
-            await stderr.WriteLineAsync($"{Name}: table of {load.Table.IPv4PrefixCount} IPv4 + {load.Table.IPv6PrefixCount} IPv6 prefixes, {load.Table.MemoryBytes / 1048576.0:F1} MiB, loaded in {load.Elapsed.TotalMilliseconds:F0} ms (building {load.BuildElapsed.TotalMilliseconds:F0} ms)");
+            await stderr.WriteLineAsync($"{Name}: table of {load.Table.IPv4PrefixCount} IPv4 + {load.Table.IPv6PrefixCount} IPv6 prefixes, {load.Table.MemoryBytes / 1048576.0:F1} MiB ({load.Table.IndexBytes / 1048576.0:F1} MiB search structures), loaded in {load.Elapsed.TotalMilliseconds:F0} ms (building {load.BuildElapsed.TotalMilliseconds:F0} ms)");
         }
 
         if (benchFile is not null)
@@ -336,6 +336,7 @@ public static class LookupCommand
             ["load_ms"] = Math.Round(load.Elapsed.TotalMilliseconds, 1),
             ["build_ms"] = Math.Round(load.BuildElapsed.TotalMilliseconds, 1),
             ["table_bytes"] = table.MemoryBytes,
+            ["index_bytes"] = table.IndexBytes,
             ["managed_heap_growth_bytes"] = managedBytes,
             ["addresses"] = count,
             ["found"] = integerFound,
