@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using ICSharpCode.SharpZipLib.BZip2;
 using ICSharpCode.SharpZipLib.GZip;
 
@@ -56,13 +59,8 @@ public static class CompressedInput
         var read = buffered.ReadAtLeast(head, 4, throwOnEndOfStream: false);
         buffered.Seek(-read, SeekOrigin.Current);
         var compression = Detect(head[..read]);
-        Stream content = compression switch
-        {
-            // SharpZipLib rather than System.IO.Compression: GZipStream ends silently on a cut file, this one notices the missing trailer.
-            Compression.Gzip => new GZipInputStream(buffered) { IsStreamOwner = true },
-            Compression.Bzip2 => new BZip2InputStream(buffered) { IsStreamOwner = true },
-            _ => buffered,
-        };
+        // Decompression (bzip2 above all) costs as much as parsing: it runs on its own thread.
+        Stream content = compression == Compression.None ? buffered : new DecompressingStream(buffered, compression);
         return new TruncationAwareStream(content, compression);
     }
 }
@@ -128,6 +126,214 @@ public sealed class TruncationAwareStream(Stream inner, Compression compression)
         if (disposing)
         {
             inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>
+/// Decompresses gzip or bzip2 on a pool thread, a few blocks ahead of the consumer, and loses no
+/// byte that can be decoded when the compressed data is cut: SharpZipLib throws from inside a read
+/// and drops what that read had decoded, so bzip2 is read byte by byte (its own Read does the same
+/// loop) and a gzip failure is replayed from the start with one-byte reads over the failed request.
+/// The failure itself reaches the consumer after the last good byte.
+/// </summary>
+internal sealed class DecompressingStream : Stream
+{
+    private const int BlockSize = 1 << 18;
+    private const int GzipRequest = 1 << 14;
+
+    private readonly Stream _raw;
+    private readonly long _rawStart;
+    private readonly Compression _compression;
+    private readonly BlockingCollection<Block> _blocks = new(boundedCapacity: 4);
+    private readonly CancellationTokenSource _stop = new();
+    private Block? _current;
+    private int _offset;
+
+    /// <summary>Takes ownership of <paramref name="raw"/>, a seekable stream positioned at the compressed data.</summary>
+    public DecompressingStream(Stream raw, Compression compression)
+    {
+        _raw = raw;
+        _rawStart = raw.Position;
+        _compression = compression;
+        _ = Task.Run(Produce);
+    }
+
+    private sealed record Block(byte[]? Buffer, int Length, ExceptionDispatchInfo? Error);
+
+    private Stream OpenDecoder()
+    {
+        _raw.Position = _rawStart;
+        return _compression == Compression.Gzip
+            ? new GZipInputStream(_raw) { IsStreamOwner = false }
+            : new BZip2InputStream(_raw) { IsStreamOwner = false };
+    }
+
+    private void Produce()
+    {
+        try
+        {
+            var decoder = OpenDecoder();
+            long delivered = 0;
+            while (true)
+            {
+                var buffer = ArrayPool<byte>.Shared.Rent(BlockSize);
+                var read = 0;
+                ExceptionDispatchInfo? error = null;
+                try
+                {
+                    if (_compression == Compression.Bzip2)
+                    {
+                        int b;
+                        while (read < BlockSize && (b = decoder.ReadByte()) >= 0)
+                        {
+                            buffer[read++] = (byte)b;
+                        }
+                    }
+                    else
+                    {
+                        int n;
+                        while (read < BlockSize && (n = decoder.Read(buffer, read, Math.Min(GzipRequest, BlockSize - read))) > 0)
+                        {
+                            read += n;
+                        }
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    error = ExceptionDispatchInfo.Capture(e);
+                    if (_compression == Compression.Gzip)
+                    {
+                        decoder.Dispose();
+                        read = Replay(buffer, read, delivered + read);
+                    }
+                }
+                if (read > 0)
+                {
+                    _blocks.Add(new Block(buffer, read, null), _stop.Token);
+                    delivered += read;
+                }
+                else
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+                if (error is not null)
+                {
+                    _blocks.Add(new Block(null, 0, error), _stop.Token);
+                    return;
+                }
+                if (read < BlockSize)
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // The consumer was disposed before the end: nobody wants the rest.
+        }
+        catch (Exception e)
+        {
+            _blocks.TryAdd(new Block(null, 0, ExceptionDispatchInfo.Capture(e)));
+        }
+        finally
+        {
+            _blocks.CompleteAdding();
+            _raw.Dispose();
+        }
+    }
+
+    /// <summary>Decodes again up to <paramref name="good"/> bytes, then one byte at a time until the failure; returns the new fill of <paramref name="buffer"/>.</summary>
+    private int Replay(byte[] buffer, int read, long good)
+    {
+        using var decoder = OpenDecoder();
+        var skip = new byte[1 << 16];
+        var remaining = good;
+        try
+        {
+            while (remaining > 0)
+            {
+                var n = decoder.Read(skip, 0, (int)Math.Min(skip.Length, remaining));
+                if (n == 0)
+                {
+                    return read;
+                }
+                remaining -= n;
+            }
+            while (read < buffer.Length && decoder.Read(buffer, read, 1) == 1)
+            {
+                read++;
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Expected: the same cut, now reached one byte at a time.
+        }
+        return read;
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (buffer.IsEmpty)
+        {
+            return 0;
+        }
+        while (_current is null || _offset == _current.Length)
+        {
+            if (_current?.Buffer is { } used)
+            {
+                ArrayPool<byte>.Shared.Return(used);
+            }
+            _current = null;
+            if (!_blocks.TryTake(out var next, Timeout.Infinite))
+            {
+                return 0;
+            }
+            next.Error?.Throw();
+            _current = next;
+            _offset = 0;
+        }
+        var n = Math.Min(buffer.Length, _current.Length - _offset);
+        _current.Buffer.AsSpan(_offset, n).CopyTo(buffer);
+        _offset += n;
+        return n;
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            // The producer stops at its next block and disposes the raw stream itself.
+            _stop.Cancel();
+            while (_blocks.TryTake(out var block))
+            {
+                if (block.Buffer is { } buffer)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
         }
         base.Dispose(disposing);
     }

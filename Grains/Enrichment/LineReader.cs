@@ -7,6 +7,9 @@ namespace CyberWatch.Enrichment;
 /// </summary>
 internal sealed class LineReader(Stream input)
 {
+    /// <summary>Longer "lines" (binary data, a file without newlines) are cut here rather than buffered whole.</summary>
+    public const int MaxLineLength = 1 << 20;
+
     private byte[] _buffer = new byte[1 << 16];
     private int _start;
     private int _end;
@@ -29,6 +32,14 @@ internal sealed class LineReader(Stream input)
             {
                 line = TrimCr(_buffer.AsSpan(_start, newline));
                 _start += newline + 1;
+                LineNumber++;
+                LastLineTerminated = true;
+                return true;
+            }
+            if (_end - _start >= MaxLineLength)
+            {
+                line = _buffer.AsSpan(_start, MaxLineLength);
+                _start += MaxLineLength;
                 LineNumber++;
                 LastLineTerminated = true;
                 return true;

@@ -270,7 +270,18 @@ public sealed class MrtRibReader : IPrefixSourceReader
                     report.Note($"{prefix}: AS4_PATH present; origins taken from it where it is consistent with AS_PATH");
                 }
                 var members = _members.AsSpan(0, Math.Max(count, 0)).ToArray();
-                var count4 = Origin(as4Path, 4, out var path4Length);
+                int count4, path4Length;
+                try
+                {
+                    count4 = Origin(as4Path, 4, out path4Length);
+                }
+                catch (MrtFormatException e)
+                {
+                    // RFC 6793: a malformed AS4_PATH is ignored, the AS_PATH still stands.
+                    report.Note($"{prefix}: malformed AS4_PATH ignored ({e.Message})");
+                    count4 = 0;
+                    path4Length = int.MaxValue;
+                }
                 if (count4 > 0 && path4Length <= pathLength)
                 {
                     count = count4;

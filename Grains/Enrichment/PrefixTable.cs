@@ -1,4 +1,5 @@
 using System.Net;
+using System.Numerics;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -10,24 +11,29 @@ namespace CyberWatch.Enrichment;
 /// and its origin ASNs. Lookups allocate nothing and are safe from any number of threads.
 /// </summary>
 /// <remarks>
-/// IPv4 is a DIR-24-8 table: one 2^24-slot array indexed by the top 24 bits, and a 256-slot
-/// chunk for each /24 that holds prefixes longer than /24, so a lookup is one or two array reads.
+/// IPv4 is a multibit trie with strides 16-8-8 over flattened arrays: a 2^16-slot root indexed by
+/// the top 16 bits (256 KiB, stays in cache) and 256-slot chunks for each /16 and /24 that holds
+/// longer prefixes, leaf-pushed, each chunk stored as a bitmap of where its value changes plus those
+/// values (poptrie-style), so a lookup is at most three popcount-and-read steps with no comparison.
+/// The trie of the 2014 RouteViews table (512k prefixes) takes 3.5 MiB where DIR-24-8 needs 64; that
+/// matters twice: fresh memory is what loading mostly pays for, and a small trie stays in cache.
 /// IPv6 routes are turned into disjoint address ranges sorted by start (each range answering with its
-/// most specific prefix); a 2^16-slot index on the top 16 bits narrows the binary search to a few steps.
+/// most specific prefix); a 2^20-slot index on the top 20 bits (4 MiB, only when there are IPv6
+/// routes) narrows the binary search to a few steps even inside the crowded 2001::/16 and 2a00::/12.
 /// </remarks>
 public sealed class PrefixTable
 {
-    private const int V6IndexBits = 16;
+    private const int V6IndexBits = 20;
 
-    public static PrefixTable Empty { get; } = new([], [], [], [null]);
+    public static PrefixTable Empty { get; } = new([], [], [], [], [], [], [], [], [], [null]);
 
     // Entries sorted by (network, length); lookup structures hold entry index + 1, 0 for "no route".
     private readonly uint[] _v4Network;
     private readonly byte[] _v4Length;
     private readonly int[] _v4Origins;
     private readonly int[] _v4Metadata;
-    private readonly int[]? _tbl24;
-    private readonly int[] _tbl8;
+    private readonly int[]? _root;
+    private readonly Chunks _chunks;
 
     private readonly UInt128[] _v6Network;
     private readonly byte[] _v6Length;
@@ -40,42 +46,24 @@ public sealed class PrefixTable
     private readonly OriginSet[] _originSets;
     private readonly PrefixMetadata?[] _metadata;
 
-    internal readonly record struct Entry(IpPrefix Prefix, int OriginId, int MetadataId);
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal PrefixTable(List<Entry> v4, List<Entry> v6, OriginSet[] originSets, PrefixMetadata?[] metadata)
+    /// <summary>Takes ownership of per-family arrays sorted by (network, length), one element per prefix.</summary>
+    internal PrefixTable(
+        uint[] v4Network, byte[] v4Length, int[] v4Origins, int[] v4Metadata,
+        UInt128[] v6Network, byte[] v6Length, int[] v6Origins, int[] v6Metadata,
+        OriginSet[] originSets, PrefixMetadata?[] metadata)
     {
         _originSets = originSets;
         _metadata = metadata;
-
-        // Sorting packed (network << 8 | length) keys is far cheaper than comparing entries.
-        var v4Keys = new ulong[v4.Count];
-        var v4Order = new int[v4.Count];
-        for (var i = 0; i < v4.Count; i++)
-        {
-            v4Keys[i] = (ulong)v4[i].Prefix.Network << 8 | v4[i].Prefix.Length;
-            v4Order[i] = i;
-        }
-        Array.Sort(v4Keys, v4Order);
-        _v4Network = new uint[v4.Count];
-        _v4Length = new byte[v4.Count];
-        _v4Origins = new int[v4.Count];
-        _v4Metadata = new int[v4.Count];
-        for (var i = 0; i < v4.Count; i++)
-        {
-            _v4Network[i] = (uint)(v4Keys[i] >> 8);
-            _v4Length[i] = (byte)v4Keys[i];
-            _v4Origins[i] = v4[v4Order[i]].OriginId;
-            _v4Metadata[i] = v4[v4Order[i]].MetadataId;
-        }
-        (_tbl24, _tbl8) = BuildDir24_8(_v4Network, _v4Length);
-
-        v6.Sort((a, b) => a.Prefix.Network != b.Prefix.Network ? a.Prefix.Network.CompareTo(b.Prefix.Network) : a.Prefix.Length.CompareTo(b.Prefix.Length));
-        _v6Network = v6.Select(e => e.Prefix.Network).ToArray();
-        _v6Length = v6.Select(e => e.Prefix.Length).ToArray();
-        _v6Origins = v6.Select(e => e.OriginId).ToArray();
-        _v6Metadata = v6.Select(e => e.MetadataId).ToArray();
-        (_v6RangeStart, _v6RangeValue) = BuildRanges(v6);
+        _v4Network = v4Network;
+        _v4Length = v4Length;
+        _v4Origins = v4Origins;
+        _v4Metadata = v4Metadata;
+        (_root, _chunks) = BuildTrie(_v4Network, _v4Length);
+        _v6Network = v6Network;
+        _v6Length = v6Length;
+        _v6Origins = v6Origins;
+        _v6Metadata = v6Metadata;
+        (_v6RangeStart, _v6RangeValue) = BuildRanges(v6Network, v6Length);
         _v6Index = BuildRangeIndex(_v6RangeStart);
     }
 
@@ -88,15 +76,18 @@ public sealed class PrefixTable
     /// <summary>Distinct origin sets (most prefixes of an AS share one).</summary>
     public int OriginSetCount => _originSets.Length;
 
-    /// <summary>Bytes held by the table's arrays (lookup structures, prefixes, origin sets); excludes object headers.</summary>
+    /// <summary>Bytes of the search structures alone: the IPv4 trie and the IPv6 ranges and their index.</summary>
+    public long IndexBytes =>
+        (_root?.LongLength ?? 0) * 4 + _chunks.Bytes + _v6RangeStart.LongLength * (16 + 4) + _v6Index.LongLength * 4;
+
+    /// <summary>Bytes held by the table's arrays (search structures, prefixes, origin sets); excludes object headers.</summary>
     public long MemoryBytes
     {
         get
         {
-            long bytes = (_tbl24?.LongLength ?? 0) * 4 + _tbl8.LongLength * 4
+            long bytes = IndexBytes
                 + _v4Network.LongLength * (4 + 1 + 4 + 4)
-                + _v6Network.LongLength * (16 + 1 + 4 + 4)
-                + _v6RangeStart.LongLength * (16 + 4) + _v6Index.LongLength * 4;
+                + _v6Network.LongLength * (16 + 1 + 4 + 4);
             foreach (var set in _originSets)
             {
                 bytes += 48;
@@ -142,15 +133,20 @@ public sealed class PrefixTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int FindV4(uint address)
     {
-        var tbl24 = _tbl24;
-        if (tbl24 is null)
+        var root = _root;
+        if (root is null)
         {
             return -1;
         }
-        var value = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tbl24), (nint)(address >> 8));
+        // Slot values: entry index + 1 (0 = no route), or -(chunk + 1) for the next 8 bits.
+        var value = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(root), (nint)(address >> 16));
         if (value < 0)
         {
-            value = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tbl8), (nint)(((uint)(-value - 1) << 8) | (address & 0xFF)));
+            value = _chunks.Slot(-value - 1, (address >> 8) & 0xFF);
+            if (value < 0)
+            {
+                value = _chunks.Slot(-value - 1, address & 0xFF);
+            }
         }
         return value - 1;
     }
@@ -249,64 +245,195 @@ public sealed class PrefixTable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static (int[]? Tbl24, int[] Tbl8) BuildDir24_8(uint[] networks, byte[] lengths)
+    private static (int[]? Root, Chunks Chunks) BuildTrie(uint[] networks, byte[] lengths)
     {
         if (networks.Length == 0)
         {
-            return (null, []);
+            return (null, Chunks.Empty);
         }
-        // Shorter prefixes first (a counting sort), so a longer one overwrites the slots it covers.
-        var starts = new int[34];
-        foreach (var length in lengths)
+        var root = new int[1 << 16];
+
+        // Root: prefixes up to /16, shorter first (a counting sort) so a longer one overwrites what it covers.
+        var starts = new int[18];
+        var level2 = 0;
+        var level3 = 0;
+        long last16 = -1, last24 = -1;
+        for (var i = 0; i < networks.Length; i++)
         {
-            starts[length + 1]++;
+            if (lengths[i] <= 16)
+            {
+                starts[lengths[i] + 1]++;
+                continue;
+            }
+            // Networks are sorted, so the /16s and /24s that need a chunk come in order: count them without a set.
+            if (networks[i] >> 16 != last16)
+            {
+                last16 = networks[i] >> 16;
+                level2++;
+            }
+            if (lengths[i] > 24 && networks[i] >> 8 != last24)
+            {
+                last24 = networks[i] >> 8;
+                level3++;
+            }
         }
         for (var l = 1; l < starts.Length; l++)
         {
             starts[l] += starts[l - 1];
         }
-        var byLength = new int[networks.Length];
+        var short16 = new int[starts[^1]];
         for (var i = 0; i < networks.Length; i++)
         {
-            byLength[starts[lengths[i]]++] = i;
-        }
-        var tbl24 = new int[1 << 24];
-        var longSlots = new HashSet<uint>();
-        foreach (var i in byLength)
-        {
-            if (lengths[i] > 24)
+            if (lengths[i] <= 16)
             {
-                longSlots.Add(networks[i] >> 8);
+                short16[starts[lengths[i]]++] = i;
+            }
+        }
+        foreach (var i in short16)
+        {
+            root.AsSpan((int)(networks[i] >> 16), 1 << (16 - lengths[i])).Fill(i + 1);
+        }
+
+        // Below the root, one /16 at a time: its longer prefixes are contiguous in the sorted arrays.
+        // Each chunk is built as 256 plain slots, then stored compressed.
+        var chunks = new Chunks(level2 + level3);
+        Span<int> second = stackalloc int[256];
+        Span<int> third = stackalloc int[256];
+        var middle = new List<int>();
+        var deep = new List<int>();
+        var at = 0;
+        while (at < networks.Length)
+        {
+            if (lengths[at] <= 16)
+            {
+                at++;
                 continue;
             }
-            var first = (int)(networks[i] >> 8);
-            tbl24.AsSpan(first, 1 << (24 - lengths[i])).Fill(i + 1);
+            var top = networks[at] >> 16;
+            middle.Clear();
+            deep.Clear();
+            for (; at < networks.Length && networks[at] >> 16 == top; at++)
+            {
+                if (lengths[at] > 24)
+                {
+                    deep.Add(at);
+                }
+                else if (lengths[at] > 16)
+                {
+                    middle.Add(at);
+                }
+            }
+            second.Fill(root[(int)top]);
+            FillShorterFirst(second, CollectionsMarshal.AsSpan(middle), networks, lengths, 24, 8);
+            // The /25../32 of this /16 are sorted by network: one third-level chunk per /24 they fall in.
+            var longer = CollectionsMarshal.AsSpan(deep);
+            while (!longer.IsEmpty)
+            {
+                var slot = (int)((networks[longer[0]] >> 8) & 0xFF);
+                var count = 1;
+                while (count < longer.Length && (int)((networks[longer[count]] >> 8) & 0xFF) == slot)
+                {
+                    count++;
+                }
+                third.Fill(second[slot]);
+                FillShorterFirst(third, longer[..count], networks, lengths, 32, 0);
+                second[slot] = -(chunks.Add(third) + 1);
+                longer = longer[count..];
+            }
+            root[(int)top] = -(chunks.Add(second) + 1);
         }
-        var tbl8 = new int[longSlots.Count << 8];
-        var chunks = 0;
-        foreach (var i in byLength)
+        return (root, chunks);
+    }
+
+    /// <summary>Fills a 256-slot chunk with prefixes no longer than <paramref name="width"/>, shorter first so longer ones overwrite.</summary>
+    private static void FillShorterFirst(Span<int> slots, Span<int> members, uint[] networks, byte[] lengths, int width, int shift)
+    {
+        // Insertion sort by length: a chunk holds few prefixes, and equal lengths never overlap.
+        for (var i = 1; i < members.Length; i++)
         {
-            if (lengths[i] <= 24)
+            var m = members[i];
+            var j = i - 1;
+            while (j >= 0 && lengths[members[j]] > lengths[m])
             {
-                continue;
+                members[j + 1] = members[j];
+                j--;
             }
-            var slot = (int)(networks[i] >> 8);
-            if (tbl24[slot] >= 0)
-            {
-                tbl8.AsSpan(chunks << 8, 256).Fill(tbl24[slot]);
-                tbl24[slot] = -(chunks + 1);
-                chunks++;
-            }
-            var chunk = -tbl24[slot] - 1;
-            tbl8.AsSpan((chunk << 8) | (int)(networks[i] & 0xFF), 1 << (32 - lengths[i])).Fill(i + 1);
+            members[j + 1] = m;
         }
-        return (tbl24, tbl8);
+        foreach (var m in members)
+        {
+            slots.Slice((int)((networks[m] >> shift) & 0xFF), 1 << (width - lengths[m])).Fill(m + 1);
+        }
+    }
+
+    /// <summary>
+    /// 256-slot trie chunks stored compressed: a 256-bit map of where the slot value changes and the
+    /// list of those values, so a chunk costs 48 bytes plus 4 per run instead of 1 KiB. A slot's value
+    /// is the run whose start is the last set bit at or before it: one popcount and one array read.
+    /// </summary>
+    private sealed class Chunks
+    {
+        public static readonly Chunks Empty = new(0);
+
+        private readonly ulong[] _starts;
+        private readonly int[] _runBase;
+        private int[] _runs;
+        private int _count;
+        private int _runCount;
+
+        public Chunks(int capacity)
+        {
+            _starts = new ulong[capacity * 4];
+            _runBase = new int[capacity * 4];
+            _runs = new int[Math.Max(16, capacity * 8)];
+        }
+
+        public long Bytes => _starts.LongLength * 8 + _runBase.LongLength * 4 + (long)_runCount * 4;
+
+        /// <summary>Stores a chunk; returns its id.</summary>
+        public int Add(ReadOnlySpan<int> slots)
+        {
+            var id = _count++;
+            if (_runs.Length - _runCount < 256)
+            {
+                Array.Resize(ref _runs, Math.Max(_runs.Length * 2, _runCount + 256));
+            }
+            var previous = ~slots[0];
+            for (var word = 0; word < 4; word++)
+            {
+                _runBase[id * 4 + word] = _runCount;
+                ulong bits = 0;
+                var values = slots.Slice(word * 64, 64);
+                for (var bit = 0; bit < 64; bit++)
+                {
+                    var value = values[bit];
+                    // Branch-free: runs are written unconditionally and kept only where the value changes.
+                    var change = value != previous ? 1 : 0;
+                    bits |= (ulong)change << bit;
+                    _runs[_runCount] = value;
+                    _runCount += change;
+                    previous = value;
+                }
+                _starts[id * 4 + word] = bits;
+            }
+            return id;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Slot(int chunk, uint slot)
+        {
+            var word = (nint)(chunk * 4 + (int)(slot >> 6));
+            // Keep the bits of slots 0..slot of this word; a run that began in an earlier word counts from its base.
+            var below = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_starts), word) << (63 - (int)(slot & 63));
+            var run = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_runBase), word) + BitOperations.PopCount(below) - 1;
+            return Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_runs), (nint)run);
+        }
     }
 
     /// <summary>Disjoint ranges covering the whole space, each with the entry (index + 1, 0 = none) of its most specific prefix.</summary>
-    private static (UInt128[] Starts, int[] Values) BuildRanges(List<Entry> sorted)
+    private static (UInt128[] Starts, int[] Values) BuildRanges(UInt128[] networks, byte[] lengths)
     {
-        if (sorted.Count == 0)
+        if (networks.Length == 0)
         {
             return ([], []);
         }
@@ -349,9 +476,9 @@ public sealed class PrefixTable
         }
 
         // Sorted by (network, length): a covering prefix always comes before the prefixes inside it.
-        for (var i = 0; i < sorted.Count; i++)
+        for (var i = 0; i < networks.Length; i++)
         {
-            var prefix = sorted[i].Prefix;
+            var prefix = IpPrefix.V6(networks[i], lengths[i]);
             CloseUntil(prefix.Network, all: false);
             Emit(prefix.Network, i + 1);
             open.Push((prefix.LastAddress, i + 1));
@@ -366,7 +493,7 @@ public sealed class PrefixTable
         {
             return [];
         }
-        // index[k] = last range starting at or before k << 112; the range of the answer lies in [index[k], index[k + 1]].
+        // index[k] = last range starting at or before the bucket start k << (128 - V6IndexBits); the range of the answer lies in [index[k], index[k + 1]].
         var index = new int[(1 << V6IndexBits) + 1];
         var r = 0;
         for (var k = 0; k < 1 << V6IndexBits; k++)

@@ -11,45 +11,37 @@ public sealed record PrefixMetadata(string? Country, string? Description);
 /// <see cref="PrefixTable"/>. Not thread-safe; one loader writes at a time.
 /// </summary>
 /// <remarks>
-/// Merge rule: every source adds origins to what earlier sources said about the same prefix
+/// <para>Merge rule: every source adds origins to what earlier sources said about the same prefix
 /// (union; an origin seen again counts once more, which orders the alternatives). Within one
-/// source opened with <see cref="DuplicatePolicy.LastRecordWins"/> a repeated prefix replaces what
-/// that same source said before (pyasn keeps the last line of a .dat file) but never what earlier
-/// sources said. Metadata: the first source to give it wins.
+/// source opened with <see cref="DuplicatePolicy.LastRecordWins"/> a repeated prefix keeps only the
+/// last record of that source (pyasn keeps the last line of a .dat file) and never erases what
+/// earlier sources said. Metadata: the first source to give it wins.</para>
+/// <para>Records are appended to a log and sorted by prefix once, at <see cref="Build"/>: a hash
+/// table per prefix costs several times more memory, and on a fresh process memory first touched is
+/// most of the load time. Consecutive records of one prefix and origin (the RIB entries of one MRT
+/// record) fold into one record with a count, so a full RIB dump logs about one record per prefix.</para>
 /// </remarks>
 public sealed class PrefixTableBuilder
 {
-    private const long NoOrigin = long.MinValue;
-
-    // IPv4 keys packed as network << 8 | length: hashing a ulong is several times cheaper than the struct.
-    private readonly Dictionary<ulong, int> _v4Index;
-    private readonly Dictionary<IpPrefix, int> _v6Index = new();
-    private Pending[] _entries;
-    private int _count;
-    private readonly List<List<(long Key, int Seen)>> _extras = [];
+    private Record[] _v4 = new Record[4096];
+    private int _v4Count;
+    private Record[] _v6 = new Record[256];
+    private IpPrefix[] _v6Prefixes = new IpPrefix[256];
+    private int _v6Count;
+    private int _sequence;
+    private readonly List<DuplicatePolicy> _policies = [DuplicatePolicy.Accumulate];
     private readonly List<uint[]> _asSets = [];
     private readonly Dictionary<string, int> _asSetIndex = new(StringComparer.Ordinal);
     private readonly List<PrefixMetadata?> _metadata = [null];
     private readonly Dictionary<PrefixMetadata, int> _metadataIndex = new();
-    private int _sourceId;
-    private DuplicatePolicy _policy = DuplicatePolicy.Accumulate;
 
-    /// <param name="expectedPrefixes">A size hint that saves rehashing when a large source is known to come.</param>
-    public PrefixTableBuilder(int expectedPrefixes = 0)
-    {
-        _v4Index = new Dictionary<ulong, int>(expectedPrefixes);
-        _entries = new Pending[Math.Max(1024, expectedPrefixes)];
-    }
+    /// <summary>Records logged so far (before duplicates of a prefix are merged).</summary>
+    public int RecordCount => _v4Count + _v6Count;
 
-    /// <summary>Distinct prefixes collected so far.</summary>
-    public int Count => _count;
+    private int SourceId => _policies.Count - 1;
 
     /// <summary>Starts a new source; its records are merged with earlier sources by the rule in the remarks.</summary>
-    public void BeginSource(DuplicatePolicy policy)
-    {
-        _sourceId++;
-        _policy = policy;
-    }
+    public void BeginSource(DuplicatePolicy policy) => _policies.Add(policy);
 
     public void Add(IpPrefix prefix, uint originAsn) =>
         Add(prefix, OriginSet.Single(originAsn));
@@ -100,147 +92,252 @@ public sealed class PrefixTableBuilder
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Add(IpPrefix prefix, ReadOnlySpan<long> alternativeKeys, int metadataId = 0)
     {
-        ref var slot = ref prefix.IsIPv6
-            ? ref CollectionsMarshal.GetValueRefOrAddDefault(_v6Index, prefix, out var exists)
-            : ref CollectionsMarshal.GetValueRefOrAddDefault(_v4Index, (ulong)prefix.Network << 8 | prefix.Length, out exists);
-        if (!exists)
+        var sequence = ++_sequence;
+        var source = SourceId;
+        var fold = _policies[source] == DuplicatePolicy.Accumulate;
+        if (!prefix.IsIPv6)
         {
-            if (_count == _entries.Length)
+            var key = (ulong)prefix.Network << 8 | prefix.Length;
+            foreach (var alternative in alternativeKeys)
             {
-                Array.Resize(ref _entries, _count * 2);
+                if (fold && Fold(_v4, _v4Count, key, alternative, source, metadataId, ipv6: false))
+                {
+                    continue;
+                }
+                if (_v4Count == _v4.Length)
+                {
+                    Array.Resize(ref _v4, _v4.Length * 2);
+                }
+                _v4[_v4Count++] = new Record(key, alternative, 1, metadataId, source, sequence);
             }
-            slot = _count;
-            _entries[_count++] = new Pending { Prefix = prefix, Alt0 = NoOrigin, Extras = -1, SourceId = _sourceId };
+            return;
         }
-        ref var entry = ref _entries[slot];
-        if (entry.SourceId != _sourceId)
+        foreach (var alternative in alternativeKeys)
         {
-            entry.SourceId = _sourceId;
-            entry.SourceStart = AlternativeCount(in entry);
+            if (fold && _v6Count > 0 && _v6Prefixes[_v6Count - 1] == prefix && Fold(_v6, _v6Count, 0, alternative, source, metadataId, ipv6: true))
+            {
+                continue;
+            }
+            if (_v6Count == _v6.Length)
+            {
+                Array.Resize(ref _v6, _v6.Length * 2);
+                Array.Resize(ref _v6Prefixes, _v6Prefixes.Length * 2);
+            }
+            _v6Prefixes[_v6Count] = prefix;
+            _v6[_v6Count++] = new Record(0, alternative, 1, metadataId, source, sequence);
         }
-        else if (exists && _policy == DuplicatePolicy.LastRecordWins)
+    }
+
+    /// <summary>Counts the alternative on a record of the same prefix at the end of the log, if there is one.</summary>
+    private bool Fold(Record[] log, int count, ulong key, long alternative, int source, int metadataId, bool ipv6)
+    {
+        // The trailing run of this prefix holds at most its distinct alternatives. IPv6 records carry
+        // no key (their prefixes live beside the log); the caller checked that the last one is this prefix.
+        for (var i = count - 1; i >= 0 && log[i].Key == key && log[i].Source == source; i--)
         {
-            Truncate(ref entry, entry.SourceStart);
+            if (ipv6 && _v6Prefixes[i] != _v6Prefixes[count - 1])
+            {
+                return false;
+            }
+            if (log[i].Alternative == alternative)
+            {
+                log[i].Seen++;
+                if (log[i].MetadataId == 0)
+                {
+                    log[i].MetadataId = metadataId;
+                }
+                return true;
+            }
         }
-        foreach (var key in alternativeKeys)
-        {
-            AddAlternative(ref entry, key);
-        }
-        if (metadataId != 0 && entry.MetadataId == 0)
-        {
-            entry.MetadataId = metadataId;
-        }
+        return false;
     }
 
     /// <summary>Freezes what was collected; the builder may be used again afterwards.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public PrefixTable Build()
     {
-        var originSets = new List<OriginSet>();
-        var singleIndex = new Dictionary<long, int>();
-        var multiIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        var v4 = new List<PrefixTable.Entry>(_v4Index.Count);
-        var v6 = new List<PrefixTable.Entry>(_v6Index.Count);
-        var ordered = new List<(long Key, int Seen)>();
-        for (var i = 0; i < _count; i++)
+        var origins = new OriginInterner(this);
+
+        // IPv4: one sort of packed (prefix key << 24 | log position) keys orders by prefix and, within a
+        // prefix, by arrival; larger logs fall back to sorting positions with a comparison.
+        var v4Order = new int[_v4Count];
+        if (_v4Count < 1 << 24)
         {
-            ref var entry = ref _entries[i];
-            if (entry.Alt0 == NoOrigin)
+            var packed = new ulong[_v4Count];
+            for (var i = 0; i < _v4Count; i++)
             {
+                packed[i] = _v4[i].Key << 24 | (uint)i;
+            }
+            Array.Sort(packed);
+            for (var i = 0; i < packed.Length; i++)
+            {
+                v4Order[i] = (int)(packed[i] & 0xFF_FFFF);
+            }
+        }
+        else
+        {
+            for (var i = 0; i < _v4Count; i++)
+            {
+                v4Order[i] = i;
+            }
+            var log = _v4;
+            Array.Sort(v4Order, (a, b) => log[a].Key != log[b].Key ? log[a].Key.CompareTo(log[b].Key) : a.CompareTo(b));
+        }
+        var v4Log = _v4;
+        var v4 = Merge(v4Log, v4Order, (a, b) => v4Log[a].Key == v4Log[b].Key, origins);
+        var v4Network = new uint[v4.Count];
+        var v4Length = new byte[v4.Count];
+        for (var i = 0; i < v4.Count; i++)
+        {
+            var key = _v4[v4.First[i]].Key;
+            v4Network[i] = (uint)(key >> 8);
+            v4Length[i] = (byte)key;
+        }
+
+        var v6Order = Enumerable.Range(0, _v6Count).ToArray();
+        var prefixes = _v6Prefixes;
+        Array.Sort(v6Order, (a, b) =>
+        {
+            var c = prefixes[a].Network.CompareTo(prefixes[b].Network);
+            c = c != 0 ? c : prefixes[a].Length.CompareTo(prefixes[b].Length);
+            return c != 0 ? c : a.CompareTo(b);
+        });
+        var v6 = Merge(_v6, v6Order, (a, b) => prefixes[a] == prefixes[b], origins);
+        var v6Network = new UInt128[v6.Count];
+        var v6Length = new byte[v6.Count];
+        for (var i = 0; i < v6.Count; i++)
+        {
+            v6Network[i] = prefixes[v6.First[i]].Network;
+            v6Length[i] = prefixes[v6.First[i]].Length;
+        }
+
+        return new PrefixTable(
+            v4Network, v4Length, v4.Origins, v4.Metadata,
+            v6Network, v6Length, v6.Origins, v6.Metadata,
+            origins.Sets.ToArray(), _metadata.ToArray());
+    }
+
+    /// <summary>Turns the sorted log into one row per prefix, applying the merge rule.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private Merged Merge(Record[] log, int[] order, Func<int, int, bool> samePrefix, OriginInterner origins)
+    {
+        var first = new int[order.Length];
+        var originIds = new int[order.Length];
+        var metadataIds = new int[order.Length];
+        var rows = 0;
+        var alternatives = new List<(long Key, int Seen)>();
+        var i = 0;
+        while (i < order.Length)
+        {
+            if (i + 1 == order.Length || !samePrefix(order[i], order[i + 1]))
+            {
+                // A prefix named by one record, the usual case: nothing to merge.
+                ref var only = ref log[order[i]];
+                first[rows] = order[i];
+                originIds[rows] = origins.Intern(only.Alternative);
+                metadataIds[rows++] = only.MetadataId;
+                i++;
                 continue;
             }
-            int originId;
-            if (entry.Extras < 0 || _extras[entry.Extras].Count == 0)
+            alternatives.Clear();
+            var metadata = 0;
+            var groupStart = i;
+            while (i < order.Length && (i == groupStart || samePrefix(order[groupStart], order[i])))
             {
-                if (!singleIndex.TryGetValue(entry.Alt0, out originId))
+                // One source's run of records for this prefix.
+                var source = log[order[i]].Source;
+                var runStart = i;
+                var lastSequence = 0;
+                while (i < order.Length && (i == groupStart || samePrefix(order[groupStart], order[i])) && log[order[i]].Source == source)
                 {
-                    originId = originSets.Count;
-                    originSets.Add(new OriginSet([Members(entry.Alt0)]));
-                    singleIndex.Add(entry.Alt0, originId);
+                    lastSequence = log[order[i]].Sequence;
+                    i++;
+                }
+                var lastOnly = _policies[source] == DuplicatePolicy.LastRecordWins;
+                for (var r = runStart; r < i; r++)
+                {
+                    ref var record = ref log[order[r]];
+                    if (lastOnly && record.Sequence != lastSequence)
+                    {
+                        continue;
+                    }
+                    Count(alternatives, record.Alternative, record.Seen);
+                    if (metadata == 0)
+                    {
+                        metadata = record.MetadataId;
+                    }
                 }
             }
-            else
-            {
-                ordered.Clear();
-                ordered.Add((entry.Alt0, entry.Seen0));
-                ordered.AddRange(_extras[entry.Extras]);
-                // Stable: equal counts keep the order first seen.
-                var sorted = ordered.Select((a, position) => (a.Key, a.Seen, position))
-                    .OrderByDescending(a => a.Seen).ThenBy(a => a.position).Select(a => a.Key).ToArray();
-                var text = string.Join(' ', sorted);
-                if (!multiIndex.TryGetValue(text, out originId))
-                {
-                    originId = originSets.Count;
-                    originSets.Add(new OriginSet(sorted.Select(Members).ToArray()));
-                    multiIndex.Add(text, originId);
-                }
-            }
-            var row = new PrefixTable.Entry(entry.Prefix, originId, entry.MetadataId);
-            (entry.Prefix.IsIPv6 ? v6 : v4).Add(row);
+            first[rows] = order[groupStart];
+            originIds[rows] = origins.Intern(alternatives);
+            metadataIds[rows++] = metadata;
         }
-        return new PrefixTable(v4, v6, originSets.ToArray(), _metadata.ToArray());
+        Array.Resize(ref first, rows);
+        Array.Resize(ref originIds, rows);
+        Array.Resize(ref metadataIds, rows);
+        return new Merged(first, originIds, metadataIds);
+    }
+
+    private static void Count(List<(long Key, int Seen)> alternatives, long key, int seen)
+    {
+        for (var a = 0; a < alternatives.Count; a++)
+        {
+            if (alternatives[a].Key == key)
+            {
+                alternatives[a] = (key, alternatives[a].Seen + seen);
+                return;
+            }
+        }
+        alternatives.Add((key, seen));
     }
 
     private uint[] Members(long key) => key >= 0 ? [(uint)key] : _asSets[(int)(-key - 1)];
 
-    private int AlternativeCount(in Pending entry) =>
-        entry.Alt0 == NoOrigin ? 0 : 1 + (entry.Extras < 0 ? 0 : _extras[entry.Extras].Count);
-
-    private void Truncate(ref Pending entry, int keep)
+    private readonly record struct Merged(int[] First, int[] Origins, int[] Metadata)
     {
-        if (keep == 0)
-        {
-            entry.Alt0 = NoOrigin;
-            entry.Seen0 = 0;
-        }
-        if (entry.Extras >= 0)
-        {
-            var extras = _extras[entry.Extras];
-            var keepExtras = Math.Max(0, keep - 1);
-            extras.RemoveRange(keepExtras, extras.Count - keepExtras);
-        }
+        public int Count => First.Length;
     }
 
-    private void AddAlternative(ref Pending entry, long key)
+    /// <summary>One distinct <see cref="OriginSet"/> per distinct ordered list of alternatives; most prefixes share a single-ASN set.</summary>
+    private sealed class OriginInterner(PrefixTableBuilder builder)
     {
-        if (entry.Alt0 == NoOrigin)
+        private readonly Dictionary<long, int> _single = new();
+        private readonly Dictionary<string, int> _multiple = new(StringComparer.Ordinal);
+
+        public List<OriginSet> Sets { get; } = [];
+
+        public int Intern(long key)
         {
-            entry.Alt0 = key;
-            entry.Seen0 = 1;
-            return;
-        }
-        if (entry.Alt0 == key)
-        {
-            entry.Seen0++;
-            return;
-        }
-        if (entry.Extras < 0)
-        {
-            entry.Extras = _extras.Count;
-            _extras.Add([]);
-        }
-        var extras = _extras[entry.Extras];
-        for (var i = 0; i < extras.Count; i++)
-        {
-            if (extras[i].Key == key)
+            ref var id = ref CollectionsMarshal.GetValueRefOrAddDefault(_single, key, out var exists);
+            if (!exists)
             {
-                extras[i] = (key, extras[i].Seen + 1);
-                return;
+                id = Sets.Count;
+                Sets.Add(new OriginSet([builder.Members(key)]));
             }
+            return id;
         }
-        extras.Add((key, 1));
+
+        public int Intern(List<(long Key, int Seen)> alternatives)
+        {
+            int id;
+            if (alternatives.Count == 1)
+            {
+                return Intern(alternatives[0].Key);
+            }
+            // Most seen first; equal counts keep the order first seen (OrderBy is stable).
+            var ordered = alternatives.OrderByDescending(a => a.Seen).Select(a => a.Key).ToArray();
+            var text = string.Join(' ', ordered);
+            if (!_multiple.TryGetValue(text, out id))
+            {
+                id = Sets.Count;
+                Sets.Add(new OriginSet(ordered.Select(builder.Members).ToArray()));
+                _multiple.Add(text, id);
+            }
+            return id;
+        }
     }
 
-    private struct Pending
-    {
-        public IpPrefix Prefix;
-        public long Alt0;
-        public int Seen0;
-        public int Extras;
-        public int SourceId;
-        public int SourceStart;
-        public int MetadataId;
-    }
+    private record struct Record(ulong Key, long Alternative, int Seen, int MetadataId, int Source, int Sequence);
 }
 
 /// <summary>What a repeated prefix within one source means.</summary>

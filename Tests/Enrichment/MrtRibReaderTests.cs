@@ -21,20 +21,22 @@ public sealed class MrtRibReaderTests
     public async Task Table_dump_v2_collects_the_origins_of_all_peers_most_common_first()
     {
         var mrt = new MrtWriter()
-            .PeerIndexTable(3)
+            .PeerIndexTable(5)
             .RibIPv4("10.0.0.0/8", Path.Sequence(1, 2, 7), Path.Sequence(4, 3), Path.Sequence(5, 6, 3))
             .RibIPv4("10.1.0.0/16", Path.Sequence(1, 2, 3))
+            .RibIPv4("0.0.0.0/0", Path.Sequence(1, 8), Path.Sequence(2, 9), Path.Sequence(3, 8), Path.Sequence(1, 9), Path.Sequence(2, 9))
             .ToArray();
 
         var (table, report) = await ReadAsync(mrt);
 
-        Assert.Equal(3, report.RecordsRead);
-        Assert.Equal(4, report.PrefixesAdded);
+        Assert.Equal(4, report.RecordsRead);
+        Assert.Equal(9, report.PrefixesAdded);
         Assert.False(report.Truncated);
         Assert.Equal("3_7", Origins(table, "10.0.0.0/8"));
         Assert.Equal(3u, table.Lookup(IPAddress.Parse("10.200.0.1")).OriginAsn);
         Assert.True(table.Lookup(IPAddress.Parse("10.200.0.1")).HasMultipleOrigins);
         Assert.Equal("3", Origins(table, "10.1.0.0/16"));
+        Assert.Equal("9_8", Origins(table, "0.0.0.0/0"));
     }
 
     [Fact]
@@ -103,6 +105,7 @@ public sealed class MrtRibReaderTests
             .TableDumpIPv4("198.51.100.0/24", Path.Sequence(701, 80))
             .TableDumpIPv4("203.0.113.0/24", Path.Sequence(701), as4Path: Path.Sequence(1, 2, 3))
             .TableDumpIPv6("2001:db8::/32", Path.Sequence(3320, 64500))
+            .TableDumpIPv4("192.0.2.0/25", Path.Sequence(701, 23456), as4Path: new Path().Then(1, 2).Broken())
             .ToArray();
 
         var (table, report) = await ReadAsync(mrt);
@@ -113,6 +116,9 @@ public sealed class MrtRibReaderTests
         // An AS4_PATH longer than AS_PATH is inconsistent and ignored (RFC 6793).
         Assert.Equal("701", Origins(table, "203.0.113.0/24"));
         Assert.Equal("64500", Origins(table, "2001:db8::/32"));
+        // A malformed AS4_PATH is ignored (RFC 6793), the route still counts with its AS_PATH origin.
+        Assert.Equal("23456", Origins(table, "192.0.2.0/25"));
+        Assert.Contains(report.Problems, p => p.Contains("malformed AS4_PATH ignored", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -199,6 +205,15 @@ public sealed class MrtRibReaderTests
             return this;
         }
 
+        /// <summary>Encodes with one byte missing at the end, so the segment runs past its attribute.</summary>
+        public Path Broken()
+        {
+            IsBroken = true;
+            return this;
+        }
+
+        public bool IsBroken { get; private set; }
+
         public Path Set(params uint[] asns)
         {
             Segments.Add((1, asns));
@@ -226,7 +241,7 @@ public sealed class MrtRibReaderTests
                     bytes.AddRange(field);
                 }
             }
-            return bytes.ToArray();
+            return IsBroken ? bytes.Take(bytes.Count - 1).ToArray() : bytes.ToArray();
         }
     }
 

@@ -160,11 +160,39 @@ public sealed class PrefixTableTests
     }
 
     [Fact]
+    public void Lookups_allocate_nothing()
+    {
+        var table = Table(("10.0.0.0/8", 1), ("10.1.2.128/25", 2), ("2001:db8::/32", 3));
+        var v4 = IPAddress.Parse("10.1.2.129");
+        var v6 = IPAddress.Parse("2001:db8::1");
+        var mapped = IPAddress.Parse("::ffff:10.1.1.1");
+        long sum = 0;
+        for (var i = 0; i < 100; i++)
+        {
+            sum += table.Lookup(v4).OriginAsn + table.Lookup(v6).OriginAsn + table.Lookup(mapped).OriginAsn;
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10_000; i++)
+        {
+            var match = table.Lookup(v4);
+            sum += match.OriginAsn + (match.HasMultipleOrigins ? 1 : 0);
+            sum += table.Lookup(v6).OriginAsn + table.Lookup(mapped).OriginAsn;
+            sum += table.LookupV4(0x0A010281).Prefix.Length + table.FindV6(AddressBits.ToUInt128(v6));
+        }
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.True(sum > 0);
+    }
+
+    [Fact]
     public void Memory_is_reported_and_covers_the_ipv4_table()
     {
         var table = Table(("10.0.0.0/8", 1), ("10.0.0.0/25", 2));
 
-        Assert.True(table.MemoryBytes >= (1L << 24) * 4 + 256 * 4);
+        // Root of 2^16 slots, and a compressed chunk (bitmap, run bases, runs) for 10.0.0.0/16 and for 10.0.0.0/24.
+        Assert.True(table.MemoryBytes >= (1L << 16) * 4 + 2 * (32 + 16 + 2 * 4));
     }
 
     private static UInt128 IpPrefixMask(IpPrefix prefix)
