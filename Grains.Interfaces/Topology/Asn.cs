@@ -32,11 +32,17 @@ public sealed record AsnInfo(
     public bool Seen => FirstSeen is not null;
 }
 
+/// <summary>Outcome of <see cref="IAsnGrain.Observe"/>: whether the measurement was counted now (false: counted before).</summary>
+[GenerateSerializer, Immutable]
+public sealed record AsnObservationResult(
+    [property: Id(0)] bool Counted,
+    [property: Id(1)] AsnInfo Asn);
+
 /// <summary>One autonomous system (key: the ASN); keeps its neighbor sets and measurement statistics.</summary>
 public interface IAsnGrain : IGrainWithIntegerKey
 {
     /// <summary>Counts one measurement through the AS; a measurement already counted is ignored.</summary>
-    Task<AsnInfo> Observe(AsnObservation observation);
+    Task<AsnObservationResult> Observe(AsnObservation observation);
 
     /// <summary>What is known of the AS (<see cref="AsnInfo.Seen"/> false when nothing).</summary>
     Task<AsnInfo> GetInfo();

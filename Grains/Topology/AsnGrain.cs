@@ -17,12 +17,12 @@ public sealed class AsnGrain(
         return base.OnActivateAsync(cancellationToken);
     }
 
-    public async Task<AsnInfo> Observe(AsnObservation observation)
+    public async Task<AsnObservationResult> Observe(AsnObservation observation)
     {
         var s = state.State;
         if (!RecentMeasurements.Add(s.RecentMeasurements, observation.MeasurementId))
         {
-            return Info();
+            return new AsnObservationResult(false, Info());
         }
         s.MeasurementCount++;
         if (observation.FirstHopRttMs is { } rtt && double.IsFinite(rtt) && rtt >= 0)
@@ -39,7 +39,7 @@ public sealed class AsnGrain(
         await state.WriteStateAsync();
         var info = Info();
         feed.AsnChanged(info);
-        return info;
+        return new AsnObservationResult(true, info);
     }
 
     public Task<AsnInfo> GetInfo() => Task.FromResult(Info());

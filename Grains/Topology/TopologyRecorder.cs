@@ -74,6 +74,7 @@ public sealed partial class TopologyRecorder : BackgroundService
         var at = measurement.StartedAt;
         var edgeCalls = path.Edges.Select(e => grains.GetGrain<IAsEdgeGrain>(AsEdgeKey.Format(e.SrcAsn, e.DstAsn))
             .Observe(new AsEdgeObservation(e.SrcAsn, e.DstAsn, e.Ixp, e.RttMs, at, measurement.Vantage, measurement.MeasurementId)));
+        // Grouped in order of first appearance: the first call is the path's first AS.
         var asnCalls = path.Elements.Where(e => !e.IsGap).GroupBy(e => e.Asn).Select(g =>
         {
             var first = g.First();
@@ -88,6 +89,11 @@ public sealed partial class TopologyRecorder : BackgroundService
         await Task.WhenAll(edgeTask, asnTask).WaitAsync(cancellationToken);
         // The edge grains may live on other silos: this silo's index learns their new statistics now, not at the next poll.
         index.Apply(await edgeTask);
+        // A measurement reported twice (a retry) is counted once: the first AS's grain remembers it.
+        if (!(await asnTask)[0].Counted)
+        {
+            return path;
+        }
         feed.PathObserved(new PathObservation(path.Path, at, measurement.Vantage, measurement.Target, measurement.MeasurementId));
         recorded.Add(1);
         return path;
