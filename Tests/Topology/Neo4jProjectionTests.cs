@@ -34,7 +34,7 @@ public sealed class Neo4jProjectionTests
     /// <summary>One statement of a request as the fake server decoded it.</summary>
     private sealed record Statement(string Text, List<JsonElement> Rows);
 
-    private sealed record Request(string Path, string? Authorization, string ContentType, List<Statement> Statements);
+    private sealed record Request(string Path, string? Authorization, string ContentType, List<Statement> Statements, int AnsweredWith);
 
     private sealed class FakeNeo4j : IAsyncDisposable
     {
@@ -64,9 +64,9 @@ public sealed class Neo4jProjectionTests
                     .Select(s => new Statement(s.GetProperty("statement").GetString()!,
                         s.GetProperty("parameters").GetProperty("rows").EnumerateArray().Select(r => r.Clone()).ToList()))
                     .ToList();
-                fake.Requests.Enqueue(new Request(context.Request.Path, context.Request.Headers.Authorization.ToString(),
-                    context.Request.ContentType ?? "", statements));
                 var (status, answer) = fake.Respond(Interlocked.Increment(ref fake.calls) - 1);
+                fake.Requests.Enqueue(new Request(context.Request.Path, context.Request.Headers.Authorization.ToString(),
+                    context.Request.ContentType ?? "", statements, status));
                 context.Response.StatusCode = status;
                 context.Response.ContentType = "application/json";
                 await context.Response.WriteAsync(answer);
@@ -82,7 +82,8 @@ public sealed class Neo4jProjectionTests
         }
     }
 
-    private static (Neo4jProjection Projection, ServiceProvider Services) Projection(string url, int batchSize = 100, int capacity = 10_000)
+    private static (Neo4jProjection Projection, ServiceProvider Services) Projection(string url, int batchSize = 100, int capacity = 10_000,
+        TopologyQueries? queries = null)
     {
         var services = new ServiceCollection();
         services.AddHttpClient(Neo4jHttpClient.HttpClientName, http => http.Timeout = TimeSpan.FromSeconds(5));
@@ -92,10 +93,10 @@ public sealed class Neo4jProjectionTests
         {
             BaseUri = new Uri(url), User = User, Password = Password, BatchSize = batchSize, QueueCapacity = capacity,
             FlushInterval = TimeSpan.FromMilliseconds(50), InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(200),
-            ResyncFromTables = false,
+            ResyncFromTables = queries is not null,
         };
         var client = new Neo4jHttpClient(provider.GetRequiredService<IHttpClientFactory>(), options);
-        return (new Neo4jProjection(client, options, NullLogger<Neo4jProjection>.Instance, provider.GetRequiredService<IMeterFactory>()), provider);
+        return (new Neo4jProjection(client, options, NullLogger<Neo4jProjection>.Instance, provider.GetRequiredService<IMeterFactory>(), queries), provider);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, int seconds = 15)
@@ -256,6 +257,44 @@ public sealed class Neo4jProjectionTests
 
         var sources = server.Requests.SelectMany(r => r.Statements).SelectMany(s => s.Rows).Select(r => r.GetProperty("src_asn").GetInt64()).Order();
         Assert.Equal(Enumerable.Range(1070, 50).Select(i => (long)i), sources);
+    }
+
+    [Fact]
+    public async Task At_start_and_after_drops_the_whole_graph_is_sent_again_from_the_tables()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var tables = new TopologyTables(db.DataSource, NullLogger<TopologyTables>.Instance);
+        for (var i = 0; i < 30; i++)
+        {
+            tables.Upsert(Edge(5000 + i, 6000 + i, 3));
+        }
+        tables.Upsert(Asn(5000));
+        await tables.FlushAsync(CancellationToken.None);
+        await using var server = await FakeNeo4j.StartAsync();
+        var down = new int[1];
+        server.Respond = n => n == 0 || Volatile.Read(ref down[0]) == 1 ? (503, "{}") : (200, Ok);
+        var (projection, services) = Projection(server.Url, batchSize: 25, capacity: 5, queries: new TopologyQueries(db.DataSource));
+        await using var _ = services;
+
+        await projection.StartAsync(CancellationToken.None);
+        await WaitUntilAsync(() => projection.Sent == 90); // 60 ASes (5000 with metadata, the others only in edges) + 30 routes
+
+        // Neo4j goes away while 8 changes arrive for a queue of 5: 3 are lost, so everything is sent again once it is back.
+        Volatile.Write(ref down[0], 1);
+        for (var i = 0; i < 8; i++)
+        {
+            projection.Enqueue(Edge(7000 + i, 7100 + i));
+        }
+        await WaitUntilAsync(() => projection.Dropped == 3);
+        Volatile.Write(ref down[0], 0);
+        await WaitUntilAsync(() => projection.Sent == 90 * 2 + 5);
+        await projection.StopAsync(CancellationToken.None);
+
+        var rows = server.Requests.Where(r => r.AnsweredWith == 200).SelectMany(r => r.Statements).SelectMany(s => s.Rows).ToList();
+        Assert.Equal(3, projection.Dropped);
+        Assert.Equal(2, rows.Count(r => r.TryGetProperty("asn", out var a) && a.GetInt64() == 5000 && r.GetProperty("org_name").GetString() == "Org 5000"));
+        Assert.Equal(2, rows.Count(r => r.TryGetProperty("src_asn", out var s) && s.GetInt64() == 5029 && r.GetProperty("observed_count").GetInt64() == 3));
+        Assert.All(server.Requests, r => Assert.All(r.Statements, s => Assert.InRange(s.Rows.Count, 1, 25)));
     }
 
     [Fact]

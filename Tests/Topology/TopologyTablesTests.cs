@@ -190,6 +190,38 @@ public sealed class TopologyTablesTests
         }
     }
 
+    [Fact]
+    public async Task Export_graph_command_of_the_silo_writes_the_files_and_refuses_a_missing_out()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var tables = Tables(db.DataSource);
+        tables.Upsert(Edge(100, 200, 1, 10));
+        tables.Upsert(Edge(200, 300, 1, 10));
+        await tables.FlushAsync(CancellationToken.None);
+        var directory = System.IO.Path.Combine(Directory.CreateTempSubdirectory("cw-export-").FullName, "out");
+        var environment = new Dictionary<string, string?> { ["CYBERWATCH_PG_DSN"] = db.ConnectionString };
+        try
+        {
+            await using var export = NodeProcess.Start(Repository.SiloDll, environment, "export-graph", "--out", directory);
+            var (code, output) = await export.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+            Assert.True(code == 0, output);
+            Assert.Contains("exported 3 ASes and 2 AS edges", output);
+            Assert.Equal(4, File.ReadAllLines(System.IO.Path.Combine(directory, GraphExport.NodesFile)).Length);
+            Assert.Equal(3, File.ReadAllLines(System.IO.Path.Combine(directory, GraphExport.EdgesFile)).Length);
+            Assert.Equal(2, XDocument.Load(System.IO.Path.Combine(directory, GraphExport.GraphMlFile)).Descendants().Count(e => e.Name.LocalName == "edge"));
+
+            await using var missing = NodeProcess.Start(Repository.SiloDll, environment, "export-graph");
+            var (missingCode, missingOutput) = await missing.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(2, missingCode);
+            Assert.Contains("give --out DIR", missingOutput);
+        }
+        finally
+        {
+            Directory.Delete(System.IO.Path.GetDirectoryName(directory)!, recursive: true);
+        }
+    }
+
     private static List<string[]> ReadCsv(string path)
     {
         using var parser = new TextFieldParser(path) { TextFieldType = FieldType.Delimited, HasFieldsEnclosedInQuotes = true };
