@@ -1,0 +1,49 @@
+namespace CyberWatch.Topology;
+
+/// <summary>One measurement whose AS path went through an AS.</summary>
+[GenerateSerializer, Immutable]
+public sealed record AsnObservation(
+    [property: Id(0)] long MeasurementId,
+    [property: Id(1)] string Vantage,
+    [property: Id(2)] DateTimeOffset ObservedAt,
+    [property: Id(3)] double? FirstHopRttMs,
+    [property: Id(4)] IReadOnlyList<long> InNeighbors,
+    [property: Id(5)] IReadOnlyList<long> OutNeighbors,
+    [property: Id(6)] string? OrgName,
+    [property: Id(7)] string? Country);
+
+/// <summary>
+/// What the node knows of one AS from its own measurements. <see cref="AvgRttMs"/> is the mean RTT of the
+/// first hop seen inside the AS; neighbors are ASes seen directly before (in) or after (out) it on a path.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record AsnInfo(
+    [property: Id(0)] long Asn,
+    [property: Id(1)] string? OrgName,
+    [property: Id(2)] string? Country,
+    [property: Id(3)] long MeasurementCount,
+    [property: Id(4)] double? AvgRttMs,
+    [property: Id(5)] DateTimeOffset? FirstSeen,
+    [property: Id(6)] DateTimeOffset? LastSeen,
+    [property: Id(7)] IReadOnlyList<long> InNeighbors,
+    [property: Id(8)] IReadOnlyList<long> OutNeighbors)
+{
+    /// <summary>Whether any measurement went through the AS.</summary>
+    public bool Seen => FirstSeen is not null;
+}
+
+/// <summary>Outcome of <see cref="IAsnGrain.Observe"/>: whether the measurement was counted now (false: counted before).</summary>
+[GenerateSerializer, Immutable]
+public sealed record AsnObservationResult(
+    [property: Id(0)] bool Counted,
+    [property: Id(1)] AsnInfo Asn);
+
+/// <summary>One autonomous system (key: the ASN); keeps its neighbor sets and measurement statistics.</summary>
+public interface IAsnGrain : IGrainWithIntegerKey
+{
+    /// <summary>Counts one measurement through the AS; a measurement already counted is ignored.</summary>
+    Task<AsnObservationResult> Observe(AsnObservation observation);
+
+    /// <summary>What is known of the AS (<see cref="AsnInfo.Seen"/> false when nothing).</summary>
+    Task<AsnInfo> GetInfo();
+}

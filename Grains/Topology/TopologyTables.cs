@@ -1,0 +1,286 @@
+using System.Net;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace CyberWatch.Topology;
+
+/// <summary>
+/// Keeps <c>as_edges</c>, <c>asns</c> and <c>as_paths</c> (what SQL, Grafana and the other silos' graph
+/// indexes read) in step with the topology grains, which own the truth. Changes are coalesced per key and
+/// written every 250 ms; while PostgreSQL is down they wait in memory (one row per edge or AS at most, path
+/// counts summed) and are written once it is back.
+/// </summary>
+public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<TopologyTables> logger) : BackgroundService
+{
+    private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(250);
+
+    // Vantage names are joined with the ASCII unit separator: PostgreSQL's unnest flattens arrays of arrays.
+    private const char Separator = '\u001f';
+
+    private readonly object gate = new();
+    private Dictionary<(long, long), AsEdgeStats> edges = new();
+    private Dictionary<long, AsnInfo> asns = new();
+    private Dictionary<string, PathDelta> paths = new(StringComparer.Ordinal);
+
+    private sealed class PathDelta(string path)
+    {
+        public string Path { get; } = path;
+        public long Count { get; set; }
+        public DateTimeOffset FirstSeen { get; set; } = DateTimeOffset.MaxValue;
+        public DateTimeOffset LastSeen { get; set; } = DateTimeOffset.MinValue;
+        public SortedSet<string> Vantages { get; } = new(StringComparer.Ordinal);
+        public string? LastTarget { get; set; }
+        public long? LastMeasurementId { get; set; }
+
+        public void Merge(PathDelta other)
+        {
+            Count += other.Count;
+            FirstSeen = other.FirstSeen < FirstSeen ? other.FirstSeen : FirstSeen;
+            if (other.LastSeen >= LastSeen)
+            {
+                LastSeen = other.LastSeen;
+                LastTarget = other.LastTarget ?? LastTarget;
+                LastMeasurementId = other.LastMeasurementId ?? LastMeasurementId;
+            }
+            Vantages.UnionWith(other.Vantages);
+        }
+    }
+
+    /// <summary>Rows waiting to be written.</summary>
+    public int Pending
+    {
+        get
+        {
+            lock (gate)
+            {
+                return edges.Count + asns.Count + paths.Count;
+            }
+        }
+    }
+
+    public void Upsert(AsEdgeStats edge)
+    {
+        lock (gate)
+        {
+            if (!edges.TryGetValue((edge.SrcAsn, edge.DstAsn), out var held) || held.ObservedCount <= edge.ObservedCount)
+            {
+                edges[(edge.SrcAsn, edge.DstAsn)] = edge;
+            }
+        }
+    }
+
+    public void Upsert(AsnInfo asn)
+    {
+        lock (gate)
+        {
+            if (!asns.TryGetValue(asn.Asn, out var held) || held.MeasurementCount <= asn.MeasurementCount)
+            {
+                asns[asn.Asn] = asn;
+            }
+        }
+    }
+
+    public void AddPath(PathObservation observation)
+    {
+        var key = AsPathText.Format(observation.Path);
+        var delta = new PathDelta(key)
+        {
+            Count = 1, FirstSeen = observation.ObservedAt, LastSeen = observation.ObservedAt,
+            LastTarget = observation.Target, LastMeasurementId = observation.MeasurementId,
+        };
+        delta.Vantages.Add(observation.Vantage);
+        lock (gate)
+        {
+            MergePath(delta);
+        }
+    }
+
+    private void MergePath(PathDelta delta)
+    {
+        if (paths.TryGetValue(delta.Path, out var held))
+        {
+            held.Merge(delta);
+        }
+        else
+        {
+            paths[delta.Path] = delta;
+        }
+    }
+
+    /// <summary>Writes everything pending now.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        Dictionary<(long, long), AsEdgeStats> edgeBatch;
+        Dictionary<long, AsnInfo> asnBatch;
+        Dictionary<string, PathDelta> pathBatch;
+        lock (gate)
+        {
+            if (edges.Count + asns.Count + paths.Count == 0)
+            {
+                return;
+            }
+            (edgeBatch, asnBatch, pathBatch) = (edges, asns, paths);
+            edges = new();
+            asns = new();
+            paths = new(StringComparer.Ordinal);
+        }
+        try
+        {
+            await WriteAsync(edgeBatch.Values, asnBatch.Values, pathBatch.Values, cancellationToken);
+        }
+        catch
+        {
+            // Back under anything newer that arrived meanwhile; path counts add up.
+            lock (gate)
+            {
+                foreach (var (key, edge) in edgeBatch)
+                {
+                    edges.TryAdd(key, edge);
+                }
+                foreach (var (key, asn) in asnBatch)
+                {
+                    asns.TryAdd(key, asn);
+                }
+                foreach (var delta in pathBatch.Values)
+                {
+                    MergePath(delta);
+                }
+            }
+            throw;
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(failures == 0 ? FlushInterval : TimeSpan.FromSeconds(Math.Min(30, 1 << Math.Min(failures, 5))), stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            try
+            {
+                await FlushAsync(stoppingToken);
+                failures = 0;
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                failures++;
+                LogWriteFailed(Pending, e.Message);
+            }
+        }
+        try
+        {
+            await FlushAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            LogWriteFailed(Pending, e.Message);
+        }
+    }
+
+    private async Task WriteAsync(ICollection<AsEdgeStats> edgeRows, ICollection<AsnInfo> asnRows, ICollection<PathDelta> pathRows,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (edgeRows.Count > 0)
+        {
+            await using var upsert = new NpgsqlCommand("""
+                INSERT INTO as_edges (src_asn, dst_asn, observed_count, min_rtt_ms, avg_rtt_ms, max_rtt_ms, first_seen, last_seen, ixp, vantages, updated_at)
+                SELECT u.src, u.dst, u.n, u.min, u.avg, u.max, u.first, u.last, u.ixp, string_to_array(u.vantages, chr(31)), now()
+                  FROM unnest(@src, @dst, @n, @min, @avg, @max, @first, @last, @ixp, @vantages) AS u(src, dst, n, min, avg, max, first, last, ixp, vantages)
+                ON CONFLICT (src_asn, dst_asn) DO UPDATE SET
+                    observed_count = excluded.observed_count, min_rtt_ms = excluded.min_rtt_ms, avg_rtt_ms = excluded.avg_rtt_ms,
+                    max_rtt_ms = excluded.max_rtt_ms, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+                    ixp = excluded.ixp, vantages = excluded.vantages, updated_at = now()
+                  WHERE as_edges.observed_count <= excluded.observed_count
+                """, connection, transaction);
+            upsert.Parameters.Add(new NpgsqlParameter<long[]>("src", edgeRows.Select(e => e.SrcAsn).ToArray()));
+            upsert.Parameters.Add(new NpgsqlParameter<long[]>("dst", edgeRows.Select(e => e.DstAsn).ToArray()));
+            upsert.Parameters.Add(new NpgsqlParameter<long[]>("n", edgeRows.Select(e => e.ObservedCount).ToArray()));
+            upsert.Parameters.Add(Doubles("min", edgeRows.Select(e => e.MinRttMs)));
+            upsert.Parameters.Add(Doubles("avg", edgeRows.Select(e => e.AvgRttMs)));
+            upsert.Parameters.Add(Doubles("max", edgeRows.Select(e => e.MaxRttMs)));
+            upsert.Parameters.Add(Times("first", edgeRows.Select(e => (DateTimeOffset?)e.FirstSeen)));
+            upsert.Parameters.Add(Times("last", edgeRows.Select(e => (DateTimeOffset?)e.LastSeen)));
+            upsert.Parameters.Add(Texts("ixp", edgeRows.Select(e => e.Ixp)));
+            upsert.Parameters.Add(Texts("vantages", edgeRows.Select(e => string.Join(Separator, e.Vantages))));
+            await upsert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        if (asnRows.Count > 0)
+        {
+            // org_name and country are filled only when unknown: richer sources (registries) may own them.
+            await using var upsert = new NpgsqlCommand("""
+                INSERT INTO asns (asn, org_name, country, neighbor_count, measurement_count, avg_rtt_ms, first_seen, last_seen)
+                SELECT * FROM unnest(@asn, @org, @country, @neighbors, @n, @avg, @first, @last)
+                ON CONFLICT (asn) DO UPDATE SET
+                    org_name = COALESCE(asns.org_name, excluded.org_name), country = COALESCE(asns.country, excluded.country),
+                    neighbor_count = excluded.neighbor_count, measurement_count = excluded.measurement_count,
+                    avg_rtt_ms = excluded.avg_rtt_ms, first_seen = excluded.first_seen, last_seen = excluded.last_seen
+                  WHERE asns.measurement_count <= excluded.measurement_count
+                """, connection, transaction);
+            upsert.Parameters.Add(new NpgsqlParameter<long[]>("asn", asnRows.Select(a => a.Asn).ToArray()));
+            upsert.Parameters.Add(Texts("org", asnRows.Select(a => a.OrgName)));
+            upsert.Parameters.Add(Texts("country", asnRows.Select(a => a.Country)));
+            upsert.Parameters.Add(new NpgsqlParameter<int[]>("neighbors", asnRows.Select(a => a.InNeighbors.Union(a.OutNeighbors).Count()).ToArray()));
+            upsert.Parameters.Add(new NpgsqlParameter<long[]>("n", asnRows.Select(a => a.MeasurementCount).ToArray()));
+            upsert.Parameters.Add(Doubles("avg", asnRows.Select(a => a.AvgRttMs)));
+            upsert.Parameters.Add(Times("first", asnRows.Select(a => a.FirstSeen)));
+            upsert.Parameters.Add(Times("last", asnRows.Select(a => a.LastSeen)));
+            await upsert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        if (pathRows.Count > 0)
+        {
+            await using var upsert = new NpgsqlCommand("""
+                INSERT INTO as_paths (path, asns, observed_count, first_seen, last_seen, vantages, last_target, last_measurement_id, updated_at)
+                SELECT u.path, array_remove(string_to_array(u.path, ' '), '*')::bigint[], u.n, u.first, u.last,
+                       string_to_array(u.vantages, chr(31)), u.target::inet, u.measurement, now()
+                  FROM unnest(@path, @n, @first, @last, @vantages, @target, @measurement) AS u(path, n, first, last, vantages, target, measurement)
+                ON CONFLICT (path) DO UPDATE SET
+                    observed_count = as_paths.observed_count + excluded.observed_count,
+                    first_seen = LEAST(as_paths.first_seen, excluded.first_seen),
+                    last_seen = GREATEST(as_paths.last_seen, excluded.last_seen),
+                    vantages = ARRAY(SELECT DISTINCT v FROM unnest(as_paths.vantages || excluded.vantages) AS v ORDER BY v),
+                    last_target = CASE WHEN excluded.last_seen >= as_paths.last_seen THEN excluded.last_target ELSE as_paths.last_target END,
+                    last_measurement_id = CASE WHEN excluded.last_seen >= as_paths.last_seen THEN excluded.last_measurement_id
+                                               ELSE as_paths.last_measurement_id END,
+                    updated_at = now()
+                """, connection, transaction);
+            upsert.Parameters.Add(new NpgsqlParameter<string[]>("path", pathRows.Select(p => p.Path).ToArray()));
+            upsert.Parameters.Add(new NpgsqlParameter<long[]>("n", pathRows.Select(p => p.Count).ToArray()));
+            upsert.Parameters.Add(Times("first", pathRows.Select(p => (DateTimeOffset?)p.FirstSeen)));
+            upsert.Parameters.Add(Times("last", pathRows.Select(p => (DateTimeOffset?)p.LastSeen)));
+            upsert.Parameters.Add(Texts("vantages", pathRows.Select(p => string.Join(Separator, p.Vantages))));
+            upsert.Parameters.Add(Texts("target", pathRows.Select(p => p.LastTarget is { } t && IPAddress.TryParse(t, out _) ? t : null)));
+            upsert.Parameters.Add(new NpgsqlParameter("measurement", NpgsqlDbType.Array | NpgsqlDbType.Bigint)
+            {
+                Value = pathRows.Select(p => (object?)p.LastMeasurementId ?? DBNull.Value).ToArray(),
+            });
+            await upsert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static NpgsqlParameter Doubles(string name, IEnumerable<double?> values) =>
+        new(name, NpgsqlDbType.Array | NpgsqlDbType.Double) { Value = values.Select(v => (object?)v ?? DBNull.Value).ToArray() };
+
+    private static NpgsqlParameter Texts(string name, IEnumerable<string?> values) =>
+        new(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = values.Select(v => (object?)v ?? DBNull.Value).ToArray() };
+
+    private static NpgsqlParameter Times(string name, IEnumerable<DateTimeOffset?> values) =>
+        new(name, NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
+        {
+            Value = values.Select(v => v is { } t ? (object)t.UtcDateTime : DBNull.Value).ToArray(),
+        };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot write {Pending} topology row(s) to PostgreSQL ({Error}); keeping them and retrying")]
+    private partial void LogWriteFailed(int pending, string error);
+}

@@ -1,0 +1,148 @@
+using System.Globalization;
+using CyberWatch.Topology;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace CyberWatch.WebApi.Endpoints;
+
+/// <summary>
+/// AS graph queries, answered by the stateless <see cref="IAsGraphGrain"/> from the in-memory index of the
+/// silo that serves the call, and AS details from the <see cref="IAsnGrain"/>.
+/// </summary>
+public static class GraphApi
+{
+    public const int DefaultTopologyLimit = 100;
+
+    public static IEndpointRouteBuilder MapGraphApi(this IEndpointRouteBuilder app)
+    {
+        var graph = app.MapGroup("/graph").WithTags("AS graph");
+        graph.MapGet("/neighbors/{asn}", NeighborsAsync)
+            .WithSummary("Neighbors of an AS with the statistics of the observed edges in each direction.");
+        graph.MapGet("/path", PathAsync)
+            .WithSummary("Shortest AS path between two ASes over observed edges (undirected unless directed=true), with the observed AS paths through both.");
+        graph.MapGet("/topology", TopologyAsync)
+            .WithSummary("ASes within depth (1..3) AS hops of an AS, at most limit of them, and the edges among them.");
+        app.MapGet("/asn/{asn}", AsnAsync).WithTags("ASN")
+            .WithSummary("What the node's measurements say about an AS: counts, first-hop RTT, first/last seen, neighbors.");
+        return app;
+    }
+
+    public static async Task<Results<Ok<AsNeighborsAnswer>, NotFound<ProblemDetails>, ValidationProblem>> NeighborsAsync(string asn, IClusterClient cluster)
+    {
+        if (!TryParseAsn(asn, out var number))
+        {
+            return BadAsn("asn", asn);
+        }
+        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Neighbors(number);
+        return answer.Known ? TypedResults.Ok(answer) : NotInGraph(number, answer.Freshness);
+    }
+
+    public static async Task<Results<Ok<AsPathAnswer>, NotFound<ProblemDetails>, ValidationProblem>> PathAsync(IClusterClient cluster,
+        [FromQuery(Name = "src_asn")] string? srcAsn = null, [FromQuery(Name = "dst_asn")] string? dstAsn = null, string? directed = null)
+    {
+        if (!TryParseAsn(srcAsn, out var src))
+        {
+            return BadAsn("src_asn", srcAsn);
+        }
+        if (!TryParseAsn(dstAsn, out var dst))
+        {
+            return BadAsn("dst_asn", dstAsn);
+        }
+        var isDirected = false;
+        if (directed is not null && !bool.TryParse(directed, out isDirected))
+        {
+            return TargetsApi.Problem("directed", "directed must be true or false");
+        }
+        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Path(src, dst, isDirected);
+        if (!answer.SrcKnown)
+        {
+            return NotInGraph(src, answer.Freshness);
+        }
+        if (!answer.DstKnown)
+        {
+            return NotInGraph(dst, answer.Freshness);
+        }
+        if (answer.Path is null && answer.Observed.Count == 0)
+        {
+            return TypedResults.NotFound(new ProblemDetails
+            {
+                Title = "No AS path",
+                Status = StatusCodes.Status404NotFound,
+                Detail = $"no {(isDirected ? "directed " : "")}path from AS{src} to AS{dst} over the observed AS edges",
+            });
+        }
+        return TypedResults.Ok(answer);
+    }
+
+    public static async Task<Results<Ok<AsTopologyAnswer>, NotFound<ProblemDetails>, ValidationProblem>> TopologyAsync(IClusterClient cluster,
+        string? asn = null, string? depth = null, string? limit = null)
+    {
+        if (!TryParseAsn(asn, out var number))
+        {
+            return BadAsn("asn", asn);
+        }
+        var depthValue = 1;
+        if (depth is not null && (!int.TryParse(depth, NumberStyles.None, CultureInfo.InvariantCulture, out depthValue) || depthValue is < 1 or > AsGraphGrain.MaxDepth))
+        {
+            return TargetsApi.Problem("depth", $"depth must be 1..{AsGraphGrain.MaxDepth}");
+        }
+        var limitValue = DefaultTopologyLimit;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out limitValue) || limitValue is < 1 or > AsGraphGrain.MaxLimit))
+        {
+            return TargetsApi.Problem("limit", $"limit must be 1..{AsGraphGrain.MaxLimit} (nodes)");
+        }
+        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Topology(number, depthValue, limitValue);
+        return answer.Known ? TypedResults.Ok(answer) : NotInGraph(number, answer.Freshness);
+    }
+
+    public static async Task<Results<Ok<AsnDetails>, NotFound<ProblemDetails>, ValidationProblem>> AsnAsync(string asn, IClusterClient cluster)
+    {
+        if (!TryParseAsn(asn, out var number))
+        {
+            return BadAsn("asn", asn);
+        }
+        var infoTask = cluster.GetGrain<IAsnGrain>(number).GetInfo();
+        var neighborsTask = cluster.GetGrain<IAsGraphGrain>(0).Neighbors(number);
+        var info = await infoTask;
+        var neighbors = await neighborsTask;
+        if (!info.Seen && !neighbors.Known)
+        {
+            return NotInGraph(number, neighbors.Freshness);
+        }
+        return TypedResults.Ok(new AsnDetails(info, neighbors.Neighbors, neighbors.Freshness));
+    }
+
+    /// <summary>Accepts <c>64500</c>, <c>AS64500</c> or <c>as64500</c>; 0..4294967295.</summary>
+    public static bool TryParseAsn(string? text, out long asn)
+    {
+        asn = 0;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+        var digits = text.Trim();
+        if (digits.StartsWith("AS", StringComparison.OrdinalIgnoreCase))
+        {
+            digits = digits[2..];
+        }
+        return digits.Length is > 0 and <= 10
+            && long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out asn)
+            && asn <= AsEdgeKey.MaxAsn;
+    }
+
+    private static ValidationProblem BadAsn(string field, string? text) => TargetsApi.Problem(field, text is null or ""
+        ? $"{field} is required (an ASN like 64500 or AS64500)"
+        : $"'{(text.Length > 32 ? text[..32] : text)}' is not an ASN (0..4294967295, optionally prefixed AS)");
+
+    private static NotFound<ProblemDetails> NotInGraph(long asn, AsGraphFreshness freshness) => TypedResults.NotFound(new ProblemDetails
+    {
+        Title = "AS not in the graph",
+        Status = StatusCodes.Status404NotFound,
+        Detail = freshness.Loaded
+            ? $"AS{asn} is in no AS edge observed by this node"
+            : $"AS{asn} is not in the graph yet (the graph index is still loading)",
+    });
+}
+
+/// <summary>Body of GET /asn/{asn}.</summary>
+public sealed record AsnDetails(AsnInfo Asn, IReadOnlyList<AsNeighbor> Neighbors, AsGraphFreshness Freshness);
