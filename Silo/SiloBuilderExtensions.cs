@@ -3,6 +3,7 @@ using CyberWatch.Configuration;
 using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
+using CyberWatch.Topology;
 using Npgsql;
 using OpenTelemetry.Metrics;
 using Orleans.Configuration;
@@ -33,6 +34,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddCyberWatchStorage(builder.Configuration);
         builder.Services.AddTargetPolicy(options);
         builder.Services.AddProbePipeline(options);
+        builder.Services.AddTopology(builder.Configuration);
 
         builder.UseOrleans(silo =>
         {

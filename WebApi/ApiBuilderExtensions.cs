@@ -96,6 +96,7 @@ public static class ApiBuilderExtensions
         app.MapMeasurementsApi();
         app.MapProbingApi();
         app.MapAsnApi();
+        app.MapGraphApi();
         return app;
     }
 }

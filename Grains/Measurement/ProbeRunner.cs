@@ -21,6 +21,8 @@ public sealed partial class ProbeRunner
     private readonly MeasurementWriter writer;
     private readonly ProbeResultMapper mapper;
     private readonly CyberWatch.Enrichment.HopEnricher enricher;
+    private readonly CyberWatch.Topology.AsPathExtractor extractor;
+    private readonly CyberWatch.Topology.TopologyRecorder topology;
     private readonly IGrainFactory grains;
     private readonly SettingsMonitor settings;
     private readonly TimeProvider clock;
@@ -31,7 +33,8 @@ public sealed partial class ProbeRunner
     private readonly Histogram<double> duration;
 
     public ProbeRunner(ProbeScheduler scheduler, ScamperEngine scamper, TracerouteFallback traceroute, MeasurementWriter writer,
-        ProbeResultMapper mapper, CyberWatch.Enrichment.HopEnricher enricher, IGrainFactory grains, SettingsMonitor settings, TimeProvider clock, ILogger<ProbeRunner> logger,
+        ProbeResultMapper mapper, CyberWatch.Enrichment.HopEnricher enricher, CyberWatch.Topology.AsPathExtractor extractor,
+        CyberWatch.Topology.TopologyRecorder topology, IGrainFactory grains, SettingsMonitor settings, TimeProvider clock, ILogger<ProbeRunner> logger,
         IMeterFactory meters)
     {
         this.scheduler = scheduler;
@@ -40,6 +43,8 @@ public sealed partial class ProbeRunner
         this.writer = writer;
         this.mapper = mapper;
         this.enricher = enricher;
+        this.extractor = extractor;
+        this.topology = topology;
         this.grains = grains;
         this.settings = settings;
         this.clock = clock;
@@ -91,8 +96,13 @@ public sealed partial class ProbeRunner
             }
             throw;
         }
+        if (row.Success && row.Hops.Count > 0)
+        {
+            topology.Submit(id, row);
+        }
+        var asPath = extractor.Extract(row.Hops.Select(CyberWatch.Topology.PathHop.From)).Path.OfType<long>().ToList();
         var summary = new MeasurementSummary(id, request.Target, row.Method, row.Success, row.StartedAt, row.HopCount ?? 0,
-            row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row), AsPath(row));
+            row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row), asPath);
         await grains.GetGrain<ITargetGrain>(request.Target).OnMeasured(summary);
         LogMeasured(request.Target, request.Method.ToWire(), id, row.Success, row.HopCount ?? 0);
         return summary;
@@ -144,20 +154,6 @@ public sealed partial class ProbeRunner
         MaxTtl = Math.Clamp(worker.MaxTtl, 1, 255),
         GapLimit = 5,
     };
-
-    /// <summary>Origin ASNs in hop order, consecutive repeats collapsed; hops without an ASN are skipped.</summary>
-    private static IReadOnlyList<long> AsPath(MeasurementRow row)
-    {
-        var path = new List<long>();
-        foreach (var hop in row.Hops)
-        {
-            if (hop.ReplyIndex == 0 && hop.Asn is { } asn && (path.Count == 0 || path[^1] != asn))
-            {
-                path.Add(asn);
-            }
-        }
-        return path;
-    }
 
     /// <summary>The IP path, one entry per TTL (the first reply; null for a silent TTL).</summary>
     private static IReadOnlyList<string?> IpPath(MeasurementRow row)
