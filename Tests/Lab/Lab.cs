@@ -10,7 +10,20 @@ namespace CyberWatch.Tests.Lab;
 /// </summary>
 public sealed class LabFixture : IAsyncLifetime
 {
-    public const string Vantage = "cwlab-vantage";
+    /// <summary>
+    /// The vantage namespace, from the topology scripts/lab builds (<c>CYBERWATCH_LAB_TOPOLOGY</c> names another one,
+    /// with its own <c>namespace_prefix</c>, so that two checkouts can each run a lab on one machine).
+    /// </summary>
+    public static string Vantage { get; } = ReadVantage();
+
+    private static string ReadVantage()
+    {
+        var file = Environment.GetEnvironmentVariable("CYBERWATCH_LAB_TOPOLOGY") is { Length: > 0 } custom
+            ? custom
+            : Path.Combine(Repository.Root, "scripts", "lab.d", "topology.json");
+        using var topology = JsonDocument.Parse(File.ReadAllText(file));
+        return topology.RootElement.GetProperty("namespace_prefix").GetString() + topology.RootElement.GetProperty("vantage").GetString();
+    }
 
     private string? skipReason;
 
