@@ -12,7 +12,8 @@ public sealed record TargetInfo(
     [property: Id(6)] DateTimeOffset? NextDueAt,
     [property: Id(7)] bool Active,
     [property: Id(8)] IReadOnlyList<string?> LastIpPath,
-    [property: Id(9)] double? RttBaselineMs);
+    [property: Id(9)] double? RttBaselineMs,
+    [property: Id(10)] IReadOnlyList<long> LastAsPath);
 
 /// <summary>Outcome of offering an address as a target.</summary>
 [GenerateSerializer, Immutable]

@@ -24,6 +24,7 @@ public static class EnvironmentVariables
         ["CYBERWATCH_PREFIX_DATA"] = "CyberWatch:PrefixData",
         ["CYBERWATCH_OWN_ADDRESSES"] = "CyberWatch:OwnAddresses",
         ["CYBERWATCH_IXP_PREFIXES"] = "CyberWatch:IxpPrefixes",
+        ["CYBERWATCH_IXP_MEMBERS"] = "CyberWatch:IxpMembers",
         ["CYBERWATCH_API_URL"] = "Api:Url",
         ["CYBERWATCH_LOG_LEVEL"] = "Logging:LogLevel:Default",
         ["NEO4J_URI"] = "CyberWatch:Neo4jUri",

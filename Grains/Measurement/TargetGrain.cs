@@ -174,7 +174,8 @@ public sealed partial class TargetGrain(
         state.State.Active ? state.State.NextDueAt : null,
         state.State.Active,
         state.State.LastIpPath,
-        RttBaseline());
+        RttBaseline(),
+        state.State.LastAsPath);
 
     private double? RttBaseline()
     {

@@ -276,6 +276,10 @@ public sealed class AsPathExtractor(IxpPrefixes ixps)
                     }
                     break;
                 case HopKind.Mapped:
+                    if (probe.Ixp is not null)
+                    {
+                        flags |= AsPathFlags.Ixp;
+                    }
                     if (current is null)
                     {
                         current = new Run(probe.Asn, probe, null);
@@ -289,6 +293,7 @@ public sealed class AsPathExtractor(IxpPrefixes ixps)
                     else
                     {
                         var adjacent = !gapSince && probe.Ttl == (ixpName is null ? lastMapped!.Ttl : ixpLastTtl) + 1;
+                        ixpName ??= probe.Ixp;
                         elements.Add(current.ToElement());
                         if (adjacent)
                         {
@@ -341,8 +346,15 @@ public sealed class AsPathExtractor(IxpPrefixes ixps)
         var ixp = hop.Ixp ?? ixps.Find(hop.Address);
         if (ixp is not null)
         {
-            probe.Kind = HopKind.Ixp;
             probe.Ixp = ixp;
+            if (ixps.MemberAsn(hop.Address) is { } member)
+            {
+                // A known member's port: the hop is that member's router, entered across the IXP.
+                probe.Kind = HopKind.Mapped;
+                probe.Asn = member;
+                return probe;
+            }
+            probe.Kind = HopKind.Ixp;
             return probe;
         }
         if ((hop.AddressClass is not null && hop.AddressClass != "global") || hop.Asn is not { } asn)

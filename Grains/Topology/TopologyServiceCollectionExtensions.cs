@@ -10,6 +10,9 @@ public static class TopologyServiceCollectionExtensions
     /// <summary>Configuration key of the IXP peering LANs (<c>NAME=PREFIX,...</c>; env CYBERWATCH_IXP_PREFIXES).</summary>
     public const string IxpPrefixesKey = "CyberWatch:IxpPrefixes";
 
+    /// <summary>Configuration key of known IXP member ports (<c>ADDRESS=ASN,...</c>; env CYBERWATCH_IXP_MEMBERS).</summary>
+    public const string IxpMembersKey = "CyberWatch:IxpMembers";
+
     /// <summary>
     /// The silo's topology services: AS path extraction, the recorder the probe pipeline calls, the table
     /// writer, the in-memory graph index and its database sync, and the Neo4j projection when NEO4J_URI is
@@ -21,11 +24,11 @@ public static class TopologyServiceCollectionExtensions
         IxpPrefixes ixps;
         try
         {
-            ixps = IxpPrefixes.Parse(configuration[IxpPrefixesKey]);
+            ixps = IxpPrefixes.Parse(configuration[IxpPrefixesKey], configuration[IxpMembersKey]);
         }
         catch (FormatException e)
         {
-            throw new ConfigurationException($"CYBERWATCH_IXP_PREFIXES: {e.Message}");
+            throw new ConfigurationException($"CYBERWATCH_IXP_PREFIXES / CYBERWATCH_IXP_MEMBERS: {e.Message}");
         }
         services.AddSingleton(ixps);
         services.AddSingleton<AsPathExtractor>();

@@ -92,6 +92,24 @@ public sealed class LabFixture : IAsyncLifetime
 
     public static string Script { get; } = Path.Combine(Repository.Root, "scripts", "lab");
 
+    /// <summary>The route collector's RIB dump that <c>scripts/lab mrt</c> writes (TABLE_DUMP_V2).</summary>
+    public static string MrtFile =>
+        Path.Combine(Environment.GetEnvironmentVariable("CYBERWATCH_LAB_DIR") is { Length: > 0 } dir ? dir : Path.Combine(Repository.Root, ".data", "lab"),
+            "collector.mrt");
+
+    /// <summary>The lab's IXP peering LANs as CYBERWATCH_IXP_PREFIXES reads them (NAME=PREFIX,...).</summary>
+    public string IxpPrefixes() => string.Join(',',
+        from ixp in Truth.GetProperty("ixps").EnumerateArray()
+        from prefix in ixp.GetProperty("prefixes").EnumerateArray()
+        select $"{ixp.GetProperty("name").GetString()}={prefix.GetString()}");
+
+    /// <summary>The lab's IXP member ports as CYBERWATCH_IXP_MEMBERS reads them (ADDRESS=ASN,...), as PeeringDB's netixlan would give them.</summary>
+    public string IxpMembers() => string.Join(',',
+        from ixp in Truth.GetProperty("ixps").EnumerateArray()
+        from member in ixp.GetProperty("members").EnumerateArray()
+        from address in member.GetProperty("addresses").EnumerateArray()
+        select $"{address.GetString()}={member.GetProperty("asn").GetInt64()}");
+
     private static (string, IReadOnlyList<string>) Lab(string command) => (Script, [command]);
 
     public static async Task<(int ExitCode, string Output)> RunAsync((string Program, IReadOnlyList<string> Args) command, TimeSpan timeout)

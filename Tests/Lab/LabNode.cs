@@ -22,7 +22,7 @@ public sealed class LabNode : IAsyncDisposable
     public string ApiUrl { get; }
 
     /// <summary>Starts a node whose settings were first adjusted by <paramref name="settingsSql"/>.</summary>
-    public static async Task<LabNode> StartAsync(LabFixture lab, string settingsSql)
+    public static async Task<LabNode> StartAsync(LabFixture lab, string settingsSql, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var database = await TestDatabase.CreateAsync();
         await database.ScalarAsync<object>(settingsSql);
@@ -42,6 +42,10 @@ public sealed class LabNode : IAsyncDisposable
             ["CYBERWATCH_VANTAGE"] = "lab-vantage",
             ["CYBERWATCH_REDIS_URL"] = Environment.GetEnvironmentVariable("CYBERWATCH_TEST_REDIS_URL") ?? "127.0.0.1:1",
         };
+        foreach (var (name, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            environment[name] = value;
+        }
         var silo = NodeProcess.StartIn(LabFixture.Vantage, Repository.SiloDll, environment, "run");
         await WaitUntilAsync(async () => await database.ScalarAsync<long>(
             $"SELECT count(*) FROM orleans_membership WHERE deploymentid = '{clusterId}' AND status = 3") == 1,

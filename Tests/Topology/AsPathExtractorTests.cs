@@ -136,6 +136,37 @@ public sealed class AsPathExtractorTests
     }
 
     [Fact]
+    public void Known_IXP_member_port_followed_by_a_silent_hop_in_the_member_AS_gives_the_tagged_edge()
+    {
+        var extractor = new AsPathExtractor(IxpPrefixes.Parse("LAB-IX=11.190.0.0/24", "11.190.0.15=1500"));
+        var memberPort = new PathHop(2, IPAddress.Parse("11.190.0.15"), 2, "global");
+        var otherPort = new PathHop(2, IPAddress.Parse("11.190.0.16"), 2, "global");
+
+        var path = extractor.Extract([M(1, 1200), memberPort, S(3), M(4, 1500)]);
+        Assert.Equal([(1200L, 1500L)], EdgePairs(path));
+        Assert.Equal("LAB-IX", path.Edges[0].Ixp);
+        Assert.Equal("1200 1500", path.Text);
+        Assert.Equal("LAB-IX", path.Elements[1].EnteredViaIxp);
+        Assert.False(path.Flags.HasFlag(AsPathFlags.IxpWithoutEdge));
+
+        // A port whose member is not known stays an IXP hop: next to a gap, no edge.
+        var unknown = extractor.Extract([M(1, 1200), otherPort, S(3), M(4, 1600)]);
+        Assert.Empty(unknown.Edges);
+        Assert.True(unknown.Flags.HasFlag(AsPathFlags.IxpWithoutEdge));
+    }
+
+    [Fact]
+    public void IXP_member_list_rejects_malformed_entries_and_addresses_off_the_LAN()
+    {
+        Assert.Throws<FormatException>(() => IxpPrefixes.Parse("IX=10.99.0.0/24", "10.99.0.1"));
+        Assert.Throws<FormatException>(() => IxpPrefixes.Parse("IX=10.99.0.0/24", "10.99.0.1=AS5"));
+        Assert.Throws<FormatException>(() => IxpPrefixes.Parse("IX=10.99.0.0/24", "192.0.2.1=64500"));
+        var parsed = IxpPrefixes.Parse("IX=10.99.0.0/24,IX=2001:db8:99::/64", "10.99.0.1=64500, 2001:db8:99::2=64501");
+        Assert.Equal((64500L, 64501L), (parsed.MemberAsn(IPAddress.Parse("10.99.0.1")), parsed.MemberAsn(IPAddress.Parse("2001:db8:99::2"))));
+        Assert.Null(parsed.MemberAsn(IPAddress.Parse("10.99.0.9")));
+    }
+
+    [Fact]
     public void Two_hops_on_the_same_IXP_LAN_still_give_one_tagged_edge()
     {
         var path = Extractor.Extract([M(1, 100), X(2), X(3), M(4, 200)]);

@@ -374,8 +374,21 @@ lab_node_env() {
         CYBERWATCH_SILO_HTTP="http://127.0.0.1:8001" \
         CYBERWATCH_VANTAGE="${CYBERWATCH_LAB_VANTAGE:-lab-vantage}" \
         CYBERWATCH_CLUSTER_ID="cyberwatch-lab" \
-        CYBERWATCH_PREFIX_DATA="$LAB_NODE_DIR/lab-prefixes.dat" \
+        CYBERWATCH_PREFIX_DATA="$LAB_NODE_DIR/collector.mrt" \
+        CYBERWATCH_IXP_PREFIXES="$(lab_ixp_prefixes)" \
+        CYBERWATCH_IXP_MEMBERS="$(lab_ixp_members)" \
         "$@"
+}
+
+# NAME=PREFIX,... for every IXP peering LAN of the topology (CYBERWATCH_IXP_PREFIXES).
+lab_ixp_prefixes() {
+    jq -r '[.ixps[]? | .name as $n | .prefixes[] | "\($n)=\(.)"] | join(",")' "$LAB_TOPOLOGY"
+}
+
+# ADDRESS=ASN,... for every member port on an IXP LAN (CYBERWATCH_IXP_MEMBERS), as PeeringDB's netixlan lists them.
+lab_ixp_members() {
+    jq -r '(.nodes | map({(.name): .asn}) | add) as $asn
+        | [.ixps[]? | .members[] | .[0] as $r | .[1:][] | (split("/")[0]) + "=" + ($asn[$r] | tostring)] | join(",")' "$LAB_TOPOLOGY"
 }
 
 lab_node_running() {
@@ -391,7 +404,9 @@ lab_node_up() {
     lab_require_root
     lab_ns_up || lab_die "the lab is not up (scripts/lab up)"
     mkdir -p "$LAB_NODE_DIR"
-    lab_model prefixes >"$LAB_NODE_DIR/lab-prefixes.dat"
+    # The node maps hops with what BGP announced, as the route collector saw it.
+    lab_mrt
+    cp "$LAB_MRT_FILE" "$LAB_NODE_DIR/collector.mrt"
     # PostgreSQL, Redis and the build first, in the root namespace: the namespace has no way to a
     # package mirror, and the databases belong outside the simulated internet.
     # shellcheck disable=SC2016 # expanded by the inner bash
@@ -400,7 +415,7 @@ lab_node_up() {
         node_install_packages; node_start_postgres; node_start_redis; node_build' _ "$ROOT" 9>&-
     lab_node_env ip netns exec "$(lab_vantage_ns)" "$ROOT/scripts/cyberwatch" up 9>&-
     lab_say "the lab node runs in $(lab_vantage_ns); try: scripts/lab exec -- curl -s 127.0.0.1:8000/health"
-    lab_say "its prefix data (CYBERWATCH_PREFIX_DATA): $LAB_NODE_DIR/lab-prefixes.dat"
+    lab_say "its prefix data (CYBERWATCH_PREFIX_DATA): $LAB_NODE_DIR/collector.mrt, the route collector's RIB"
 }
 
 lab_node_down() {
