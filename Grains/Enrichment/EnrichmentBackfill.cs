@@ -1,5 +1,6 @@
 using System.Net;
 using CyberWatch.Storage;
+using CyberWatch.Topology;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -10,10 +11,11 @@ namespace CyberWatch.Enrichment;
 /// <summary>
 /// Catches up on measurements stored before the prefix table was loaded (<c>enrichment_state = 'pending'</c>):
 /// every <c>enrichment_settings.poll_interval_seconds</c>, up to <c>batch_size</c> measurements have their hops
-/// mapped and are marked done or partial, so none stays pending and none is retried in a loop.
+/// mapped and are marked done or partial, so none stays pending and none is retried in a loop. Each
+/// caught-up measurement then goes to the topology recorder, which had seen it without ASNs.
 /// </summary>
 public sealed partial class EnrichmentBackfill(NpgsqlDataSource dataSource, PrefixTableService prefixes, HopEnricher enricher,
-    SettingsMonitor settings, ILogger<EnrichmentBackfill> logger) : BackgroundService
+    SettingsMonitor settings, ILogger<EnrichmentBackfill> logger, TopologyRecorder? topology = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -25,7 +27,12 @@ public sealed partial class EnrichmentBackfill(NpgsqlDataSource dataSource, Pref
             {
                 if (prefixes.Table.PrefixCount > 0)
                 {
-                    enriched = await RunOnceAsync(settings.Current.Enrichment.BatchSize, stoppingToken);
+                    var caughtUp = await RunOnceAsync(settings.Current.Enrichment.BatchSize, stoppingToken);
+                    foreach (var measurement in caughtUp)
+                    {
+                        topology?.Submit(measurement);
+                    }
+                    enriched = caughtUp.Count;
                 }
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException)
@@ -48,14 +55,14 @@ public sealed partial class EnrichmentBackfill(NpgsqlDataSource dataSource, Pref
         }
     }
 
-    /// <summary>Enriches one batch of pending measurements; returns how many were done.</summary>
-    public async Task<int> RunOnceAsync(int batchSize, CancellationToken cancellationToken)
+    /// <summary>Enriches one batch of pending measurements; returns them, with their enriched replies, as the topology needs them.</summary>
+    public async Task<IReadOnlyList<TopologyMeasurement>> RunOnceAsync(int batchSize, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var measurements = new List<(long Id, DateTime StartedAt)>();
+        var measurements = new List<(long Id, DateTime StartedAt, IPAddress Target, string Vantage)>();
         await using (var pick = new NpgsqlCommand("""
-            SELECT id, started_at FROM measurements WHERE enrichment_state = 'pending'
+            SELECT id, started_at, target, vantage FROM measurements WHERE enrichment_state = 'pending'
              ORDER BY started_at LIMIT @n FOR UPDATE SKIP LOCKED
             """, connection, transaction))
         {
@@ -63,16 +70,16 @@ public sealed partial class EnrichmentBackfill(NpgsqlDataSource dataSource, Pref
             await using var reader = await pick.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                measurements.Add((reader.GetInt64(0), reader.GetDateTime(1)));
+                measurements.Add((reader.GetInt64(0), reader.GetDateTime(1), reader.GetFieldValue<IPAddress>(2), reader.GetString(3)));
             }
         }
         if (measurements.Count == 0)
         {
-            return 0;
+            return [];
         }
         var hops = new List<(long Measurement, DateTime At, short Ttl, short Index, HopRow Hop)>();
         await using (var read = new NpgsqlCommand("""
-            SELECT measurement_id, measured_at, ttl, reply_index, address FROM hops
+            SELECT measurement_id, measured_at, ttl, reply_index, address, rtt_ms FROM hops
              WHERE measurement_id = ANY(@ids) AND address IS NOT NULL
             """, connection, transaction))
         {
@@ -82,7 +89,8 @@ public sealed partial class EnrichmentBackfill(NpgsqlDataSource dataSource, Pref
             {
                 var ttl = reader.GetInt16(2);
                 hops.Add((reader.GetInt64(0), reader.GetDateTime(1), ttl, reader.GetInt16(3),
-                    new HopRow { Ttl = ttl, Address = reader.GetFieldValue<IPAddress>(4) }));
+                    new HopRow { Ttl = ttl, ReplyIndex = reader.GetInt16(3), Address = reader.GetFieldValue<IPAddress>(4),
+                        RttMs = reader.IsDBNull(5) ? null : reader.GetDouble(5) }));
             }
         }
         var table = prefixes.Table;
@@ -132,7 +140,9 @@ public sealed partial class EnrichmentBackfill(NpgsqlDataSource dataSource, Pref
             await mark.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
-        return measurements.Count;
+        var hopsByMeasurement = hops.Select((h, i) => (h.Measurement, Hop: PathHop.From(enriched[i]))).ToLookup(h => h.Measurement, h => h.Hop);
+        return [.. measurements.Select(m => new TopologyMeasurement(m.Id, m.Target.ToString(), m.Vantage,
+            new DateTimeOffset(DateTime.SpecifyKind(m.StartedAt, DateTimeKind.Utc)), [.. hopsByMeasurement[m.Id]]))];
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Enriched {Count} measurement(s) from the backlog")]
