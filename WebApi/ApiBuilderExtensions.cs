@@ -64,6 +64,9 @@ public static class ApiBuilderExtensions
         });
 
         builder.Services.AddProblemDetails();
+        // Enums as the words the API takes in (target sources, methods): "asn_expansion", not 4.
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(
+            new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower)));
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "cyberWatch looking glass";

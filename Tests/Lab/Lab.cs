@@ -46,7 +46,7 @@ public sealed class LabFixture : IAsyncLifetime
             skipReason = "the lab needs root for network namespaces (scripts/test runs as root in CI)";
             return;
         }
-        var (up, output) = await RunAsync(Lab("up"), TimeSpan.FromMinutes(4));
+        var (up, output) = await RunAsync((Script, ["up", "--no-node"]), TimeSpan.FromMinutes(4));
         if (up != 0)
         {
             throw new InvalidOperationException($"scripts/lab up failed ({up}):\n{output}");

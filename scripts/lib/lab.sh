@@ -374,6 +374,7 @@ lab_node_env() {
         CYBERWATCH_SILO_HTTP="http://127.0.0.1:8001" \
         CYBERWATCH_VANTAGE="${CYBERWATCH_LAB_VANTAGE:-lab-vantage}" \
         CYBERWATCH_CLUSTER_ID="cyberwatch-lab" \
+        CYBERWATCH_STOP_HINT="scripts/lab node-down (or scripts/lab down)" \
         CYBERWATCH_PREFIX_DATA="$LAB_NODE_DIR/collector.mrt" \
         CYBERWATCH_IXP_PREFIXES="$(lab_ixp_prefixes)" \
         CYBERWATCH_IXP_MEMBERS="$(lab_ixp_members)" \

@@ -441,6 +441,6 @@ cyberWatch is up.
   metrics     $CW_API_URL/metrics (API), $CW_SILO_HTTP/metrics (silo)
   database    scripts/cyberwatch psql
   logs        $CW_LOG_DIR
-Stop it with: scripts/cyberwatch down
+Stop it with: ${CYBERWATCH_STOP_HINT:-scripts/cyberwatch down}
 EOF
 }
