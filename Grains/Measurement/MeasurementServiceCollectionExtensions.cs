@@ -47,7 +47,7 @@ public static class MeasurementServiceCollectionExtensions
         return services;
     }
 
-    private static SpecialAddresses OwnAddresses(CyberWatchOptions options)
+    internal static SpecialAddresses OwnAddresses(CyberWatchOptions options)
     {
         var own = new List<IpPrefix>();
         foreach (var text in options.OwnAddresses.Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries))

@@ -1,0 +1,70 @@
+using System.Net.Http.Headers;
+using CyberWatch.Configuration;
+using CyberWatch.Measurement;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace CyberWatch.Enrichment.Online;
+
+public static class OnlineEnrichmentServiceCollectionExtensions
+{
+    /// <summary>
+    /// The online enrichment sources and the AS metadata refresh. Nothing is registered while every source is
+    /// off (the default): the ASN grains then keep no metadata and nothing is ever sent anywhere.
+    /// Needs the process's <see cref="NpgsqlDataSource"/> (AddCyberWatchStorage).
+    /// </summary>
+    public static IServiceCollection AddOnlineEnrichment(this IServiceCollection services, IConfiguration configuration)
+    {
+        var online = OnlineSourceOptions.From(configuration);
+        services.AddSingleton(online);
+        if (!online.AnyEnabled)
+        {
+            return services;
+        }
+        var node = configuration.GetSection(CyberWatchOptions.Section).Get<CyberWatchOptions>() ?? new CyberWatchOptions();
+        var special = MeasurementServiceCollectionExtensions.OwnAddresses(node);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new EnrichmentCache(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new CymruClient(online, special, sp.GetRequiredService<EnrichmentCache>(),
+            sp.GetRequiredService<ILogger<CymruClient>>()));
+
+        if (online.PeeringDbEnabled)
+        {
+            var limiter = OnlineResilience.RateLimiter(online.PeeringDbRatePerMinute);
+            services.AddHttpClient(PeeringDbClient.HttpClientName, http =>
+                {
+                    http.BaseAddress = OnlineSourceOptions.BaseUrl(online.PeeringDbUrl, "CYBERWATCH_PEERINGDB_URL");
+                    http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cyberWatch", "1.0"));
+                    if (online.PeeringDbApiKey.Length > 0)
+                    {
+                        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Api-Key", online.PeeringDbApiKey);
+                    }
+                })
+                .AddResilienceHandler("peeringdb", builder => OnlineResilience.Configure(builder, limiter, online));
+        }
+        if (online.RipeStatEnabled)
+        {
+            var limiter = OnlineResilience.RateLimiter(online.RipeStatRatePerMinute);
+            services.AddHttpClient(RipeStatClient.HttpClientName, http =>
+                {
+                    http.BaseAddress = OnlineSourceOptions.BaseUrl(online.RipeStatUrl, "CYBERWATCH_RIPESTAT_URL");
+                    http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cyberWatch", "1.0"));
+                })
+                .AddResilienceHandler("ripestat", builder => OnlineResilience.Configure(builder, limiter, online));
+        }
+        services.AddHttpClient();
+        services.AddSingleton(sp => new PeeringDbClient(sp.GetRequiredService<IHttpClientFactory>(), online, sp.GetRequiredService<EnrichmentCache>()));
+        services.AddSingleton(sp => new RipeStatClient(sp.GetRequiredService<IHttpClientFactory>(), online, sp.GetRequiredService<EnrichmentCache>()));
+        services.AddSingleton(sp => new AsnMetadataFetcher(sp.GetRequiredService<CymruClient>(), sp.GetRequiredService<PeeringDbClient>(),
+            sp.GetRequiredService<RipeStatClient>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AsnMetadataFetcher>>(),
+            sp.GetService<PrefixTableService>()));
+        services.AddSingleton<AsnMetadataTable>();
+        services.AddHostedService(sp => sp.GetRequiredService<AsnMetadataTable>());
+        services.AddSingleton<AsnMetadataRefresher>();
+        services.AddHostedService(sp => sp.GetRequiredService<AsnMetadataRefresher>());
+        return services;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace CyberWatch.Enrichment.Online;
+
+/// <summary>The PeeringDB <c>net</c> object of an AS, the fields cyberWatch keeps.</summary>
+public sealed record PeeringDbNetwork(
+    int Id, string? Name, int? InfoPrefixes4, int? InfoPrefixes6, string? PolicyGeneral, string? InfoTraffic,
+    string? InfoRatio, string? IrrAsSet, int? FacilityCount);
+
+/// <summary>
+/// PeeringDB REST API (<c>/api/net?asn=N</c>), with the API key when configured (<c>Authorization: Api-Key …</c>),
+/// its own rate limit (20 a minute by default, PeeringDB's anonymous limit), retries, circuit breaker and the
+/// PostgreSQL cache. An AS without a PeeringDB record is cached as such.
+/// </summary>
+public sealed class PeeringDbClient(IHttpClientFactory http, OnlineSourceOptions options, EnrichmentCache? cache)
+{
+    public const string Source = "peeringdb";
+    public const string HttpClientName = "cyberwatch-peeringdb";
+
+    public bool Enabled => options.PeeringDbEnabled;
+
+    public async Task<PeeringDbNetwork?> NetworkAsync(long asn, CancellationToken cancellationToken)
+    {
+        if (!Enabled)
+        {
+            return null;
+        }
+        var key = $"net:{asn}";
+        if (cache is not null && await cache.GetAsync<PeeringDbNetwork>(Source, key, cancellationToken) is { } hit)
+        {
+            return hit.Value;
+        }
+        var client = http.CreateClient(HttpClientName);
+        using var response = await client.GetAsync($"api/net?asn={asn}", cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"PeeringDB answered {(int)response.StatusCode} {response.ReasonPhrase} for AS{asn}", null, response.StatusCode);
+        }
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+        var network = ParseNet(body);
+        if (cache is not null)
+        {
+            await cache.PutAsync(Source, key, network, options.Ttl, cancellationToken);
+        }
+        return network;
+    }
+
+    /// <summary>Reads the first object of <c>data</c> of an <c>/api/net</c> answer; null when it is empty.</summary>
+    public static PeeringDbNetwork? ParseNet(JsonElement body)
+    {
+        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+        {
+            throw new JsonException("PeeringDB answer has no data array");
+        }
+        if (data.GetArrayLength() == 0)
+        {
+            return null;
+        }
+        var net = data[0];
+        var facilities = Int(net, "fac_count")
+            ?? (net.TryGetProperty("netfac_set", out var set) && set.ValueKind == JsonValueKind.Array ? set.GetArrayLength() : null);
+        return new PeeringDbNetwork(Int(net, "id") ?? throw new JsonException("PeeringDB net object has no id"),
+            Text(net, "name"), Int(net, "info_prefixes4"), Int(net, "info_prefixes6"), Text(net, "policy_general"),
+            Text(net, "info_traffic"), Text(net, "info_ratio"), Text(net, "irr_as_set"), facilities);
+    }
+
+    private static int? Int(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var n) ? n : null;
+
+    private static string? Text(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } s ? s : null;
+}
