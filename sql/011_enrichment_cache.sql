@@ -21,3 +21,6 @@ ALTER TABLE asns
     ADD COLUMN routing_neighbor_count integer,
     ADD COLUMN metadata_sources       jsonb,
     ADD COLUMN enrichment_errors      jsonb;
+
+-- Global hops without an origin ASN: what the Team Cymru fallback picks up.
+CREATE INDEX hops_unmapped ON hops (measured_at) WHERE address_class = 'global' AND asn IS NULL;

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using CyberWatch.Configuration;
 using CyberWatch.Measurement;
+using CyberWatch.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -65,6 +66,12 @@ public static class OnlineEnrichmentServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<AsnMetadataTable>());
         services.AddSingleton<AsnMetadataRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<AsnMetadataRefresher>());
+        if (online.CymruEnabled || online.CymruDnsEnabled)
+        {
+            services.AddSingleton(sp => new OnlineHopEnricher(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<CymruClient>(),
+                sp.GetRequiredService<ILogger<OnlineHopEnricher>>(), sp.GetService<SettingsMonitor>()));
+            services.AddHostedService(sp => sp.GetRequiredService<OnlineHopEnricher>());
+        }
         return services;
     }
 }
