@@ -1,5 +1,6 @@
 using System.Net;
 using CyberWatch.Configuration;
+using CyberWatch.Enrichment;
 using CyberWatch.Enrichment.Online;
 using CyberWatch.Measurement;
 using CyberWatch.Observability;
@@ -37,6 +38,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddProbePipeline(options);
         builder.Services.AddTopology(builder.Configuration);
         builder.Services.AddOnlineEnrichment(builder.Configuration);
+        builder.Services.AddAsnExpansion();
 
         builder.UseOrleans(silo =>
         {

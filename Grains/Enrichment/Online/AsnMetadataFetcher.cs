@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace CyberWatch.Enrichment.Online;
@@ -14,8 +13,6 @@ public sealed partial class AsnMetadataFetcher(
     PrefixTableService? prefixes = null)
 {
     public const string PrefixTableSource = "prefix_table";
-
-    private static readonly ConditionalWeakTable<PrefixTable, Dictionary<uint, int>> PrefixCounts = new();
 
     public bool Enabled => cymru.Enabled || peeringDb.Enabled || ripeStat.Enabled;
 
@@ -86,23 +83,8 @@ public sealed partial class AsnMetadataFetcher(
         }
     }
 
-    /// <summary>Prefixes the AS originates in the table (counted once per table, the first time it is asked).</summary>
-    public static int CountPrefixes(PrefixTable table, uint asn)
-    {
-        var counts = PrefixCounts.GetValue(table, t =>
-        {
-            var byAsn = new Dictionary<uint, int>();
-            foreach (var route in t.Routes())
-            {
-                foreach (var origin in route.Origins.Asns)
-                {
-                    byAsn[origin] = byAsn.GetValueOrDefault(origin) + 1;
-                }
-            }
-            return byAsn;
-        });
-        return counts.GetValueOrDefault(asn);
-    }
+    /// <summary>Prefixes the AS originates in the table.</summary>
+    public static int CountPrefixes(PrefixTable table, uint asn) => PrefixesByOrigin.Of(table, asn).Count;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Online source {Source} gave nothing for AS{Asn}: {Error}")]
     private partial void LogSourceFailed(string source, long asn, string error);

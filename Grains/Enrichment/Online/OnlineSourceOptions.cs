@@ -79,7 +79,10 @@ public sealed class OnlineSourceOptions
         }
         catch (InvalidOperationException e)
         {
-            throw new ConfigurationException($"online enrichment settings: {e.InnerException?.Message ?? e.Message}");
+            // "Failed to convert configuration value at 'CyberWatch:Online:CymruEnabled' to type 'System.Boolean'."
+            var key = System.Text.RegularExpressions.Regex.Match(e.Message, "'(CyberWatch:Online:[^']+)'").Groups[1].Value;
+            var variable = EnvironmentVariables.Map.FirstOrDefault(m => m.Value == key).Key ?? key;
+            throw new ConfigurationException($"online enrichment settings: {variable} '{configuration[key]}' is not valid ({e.Message})");
         }
         options.Validate();
         return options;
