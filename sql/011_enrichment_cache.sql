@@ -17,6 +17,7 @@ ALTER TABLE asns
     ADD COLUMN peeringdb_name         text,
     ADD COLUMN info_prefixes4         integer,
     ADD COLUMN info_prefixes6         integer,
+    ADD COLUMN ix_count               integer,
     ADD COLUMN announced              boolean,
     ADD COLUMN routing_neighbor_count integer,
     ADD COLUMN metadata_sources       jsonb,

@@ -25,4 +25,5 @@ public sealed record AsnMetadata(
     [property: Id(15)] int? NeighborCount,
     [property: Id(16)] DateTimeOffset LastEnriched,
     [property: Id(17)] IReadOnlyDictionary<string, string> Sources,
-    [property: Id(18)] IReadOnlyDictionary<string, string> Errors);
+    [property: Id(18)] IReadOnlyDictionary<string, string> Errors,
+    [property: Id(19)] int? IxCount = null);

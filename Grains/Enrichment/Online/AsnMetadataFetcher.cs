@@ -64,7 +64,8 @@ public sealed partial class AsnMetadataFetcher(
             NeighborCount: From("neighbor_count", (r, ripeStatAnswer?.NeighborCount)),
             LastEnriched: clock.GetUtcNow(),
             Sources: sources,
-            Errors: errors);
+            Errors: errors,
+            IxCount: From("ix_count", (p, peeringDbAnswer?.IxCount)));
         return metadata;
 
         async Task<T?> Ask<T>(string source, Func<Task<T?>> call) where T : class

@@ -108,13 +108,13 @@ public sealed partial class AsnMetadataTable(NpgsqlDataSource dataSource, ILogge
         await using var upsert = dataSource.CreateCommand("""
             INSERT INTO asns (asn, org_name, country, registry, peeringdb_id, peeringdb_name, facility_count, peering_policy,
                               traffic_level, traffic_ratio, irr_as_set, info_prefixes4, info_prefixes6, announced, prefix_count,
-                              routing_neighbor_count, last_enriched, metadata_sources, enrichment_errors)
+                              routing_neighbor_count, last_enriched, metadata_sources, enrichment_errors, ix_count)
             SELECT u.asn, u.org, u.country, u.registry, u.pdb_id, u.pdb_name, u.facilities, u.policy, u.traffic, u.ratio, u.irr,
-                   u.p4, u.p6, u.announced, u.prefixes, u.neighbors, u.enriched, u.sources::jsonb, u.errors::jsonb
+                   u.p4, u.p6, u.announced, u.prefixes, u.neighbors, u.enriched, u.sources::jsonb, u.errors::jsonb, u.ixes
               FROM unnest(@asn, @org, @country, @registry, @pdb_id, @pdb_name, @facilities, @policy, @traffic, @ratio, @irr,
-                          @p4, @p6, @announced, @prefixes, @neighbors, @enriched, @sources, @errors)
+                          @p4, @p6, @announced, @prefixes, @neighbors, @enriched, @sources, @errors, @ixes)
                 AS u(asn, org, country, registry, pdb_id, pdb_name, facilities, policy, traffic, ratio, irr, p4, p6, announced,
-                     prefixes, neighbors, enriched, sources, errors)
+                     prefixes, neighbors, enriched, sources, errors, ixes)
             ON CONFLICT (asn) DO UPDATE SET
                 org_name = COALESCE(excluded.org_name, asns.org_name), country = COALESCE(excluded.country, asns.country),
                 registry = excluded.registry, peeringdb_id = excluded.peeringdb_id, peeringdb_name = excluded.peeringdb_name,
@@ -123,7 +123,7 @@ public sealed partial class AsnMetadataTable(NpgsqlDataSource dataSource, ILogge
                 info_prefixes4 = excluded.info_prefixes4, info_prefixes6 = excluded.info_prefixes6, announced = excluded.announced,
                 prefix_count = excluded.prefix_count, routing_neighbor_count = excluded.routing_neighbor_count,
                 last_enriched = excluded.last_enriched, metadata_sources = excluded.metadata_sources,
-                enrichment_errors = excluded.enrichment_errors
+                enrichment_errors = excluded.enrichment_errors, ix_count = excluded.ix_count
               WHERE asns.last_enriched IS NULL OR asns.last_enriched <= excluded.last_enriched
             """);
         upsert.Parameters.Add(new NpgsqlParameter<long[]>("asn", rows.Select(r => r.Asn).ToArray()));
@@ -145,6 +145,7 @@ public sealed partial class AsnMetadataTable(NpgsqlDataSource dataSource, ILogge
         upsert.Parameters.Add(Array("enriched", NpgsqlDbType.TimestampTz, rows.Select(r => (object?)r.LastEnriched.UtcDateTime)));
         upsert.Parameters.Add(Array("sources", NpgsqlDbType.Text, rows.Select(r => JsonSerializer.Serialize(r.Sources))));
         upsert.Parameters.Add(Array("errors", NpgsqlDbType.Text, rows.Select(r => r.Errors.Count == 0 ? null : JsonSerializer.Serialize(r.Errors))));
+        upsert.Parameters.Add(Array("ixes", NpgsqlDbType.Integer, rows.Select(r => r.IxCount)));
         await upsert.ExecuteNonQueryAsync(cancellationToken);
     }
 

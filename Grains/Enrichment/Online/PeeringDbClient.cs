@@ -6,7 +6,7 @@ namespace CyberWatch.Enrichment.Online;
 /// <summary>The PeeringDB <c>net</c> object of an AS, the fields cyberWatch keeps.</summary>
 public sealed record PeeringDbNetwork(
     int Id, string? Name, int? InfoPrefixes4, int? InfoPrefixes6, string? PolicyGeneral, string? InfoTraffic,
-    string? InfoRatio, string? IrrAsSet, int? FacilityCount);
+    string? InfoRatio, string? IrrAsSet, int? FacilityCount, int? IxCount = null);
 
 /// <summary>
 /// PeeringDB REST API (<c>/api/net?asn=N</c>), with the API key when configured (<c>Authorization: Api-Key …</c>),
@@ -62,7 +62,8 @@ public sealed class PeeringDbClient(IHttpClientFactory http, OnlineSourceOptions
             ?? (net.TryGetProperty("netfac_set", out var set) && set.ValueKind == JsonValueKind.Array ? set.GetArrayLength() : null);
         return new PeeringDbNetwork(Int(net, "id") ?? throw new JsonException("PeeringDB net object has no id"),
             Text(net, "name"), Int(net, "info_prefixes4"), Int(net, "info_prefixes6"), Text(net, "policy_general"),
-            Text(net, "info_traffic"), Text(net, "info_ratio"), Text(net, "irr_as_set"), facilities);
+            Text(net, "info_traffic"), Text(net, "info_ratio"), Text(net, "irr_as_set"), facilities,
+            Int(net, "ix_count") ?? (net.TryGetProperty("netixlan_set", out var lans) && lans.ValueKind == JsonValueKind.Array ? lans.GetArrayLength() : null));
     }
 
     private static int? Int(JsonElement obj, string name) =>

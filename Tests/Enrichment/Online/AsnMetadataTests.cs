@@ -91,6 +91,7 @@ public sealed class AsnMetadataTests
         Assert.Equal("TEAMCYMRU - SAUNET, US", await db.ScalarAsync<string>("SELECT org_name FROM asns WHERE asn = 23028"));
         Assert.Equal(1853, await db.ScalarAsync<int>("SELECT peeringdb_id FROM asns WHERE asn = 23028"));
         Assert.Equal(4, await db.ScalarAsync<int>("SELECT facility_count FROM asns WHERE asn = 23028"));
+        Assert.Equal(7, await db.ScalarAsync<int>("SELECT ix_count FROM asns WHERE asn = 23028"));
         Assert.Equal("Selective", await db.ScalarAsync<string>("SELECT peering_policy FROM asns WHERE asn = 23028"));
         Assert.Equal("cymru", await db.ScalarAsync<string>("SELECT metadata_sources->>'org_name' FROM asns WHERE asn = 23028"));
         Assert.Contains("500", await db.ScalarAsync<string>("SELECT enrichment_errors->>'ripestat' FROM asns WHERE asn = 23028"));
@@ -138,6 +139,7 @@ public sealed class AsnMetadataTests
         Assert.Equal(1853, metadata.PeeringDbId);
         Assert.Equal(4, metadata.FacilityCount);
         Assert.Equal("Balanced", metadata.TrafficRatio);
+        Assert.Equal(7, metadata.IxCount);
         Assert.Equal(3, metadata.NeighborCount);
         Assert.Equal(2, metadata.PrefixCount);
         Assert.Equal("ripestat", metadata.Sources["prefix_count"]);

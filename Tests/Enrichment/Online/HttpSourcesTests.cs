@@ -42,7 +42,7 @@ public sealed class HttpSourcesTests
 
         var net = await client.NetworkAsync(23028, CancellationToken.None);
 
-        Assert.Equal(new PeeringDbNetwork(1853, "Team Cymru", 50, 10, "Selective", "1-5Gbps", "Balanced", "AS-TEAMCYMRU", 4), net);
+        Assert.Equal(new PeeringDbNetwork(1853, "Team Cymru", 50, 10, "Selective", "1-5Gbps", "Balanced", "AS-TEAMCYMRU", 4, 7), net);
         var request = Assert.Single(server.Requests);
         Assert.Equal("/api/net", request.Path);
         Assert.Equal("?asn=23028", request.Query);
