@@ -25,3 +25,17 @@ ALTER TABLE asns
 
 -- Global hops without an origin ASN: what the Team Cymru fallback picks up.
 CREATE INDEX hops_unmapped ON hops (measured_at) WHERE address_class = 'global' AND asn IS NULL;
+
+-- IXP peering LANs and member interfaces from a PeeringDB full sync (ix, ixlan, ixpfx, netixlan).
+CREATE TABLE ixp_prefixes (
+    prefix    cidr        PRIMARY KEY,
+    ix_id     integer     NOT NULL,
+    ix_name   text        NOT NULL,
+    synced_at timestamptz NOT NULL
+);
+
+CREATE TABLE ixp_members (
+    address   inet        PRIMARY KEY,
+    asn       bigint      NOT NULL CHECK (asn BETWEEN 0 AND 4294967295),
+    synced_at timestamptz NOT NULL
+);

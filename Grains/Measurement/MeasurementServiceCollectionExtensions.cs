@@ -42,7 +42,8 @@ public static class MeasurementServiceCollectionExtensions
         services.AddSingleton<ProbeResultMapper>();
         services.AddSingleton<ProbeRunner>();
         services.AddHostedSingleton<PrefixTableService>();
-        services.AddSingleton(sp => new HopEnricher(sp.GetRequiredService<PrefixTableService>(), OwnAddresses(options)));
+        services.AddSingleton(sp => new HopEnricher(sp.GetRequiredService<PrefixTableService>(), OwnAddresses(options),
+            sp.GetService<IxpDirectory>()));
         services.AddHostedSingleton<EnrichmentBackfill>();
         return services;
     }

@@ -66,6 +66,13 @@ public static class OnlineEnrichmentServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<AsnMetadataTable>());
         services.AddSingleton<AsnMetadataRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<AsnMetadataRefresher>());
+        if (online.PeeringDbIxpSync)
+        {
+            // HopEnricher picks the directory up when it is registered.
+            services.AddSingleton<IxpDirectory>();
+            services.AddSingleton<PeeringDbIxpSync>();
+            services.AddHostedService(sp => sp.GetRequiredService<PeeringDbIxpSync>());
+        }
         if (online.CymruEnabled || online.CymruDnsEnabled)
         {
             services.AddSingleton(sp => new OnlineHopEnricher(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<CymruClient>(),

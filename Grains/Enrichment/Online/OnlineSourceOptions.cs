@@ -39,6 +39,12 @@ public sealed class OnlineSourceOptions
     /// <summary>Sent as <c>Authorization: Api-Key …</c> when set (CYBERWATCH_PEERINGDB_API_KEY).</summary>
     public string PeeringDbApiKey { get; set; } = "";
 
+    /// <summary>
+    /// Full sync of PeeringDB's IXP LANs and member interfaces once per TTL, to mark IXP hops and their member ASN
+    /// (CYBERWATCH_PEERINGDB_IXP_SYNC; needs CYBERWATCH_PEERINGDB_ENABLED).
+    /// </summary>
+    public bool PeeringDbIxpSync { get; set; }
+
     /// <summary>PeeringDB allows 20 anonymous requests a minute (CYBERWATCH_PEERINGDB_RATE_PER_MINUTE).</summary>
     public double PeeringDbRatePerMinute { get; set; } = 20;
 
@@ -101,6 +107,10 @@ public sealed class OnlineSourceOptions
         if (PeeringDbEnabled)
         {
             BaseUrl(PeeringDbUrl, "CYBERWATCH_PEERINGDB_URL");
+        }
+        if (PeeringDbIxpSync && !PeeringDbEnabled)
+        {
+            throw new ConfigurationException("CYBERWATCH_PEERINGDB_IXP_SYNC needs CYBERWATCH_PEERINGDB_ENABLED=true");
         }
         if (RipeStatEnabled)
         {

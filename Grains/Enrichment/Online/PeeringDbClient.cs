@@ -66,6 +66,73 @@ public sealed class PeeringDbClient(IHttpClientFactory http, OnlineSourceOptions
             Int(net, "ix_count") ?? (net.TryGetProperty("netixlan_set", out var lans) && lans.ValueKind == JsonValueKind.Array ? lans.GetArrayLength() : null));
     }
 
+    /// <summary>
+    /// Full sync of the IXP objects: <c>ix</c> (names), <c>ixlan</c> (LAN → IX), <c>ixpfx</c> (peering LAN prefixes) and
+    /// <c>netixlan</c> (member interface addresses and ASNs); four requests through the same rate limit. Not cached:
+    /// the sync's tables are the cache.
+    /// </summary>
+    public async Task<(IReadOnlyList<IxpLan> Lans, IReadOnlyList<(System.Net.IPAddress Address, long Asn)> Members)> IxpsAsync(
+        CancellationToken cancellationToken)
+    {
+        var ixes = new Dictionary<int, string>();
+        foreach (var ix in await ListAsync("api/ix?fields=id,name", cancellationToken))
+        {
+            if (Int(ix, "id") is { } id && Text(ix, "name") is { } name)
+            {
+                ixes[id] = name;
+            }
+        }
+        var lanToIx = new Dictionary<int, int>();
+        foreach (var lan in await ListAsync("api/ixlan?fields=id,ix_id", cancellationToken))
+        {
+            if (Int(lan, "id") is { } id && Int(lan, "ix_id") is { } ix)
+            {
+                lanToIx[id] = ix;
+            }
+        }
+        var lans = new List<IxpLan>();
+        foreach (var pfx in await ListAsync("api/ixpfx?fields=ixlan_id,prefix", cancellationToken))
+        {
+            if (Int(pfx, "ixlan_id") is { } lan && lanToIx.TryGetValue(lan, out var ix) && ixes.TryGetValue(ix, out var name)
+                && Text(pfx, "prefix") is { } text && IpPrefix.TryParse(text, out var prefix))
+            {
+                lans.Add(new IxpLan(prefix, ix, name));
+            }
+        }
+        var members = new List<(System.Net.IPAddress, long)>();
+        foreach (var member in await ListAsync("api/netixlan?fields=asn,ipaddr4,ipaddr6", cancellationToken))
+        {
+            if (!member.TryGetProperty("asn", out var asnValue) || !asnValue.TryGetInt64(out var asn) || asn is < 0 or > uint.MaxValue)
+            {
+                continue;
+            }
+            foreach (var field in new[] { "ipaddr4", "ipaddr6" })
+            {
+                if (Text(member, field) is { } text && System.Net.IPAddress.TryParse(text, out var address))
+                {
+                    members.Add((address, asn));
+                }
+            }
+        }
+        return (lans, members);
+    }
+
+    private async Task<List<JsonElement>> ListAsync(string path, CancellationToken cancellationToken)
+    {
+        var client = http.CreateClient(HttpClientName);
+        using var response = await client.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"PeeringDB answered {(int)response.StatusCode} {response.ReasonPhrase} for {path}", null, response.StatusCode);
+        }
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+        {
+            throw new JsonException($"PeeringDB answer for {path} has no data array");
+        }
+        return [.. data.EnumerateArray()];
+    }
+
     private static int? Int(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var n) ? n : null;
 

@@ -81,4 +81,23 @@ public static class Recorded
          "query_starttime": "2026-11-16T08:00:00", "query_endtime": "2026-11-30T08:00:00", "resource": "23028",
          "latest_time": "2026-11-30T08:00:00", "earliest_time": "2000-08-18T08:00:00"}, "status": "ok", "status_code": 200}
         """;
+
+    public const string PeeringDbIx = """
+        {"data": [{"id": 26, "name": "AMS-IX"}, {"id": 31, "name": "DE-CIX Frankfurt"}, {"id": 999, "name": "No-LAN-IX"}], "meta": {}}
+        """;
+
+    public const string PeeringDbIxLan = """
+        {"data": [{"id": 26, "ix_id": 26}, {"id": 31, "ix_id": 31}], "meta": {}}
+        """;
+
+    public const string PeeringDbIxPfx = """
+        {"data": [{"ixlan_id": 26, "prefix": "80.249.208.0/21"}, {"ixlan_id": 26, "prefix": "2001:7f8:1::/64"},
+                  {"ixlan_id": 31, "prefix": "80.81.192.0/21"}, {"ixlan_id": 4242, "prefix": "185.0.0.0/24"}], "meta": {}}
+        """;
+
+    public const string PeeringDbNetIxLan = """
+        {"data": [{"asn": 13335, "ipaddr4": "80.249.211.140", "ipaddr6": "2001:7f8:1::a501:3335:1"},
+                  {"asn": 15169, "ipaddr4": "80.81.193.108", "ipaddr6": null},
+                  {"asn": 64511, "ipaddr4": null, "ipaddr6": null}], "meta": {}}
+        """;
 }
