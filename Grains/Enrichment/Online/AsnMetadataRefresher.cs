@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using CyberWatch.Topology;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace CyberWatch.Enrichment.Online;
 
@@ -11,9 +12,12 @@ namespace CyberWatch.Enrichment.Online;
 /// back to the grain and to <c>asns</c>. An AS already queued is queued once.
 /// </summary>
 public sealed partial class AsnMetadataRefresher(
-    AsnMetadataFetcher fetcher, AsnMetadataTable table, IGrainFactory grains, OnlineSourceOptions options, ILogger<AsnMetadataRefresher> logger)
+    AsnMetadataFetcher fetcher, AsnMetadataTable table, IGrainFactory grains, OnlineSourceOptions options, EnrichmentCache cache,
+    ILogger<AsnMetadataRefresher> logger)
     : BackgroundService
 {
+    private static readonly TimeSpan PurgeInterval = TimeSpan.FromHours(1);
+
     private const int Workers = 4;
     private const int MaxQueued = 100_000;
 
@@ -57,7 +61,30 @@ public sealed partial class AsnMetadataRefresher(
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => WorkAsync(stoppingToken)));
+        Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => WorkAsync(stoppingToken)).Append(PurgeAsync(stoppingToken)));
+
+    /// <summary>Expired answers are never read; this keeps the cache table from growing without bound.</summary>
+    private async Task PurgeAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                await Task.Delay(PurgeInterval, stoppingToken);
+                try
+                {
+                    LogPurged(await cache.PurgeExpiredAsync(stoppingToken));
+                }
+                catch (Exception e) when (e is NpgsqlException or TimeoutException)
+                {
+                    LogPurgeFailed(e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
 
     private async Task WorkAsync(CancellationToken stoppingToken)
     {
@@ -86,6 +113,12 @@ public sealed partial class AsnMetadataRefresher(
         {
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Purged {Count} expired online answer(s) from enrichment_cache")]
+    private partial void LogPurged(int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot purge enrichment_cache: {Error}")]
+    private partial void LogPurgeFailed(string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot refresh the metadata of AS{Asn}: {Error}")]
     private partial void LogRefreshFailed(long asn, string error);

@@ -106,6 +106,8 @@ public sealed class CymruTests
         Assert.Equal(2, server.Connections.Count);
 
         clock.Now += TimeSpan.FromHours(25);
+        var cache = new EnrichmentCache(db.DataSource, clock);
+        Assert.Equal(3, await cache.PurgeExpiredAsync(CancellationToken.None));
         await second.LookupAsync(addresses, CancellationToken.None);
         Assert.Equal(3, server.Connections.Count);
         Assert.Equal(["216.90.108.31", "203.0.114.1"], server.ReceivedLines.TakeLast(2).ToArray());
