@@ -109,17 +109,22 @@ public sealed class AsnMetadataTests
         await using var db = await TestDatabase.CreateAsync();
         await using var fakes = await Fakes.StartAsync();
         var settings = fakes.Settings();
-        var builder = new InProcessTestClusterBuilder(1);
-        builder.Options.ServiceId = "svc-" + Guid.NewGuid().ToString("n")[..8];
-        builder.ConfigureSilo((_, silo) =>
+        var serviceId = "svc-" + Guid.NewGuid().ToString("n")[..8];
+        InProcessTestCluster Cluster()
         {
-            silo.AddCyberWatchPersistence(db.ConnectionString);
-            silo.Services.AddSingleton(db.DataSource);
-            var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-            silo.Services.AddTopology(configuration);
-            silo.Services.AddOnlineEnrichment(configuration);
-        });
-        await using var cluster = builder.Build();
+            var builder = new InProcessTestClusterBuilder(1);
+            builder.Options.ServiceId = serviceId;
+            builder.ConfigureSilo((_, silo) =>
+            {
+                silo.AddCyberWatchPersistence(db.ConnectionString);
+                silo.Services.AddSingleton(db.DataSource);
+                var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+                silo.Services.AddTopology(configuration);
+                silo.Services.AddOnlineEnrichment(configuration);
+            });
+            return builder.Build();
+        }
+        var cluster = Cluster();
         await cluster.DeployAsync();
 
         // Never measured and not enriched yet: 404, and the refresh is queued.
@@ -165,6 +170,20 @@ public sealed class AsnMetadataTests
         await WaitUntilAsync(async () => await cluster.Client.GetGrain<IAsnGrain>(15169).GetMetadata() is { } m && m.Country == "US");
         Assert.Contains(fakes.PeeringDb.Requests, r => r.Query == "?asn=15169");
         Assert.Null((await cluster.Client.GetGrain<IAsnGrain>(15169).GetMetadata())!.PeeringDbId);
+        await cluster.DisposeAsync();
+
+        // After a restart the grain has its metadata from storage and, within the TTL, asks nobody.
+        var requests = fakes.PeeringDb.Requests.Count + fakes.RipeStat.Requests.Count + fakes.Whois.Connections.Count;
+        await using var restarted = Cluster();
+        await restarted.DeployAsync();
+        var stored = await restarted.Client.GetGrain<IAsnGrain>(23028).GetMetadata();
+        Assert.NotNull(stored);
+        Assert.Equal(metadata.LastEnriched, stored.LastEnriched);
+        Assert.Equal(1853, stored.PeeringDbId);
+        Assert.Equal("ripestat", stored.Sources["org_name"]);
+        Assert.Equal(metadata.Sources.Count, stored.Sources.Count);
+        await Task.Delay(500);
+        Assert.Equal(requests, fakes.PeeringDb.Requests.Count + fakes.RipeStat.Requests.Count + fakes.Whois.Connections.Count);
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, int seconds = 20)
