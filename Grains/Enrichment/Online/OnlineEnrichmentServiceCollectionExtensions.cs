@@ -56,6 +56,31 @@ public static class OnlineEnrichmentServiceCollectionExtensions
                 })
                 .AddResilienceHandler("ripestat", builder => OnlineResilience.Configure(builder, limiter, online));
         }
+        if (online.IpApiEnabled)
+        {
+            var limiter = OnlineResilience.RateLimiter(online.IpApiRatePerMinute);
+            services.AddHttpClient(IpApiClient.HttpClientName, http =>
+                {
+                    http.BaseAddress = OnlineSourceOptions.BaseUrl(online.IpApiUrl, "CYBERWATCH_IPAPI_URL");
+                    http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cyberWatch", "1.0"));
+                })
+                .AddResilienceHandler("ip-api", builder => OnlineResilience.Configure(builder, limiter, online));
+        }
+        if (online.IpInfoEnabled)
+        {
+            var limiter = OnlineResilience.RateLimiter(online.IpInfoRatePerMinute);
+            services.AddHttpClient(IpInfoClient.HttpClientName, http =>
+                {
+                    http.BaseAddress = OnlineSourceOptions.BaseUrl(online.IpInfoUrl, "CYBERWATCH_IPINFO_URL");
+                    http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cyberWatch", "1.0"));
+                    http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+                    if (online.IpInfoToken.Length > 0)
+                    {
+                        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", online.IpInfoToken);
+                    }
+                })
+                .AddResilienceHandler("ipinfo", builder => OnlineResilience.Configure(builder, limiter, online));
+        }
         services.AddHttpClient();
         services.AddSingleton(sp => new PeeringDbClient(sp.GetRequiredService<IHttpClientFactory>(), online, sp.GetRequiredService<EnrichmentCache>()));
         services.AddSingleton(sp => new RipeStatClient(sp.GetRequiredService<IHttpClientFactory>(), online, sp.GetRequiredService<EnrichmentCache>()));
@@ -73,9 +98,13 @@ public static class OnlineEnrichmentServiceCollectionExtensions
             services.AddSingleton<PeeringDbIxpSync>();
             services.AddHostedService(sp => sp.GetRequiredService<PeeringDbIxpSync>());
         }
-        if (online.CymruEnabled || online.CymruDnsEnabled)
+        services.AddSingleton(sp => new IpApiClient(sp.GetRequiredService<IHttpClientFactory>(), online, special, sp.GetRequiredService<EnrichmentCache>()));
+        services.AddSingleton(sp => new IpInfoClient(sp.GetRequiredService<IHttpClientFactory>(), online, special, sp.GetRequiredService<EnrichmentCache>()));
+        if (online.AnyIpOriginEnabled)
         {
-            services.AddSingleton(sp => new OnlineHopEnricher(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<CymruClient>(),
+            // In this order: BGP data first, then the commercial geolocation services.
+            services.AddSingleton(sp => new OnlineHopEnricher(sp.GetRequiredService<NpgsqlDataSource>(),
+                [new CymruOriginSource(sp.GetRequiredService<CymruClient>()), sp.GetRequiredService<IpApiClient>(), sp.GetRequiredService<IpInfoClient>()],
                 sp.GetRequiredService<ILogger<OnlineHopEnricher>>(), sp.GetService<SettingsMonitor>()));
             services.AddHostedService(sp => sp.GetRequiredService<OnlineHopEnricher>());
         }

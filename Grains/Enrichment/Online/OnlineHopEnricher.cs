@@ -8,15 +8,18 @@ using NpgsqlTypes;
 namespace CyberWatch.Enrichment.Online;
 
 /// <summary>
-/// Team Cymru as the fallback for global hops the prefix table does not cover (or when no prefix data is
-/// configured): every <c>enrichment_settings.poll_interval_seconds</c>, up to <c>batch_size</c> distinct such
-/// addresses go to Team Cymru in one bulk query (answers cached), and their hops get origin ASN(s), prefix,
-/// country and AS name. An address Team Cymru does not route either is marked so, and not asked again.
+/// The online origin sources (Team Cymru, then ip-api, then ipinfo, those enabled) as the fallback for global hops
+/// the prefix table does not cover (or when no prefix data is configured): every
+/// <c>enrichment_settings.poll_interval_seconds</c>, up to <c>batch_size</c> distinct such addresses are asked
+/// (Team Cymru in one bulk query; answers cached), each source only about what the ones before it did not map,
+/// and their hops get origin ASN(s), prefix, country and AS name. An address no source maps is marked so and
+/// not asked again; one a source failed on is asked again at the next poll.
 /// </summary>
 public sealed partial class OnlineHopEnricher(
-    NpgsqlDataSource dataSource, CymruClient cymru, ILogger<OnlineHopEnricher> logger, SettingsMonitor? settings = null) : BackgroundService
+    NpgsqlDataSource dataSource, IReadOnlyList<IIpOriginSource> sources, ILogger<OnlineHopEnricher> logger, SettingsMonitor? settings = null)
+    : BackgroundService
 {
-    public const string NotRouted = "no covering prefix in the prefix table nor at Team Cymru";
+    public const string NotRouted = "no covering prefix in the prefix table nor at the online sources";
 
     private EnrichmentSettings Settings => settings?.Current.Enrichment ?? NodeSettings.Defaults.Enrichment;
 
@@ -70,10 +73,39 @@ public sealed partial class OnlineHopEnricher(
         {
             return 0;
         }
-        var answers = await cymru.LookupAsync(addresses, cancellationToken);
-        var rows = addresses.Select(a => (Address: a, Origin: answers.TryGetValue(CymruAnswers.Key(a), out var o) ? o : null,
-                Asked: answers.ContainsKey(CymruAnswers.Key(a))))
-            .Where(r => r.Asked)
+        var resolved = new Dictionary<string, IpOrigin>(StringComparer.Ordinal);
+        var failed = new HashSet<string>(StringComparer.Ordinal);
+        var asked = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var source in sources.Where(s => s.Enabled))
+        {
+            var ask = addresses.Where(a => !resolved.ContainsKey(CymruAnswers.Key(a))).ToList();
+            if (ask.Count == 0)
+            {
+                break;
+            }
+            try
+            {
+                var answers = await source.LookupAsync(ask, cancellationToken);
+                foreach (var (address, origin) in answers)
+                {
+                    asked.Add(address);
+                    if (origin is { Asns.Count: > 0 })
+                    {
+                        resolved[address] = origin;
+                    }
+                }
+                // Left out: the source failed on them.
+                failed.UnionWith(ask.Select(CymruAnswers.Key).Where(a => !answers.ContainsKey(a)));
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                failed.UnionWith(ask.Select(CymruAnswers.Key));
+                LogSourceFailed(source.Name, ask.Count, e.Message);
+            }
+        }
+        var rows = addresses
+            .Select(a => (Address: a, Origin: resolved.GetValueOrDefault(CymruAnswers.Key(a))))
+            .Where(r => r.Origin is not null || (asked.Contains(CymruAnswers.Key(r.Address)) && !failed.Contains(CymruAnswers.Key(r.Address))))
             .ToList();
         if (rows.Count == 0)
         {
@@ -100,7 +132,7 @@ public sealed partial class OnlineHopEnricher(
             update.Parameters.Add(new NpgsqlParameter<string[]>("origins", rows.Select(r => r.Origin is { Asns.Count: > 1 } o ? string.Join(',', o.Asns) : "").ToArray()));
             update.Parameters.Add(Texts("prefix", rows.Select(r => r.Origin?.Prefix is { } p && IpPrefix.TryParse(p, out var prefix) ? prefix.ToString() : null)));
             update.Parameters.Add(Texts("country", rows.Select(r => r.Origin?.Country)));
-            update.Parameters.Add(Texts("org", rows.Select(r => r.Origin?.AsName)));
+            update.Parameters.Add(Texts("org", rows.Select(r => r.Origin?.Org)));
             update.Parameters.Add(Texts("error", rows.Select(r => r.Origin is null ? NotRouted : null)));
             await using var reader = await update.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -132,9 +164,12 @@ public sealed partial class OnlineHopEnricher(
     private static NpgsqlParameter Texts(string name, IEnumerable<string?> values) =>
         new(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = values.Select(v => (object?)v ?? DBNull.Value).ToArray() };
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Team Cymru mapped {Count} hop(s) the prefix table did not cover")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Online sources mapped {Count} hop(s) the prefix table did not cover")]
     private partial void LogMapped(int count);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Team Cymru fallback failed ({Error}); will try again")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Online origin fallback failed ({Error}); will try again")]
     private partial void LogFailed(string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Online source {Source} failed for {Count} address(es) ({Error}); they are asked again next time")]
+    private partial void LogSourceFailed(string source, int count, string error);
 }

@@ -60,6 +60,30 @@ public sealed class OnlineSourceOptions
     /// <summary>CYBERWATCH_RIPESTAT_RATE_PER_MINUTE.</summary>
     public double RipeStatRatePerMinute { get; set; } = 60;
 
+    /// <summary>ip-api.com batch lookups, for hops no prefix covers (CYBERWATCH_IPAPI_ENABLED).</summary>
+    public bool IpApiEnabled { get; set; }
+
+    /// <summary>Base URL; the free service is plain http, the pro one https://pro.ip-api.com (CYBERWATCH_IPAPI_URL).</summary>
+    public string IpApiUrl { get; set; } = "http://ip-api.com";
+
+    /// <summary>Key of the pro service, sent as <c>key</c> (CYBERWATCH_IPAPI_KEY).</summary>
+    public string IpApiKey { get; set; } = "";
+
+    /// <summary>The free batch endpoint allows 15 requests a minute (CYBERWATCH_IPAPI_RATE_PER_MINUTE).</summary>
+    public double IpApiRatePerMinute { get; set; } = 15;
+
+    /// <summary>ipinfo.io lookups, for hops no prefix covers (CYBERWATCH_IPINFO_ENABLED).</summary>
+    public bool IpInfoEnabled { get; set; }
+
+    /// <summary>CYBERWATCH_IPINFO_URL.</summary>
+    public string IpInfoUrl { get; set; } = "https://ipinfo.io";
+
+    /// <summary>Sent as <c>Authorization: Bearer …</c> (CYBERWATCH_IPINFO_TOKEN).</summary>
+    public string IpInfoToken { get; set; } = "";
+
+    /// <summary>CYBERWATCH_IPINFO_RATE_PER_MINUTE.</summary>
+    public double IpInfoRatePerMinute { get; set; } = 30;
+
     /// <summary>How long an answer is cached and AS metadata kept before it is asked again (CYBERWATCH_ONLINE_TTL_HOURS).</summary>
     public double TtlHours { get; set; } = 24;
 
@@ -69,7 +93,10 @@ public sealed class OnlineSourceOptions
     /// <summary>Attempts after the first failure of a request (CYBERWATCH_ONLINE_RETRIES).</summary>
     public int Retries { get; set; } = 2;
 
-    public bool AnyEnabled => CymruEnabled || CymruDnsEnabled || PeeringDbEnabled || RipeStatEnabled;
+    public bool AnyEnabled => CymruEnabled || CymruDnsEnabled || PeeringDbEnabled || RipeStatEnabled || IpApiEnabled || IpInfoEnabled;
+
+    /// <summary>Whether any source maps addresses to origin ASNs (the fallback for hops no prefix covers).</summary>
+    public bool AnyIpOriginEnabled => CymruEnabled || CymruDnsEnabled || IpApiEnabled || IpInfoEnabled;
 
     public TimeSpan Ttl => TimeSpan.FromHours(TtlHours);
 
@@ -116,6 +143,16 @@ public sealed class OnlineSourceOptions
         {
             BaseUrl(RipeStatUrl, "CYBERWATCH_RIPESTAT_URL");
         }
+        if (IpApiEnabled)
+        {
+            BaseUrl(IpApiUrl, "CYBERWATCH_IPAPI_URL");
+        }
+        if (IpInfoEnabled)
+        {
+            BaseUrl(IpInfoUrl, "CYBERWATCH_IPINFO_URL");
+        }
+        Positive(IpApiRatePerMinute, "CYBERWATCH_IPAPI_RATE_PER_MINUTE");
+        Positive(IpInfoRatePerMinute, "CYBERWATCH_IPINFO_RATE_PER_MINUTE");
         Positive(CymruRatePerMinute, "CYBERWATCH_CYMRU_RATE_PER_MINUTE");
         Positive(PeeringDbRatePerMinute, "CYBERWATCH_PEERINGDB_RATE_PER_MINUTE");
         Positive(RipeStatRatePerMinute, "CYBERWATCH_RIPESTAT_RATE_PER_MINUTE");

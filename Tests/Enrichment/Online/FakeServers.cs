@@ -209,7 +209,7 @@ public sealed class FakeHttpServer : IAsyncDisposable
 {
     private readonly WebApplication app;
 
-    public sealed record Request(string Path, string Query, string? Authorization, string? UserAgent, DateTime At);
+    public sealed record Request(string Path, string Query, string? Authorization, string? UserAgent, DateTime At, string Method = "GET", string Body = "");
 
     private FakeHttpServer(WebApplication app) => this.app = app;
 
@@ -230,8 +230,10 @@ public sealed class FakeHttpServer : IAsyncDisposable
         app.Run(async context =>
         {
             var request = context.Request;
+            var requestBody = await new StreamReader(request.Body).ReadToEndAsync();
+            context.Items["body"] = requestBody;
             server.Requests.Enqueue(new Request(request.Path, request.QueryString.Value ?? "", request.Headers.Authorization.ToString() is { Length: > 0 } a ? a : null,
-                request.Headers.UserAgent.ToString(), DateTime.UtcNow));
+                request.Headers.UserAgent.ToString(), DateTime.UtcNow, request.Method, requestBody));
             if (!server.Routes.TryGetValue(request.Path, out var handler))
             {
                 context.Response.StatusCode = 404;

@@ -100,4 +100,22 @@ public static class Recorded
                   {"asn": 15169, "ipaddr4": "80.81.193.108", "ipaddr6": null},
                   {"asn": 64511, "ipaddr4": null, "ipaddr6": null}], "meta": {}}
         """;
+
+    /// <summary>ip-api batch answers by address (a batch answer is the array of those asked, in order).</summary>
+    public static readonly Dictionary<string, string> IpApi = new()
+    {
+        ["8.8.8.8"] = """{"status":"success","countryCode":"US","as":"AS15169 Google LLC","asname":"GOOGLE","query":"8.8.8.8"}""",
+        ["1.1.1.1"] = """{"status":"success","countryCode":"AU","as":"AS13335 Cloudflare, Inc.","asname":"CLOUDFLARENET","query":"1.1.1.1"}""",
+        ["203.0.114.1"] = """{"status":"fail","message":"reserved range","query":"203.0.114.1"}""",
+        ["9.9.9.9"] = """{"status":"success","countryCode":"US","as":"","asname":"","query":"9.9.9.9"}""",
+    };
+
+    public static readonly Dictionary<string, string> IpInfo = new()
+    {
+        ["9.9.9.9"] = """
+            {"ip": "9.9.9.9", "hostname": "dns9.quad9.net", "city": "Berkeley", "region": "California", "country": "US",
+             "loc": "37.8716,-122.2727", "org": "AS19281 Quad9", "postal": "94709", "timezone": "America/Los_Angeles", "anycast": true}
+            """,
+        ["203.0.114.1"] = """{"ip": "203.0.114.1", "city": "", "region": "", "country": "", "loc": "", "org": ""}""",
+    };
 }
