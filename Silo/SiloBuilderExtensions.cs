@@ -1,5 +1,7 @@
 using System.Net;
 using CyberWatch.Configuration;
+using CyberWatch.Enrichment;
+using CyberWatch.Enrichment.Online;
 using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
@@ -35,6 +37,8 @@ public static class SiloBuilderExtensions
         builder.Services.AddTargetPolicy(options);
         builder.Services.AddProbePipeline(options);
         builder.Services.AddTopology(builder.Configuration);
+        builder.Services.AddOnlineEnrichment(builder.Configuration);
+        builder.Services.AddAsnExpansion();
 
         builder.UseOrleans(silo =>
         {

@@ -46,4 +46,13 @@ public interface IAsnGrain : IGrainWithIntegerKey
 
     /// <summary>What is known of the AS (<see cref="AsnInfo.Seen"/> false when nothing).</summary>
     Task<AsnInfo> GetInfo();
+
+    /// <summary>
+    /// Registry and PeeringDB metadata of the AS (null until first enriched). Asks the online sources for a
+    /// refresh in the background when they are configured and the metadata is older than its TTL.
+    /// </summary>
+    Task<CyberWatch.Enrichment.AsnMetadata?> GetMetadata();
+
+    /// <summary>Stores metadata fetched from the online sources.</summary>
+    Task ApplyMetadata(CyberWatch.Enrichment.AsnMetadata metadata);
 }

@@ -6,9 +6,11 @@ namespace CyberWatch.Enrichment;
 /// <summary>
 /// Maps every hop of a measurement to its address class and, for global addresses, the covering
 /// prefix and origin ASN(s) from the prefix table — in memory, before the measurement is stored.
-/// Special addresses are classified and never looked up or sent anywhere.
+/// Special addresses are classified and never looked up or sent anywhere. A hop in an IXP peering LAN of the
+/// <see cref="IxpDirectory"/> (PeeringDB sync, when configured) is marked with the IX name and, when its address
+/// is a known member interface, the member's ASN.
 /// </summary>
-public sealed class HopEnricher(PrefixTableService prefixes, SpecialAddresses special)
+public sealed class HopEnricher(PrefixTableService prefixes, SpecialAddresses special, IxpDirectory? ixps = null)
 {
     public MeasurementRow Enrich(MeasurementRow measurement)
     {
@@ -38,11 +40,20 @@ public sealed class HopEnricher(PrefixTableService prefixes, SpecialAddresses sp
             return hop;
         }
         var addressClass = special.Classify(address);
+        // IXP LANs may be in private space (and so are lab ones); the member interface still names its AS.
+        if (ixps?.Find(address) is { } ixp)
+        {
+            hop = hop with { Ixp = hop.Ixp ?? ixp.Name, Asn = ixp.MemberAsn ?? hop.Asn };
+        }
         if (addressClass != AddressClass.Global)
         {
             return hop with { AddressClass = Name(addressClass) };
         }
         var match = table.Lookup(address);
+        if (!match.Found && hop.Ixp is not null && hop.Asn is not null)
+        {
+            return hop with { AddressClass = "global", EnrichmentError = null };
+        }
         if (!match.Found)
         {
             unmapped++;
@@ -57,7 +68,7 @@ public sealed class HopEnricher(PrefixTableService prefixes, SpecialAddresses sp
         return hop with
         {
             AddressClass = "global",
-            Asn = origins.Primary,
+            Asn = hop.Ixp is not null && hop.Asn is { } member ? member : origins.Primary,
             OriginAsns = origins.HasMultipleOrigins ? origins.Asns.Select(a => (long)a).ToArray() : null,
             Prefix = (match.Prefix.NetworkAddress, match.Prefix.Length),
             Country = hop.Country ?? match.Metadata?.Country,

@@ -42,12 +42,13 @@ public static class MeasurementServiceCollectionExtensions
         services.AddSingleton<ProbeResultMapper>();
         services.AddSingleton<ProbeRunner>();
         services.AddHostedSingleton<PrefixTableService>();
-        services.AddSingleton(sp => new HopEnricher(sp.GetRequiredService<PrefixTableService>(), OwnAddresses(options)));
+        services.AddSingleton(sp => new HopEnricher(sp.GetRequiredService<PrefixTableService>(), OwnAddresses(options),
+            sp.GetService<IxpDirectory>()));
         services.AddHostedSingleton<EnrichmentBackfill>();
         return services;
     }
 
-    private static SpecialAddresses OwnAddresses(CyberWatchOptions options)
+    internal static SpecialAddresses OwnAddresses(CyberWatchOptions options)
     {
         var own = new List<IpPrefix>();
         foreach (var text in options.OwnAddresses.Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries))

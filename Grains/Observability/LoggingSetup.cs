@@ -22,6 +22,8 @@ public static class LoggingSetup
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
             .MinimumLevel.Override("Orleans", LogEventLevel.Warning)
             .MinimumLevel.Override("System", LogEventLevel.Warning)
+            // Polly logs every attempt of every resilience pipeline at Information; failures come at Warning.
+            .MinimumLevel.Override("Polly", LogEventLevel.Warning)
             .Enrich.FromLogContext()
             .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}",
                 standardErrorFromLevel: LogEventLevel.Warning)

@@ -1,3 +1,4 @@
+using CyberWatch.Enrichment;
 namespace CyberWatch.Topology;
 
 /// <summary>What an AS path extraction noticed; several can hold at once.</summary>
@@ -142,7 +143,7 @@ public static class AsPathText
 /// A/B boundary one hop into B — the edge A→B is still right and its RTT is taken one hop inside B; a
 /// router of B answering from a third AS C's prefix on a path A→B→D produces the false edges A→C→B.
 /// </summary>
-public sealed class AsPathExtractor(IxpPrefixes ixps)
+public sealed class AsPathExtractor(IxpPrefixes ixps, IxpDirectory? directory = null)
 {
     public AsPathExtractor()
         : this(IxpPrefixes.None)
@@ -343,11 +344,12 @@ public sealed class AsPathExtractor(IxpPrefixes ixps)
     private Probe Classify(PathHop hop)
     {
         var probe = new Probe { Ttl = hop.Ttl, RttMs = hop.RttMs, Org = hop.Org, Country = hop.Country };
-        var ixp = hop.Ixp ?? ixps.Find(hop.Address);
+        var synced = hop.Address is null ? null : directory?.Find(hop.Address);
+        var ixp = hop.Ixp ?? ixps.Find(hop.Address) ?? synced?.Name;
         if (ixp is not null)
         {
             probe.Ixp = ixp;
-            if (ixps.MemberAsn(hop.Address) is { } member)
+            if ((ixps.MemberAsn(hop.Address) ?? synced?.MemberAsn) is { } member)
             {
                 // A known member's port: the hop is that member's router, entered across the IXP.
                 probe.Kind = HopKind.Mapped;

@@ -1,11 +1,20 @@
+using CyberWatch.Enrichment;
+using CyberWatch.Enrichment.Online;
+
 namespace CyberWatch.Topology;
 
-/// <summary>One AS (key: the ASN): neighbor sets, measurements through it, first-hop RTT mean, first/last seen.</summary>
+/// <summary>
+/// One AS (key: the ASN): neighbor sets, measurements through it, first-hop RTT mean, first/last seen, and
+/// the registry metadata of the online sources, refreshed in the background at most once per TTL.
+/// </summary>
 public sealed class AsnGrain(
     [PersistentState("asn", "cyberwatch")] IPersistentState<AsnState> state,
-    TopologyFeed feed) : Grain, IAsnGrain
+    TopologyFeed feed,
+    TimeProvider? clock = null,
+    AsnMetadataRefresher? metadataRefresher = null) : Grain, IAsnGrain
 {
     private long asn;
+    private DateTimeOffset? metadataRequestedAt;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -39,10 +48,51 @@ public sealed class AsnGrain(
         await state.WriteStateAsync();
         var info = Info();
         feed.AsnChanged(info);
+        RequestMetadataWhenDue();
         return new AsnObservationResult(true, info);
     }
 
     public Task<AsnInfo> GetInfo() => Task.FromResult(Info());
+
+    public Task<AsnMetadata?> GetMetadata()
+    {
+        RequestMetadataWhenDue();
+        return Task.FromResult(state.State.Metadata);
+    }
+
+    public async Task ApplyMetadata(AsnMetadata metadata)
+    {
+        if (metadata.Asn != asn)
+        {
+            throw new ArgumentException($"metadata of AS{metadata.Asn} given to AS{asn}", nameof(metadata));
+        }
+        if (state.State.Metadata is { } held && held.LastEnriched > metadata.LastEnriched)
+        {
+            return;
+        }
+        state.State.Metadata = metadata;
+        await state.WriteStateAsync();
+    }
+
+    /// <summary>Asks the refresher (never waits for it) when the metadata is missing or older than the TTL.</summary>
+    private void RequestMetadataWhenDue()
+    {
+        if (metadataRefresher is not { Enabled: true })
+        {
+            return;
+        }
+        var now = (clock ?? TimeProvider.System).GetUtcNow();
+        if (state.State.Metadata is { } held && now - held.LastEnriched < metadataRefresher.Ttl)
+        {
+            return;
+        }
+        if (metadataRequestedAt is { } asked && now - asked < metadataRefresher.RetryAfter)
+        {
+            return;
+        }
+        metadataRequestedAt = now;
+        metadataRefresher.Request(asn);
+    }
 
     private AsnInfo Info()
     {

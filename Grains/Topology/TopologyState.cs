@@ -32,6 +32,9 @@ public sealed class AsnState
     [Id(7)] public string? OrgName { get; set; }
     [Id(8)] public string? Country { get; set; }
     [Id(9)] public List<long> RecentMeasurements { get; set; } = [];
+
+    /// <summary>Registry and PeeringDB facts from the online sources (null until first enriched).</summary>
+    [Id(10)] public CyberWatch.Enrichment.AsnMetadata? Metadata { get; set; }
 }
 
 internal static class RecentMeasurements

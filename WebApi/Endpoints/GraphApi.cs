@@ -23,7 +23,7 @@ public static class GraphApi
         graph.MapGet("/topology", TopologyAsync)
             .WithSummary("ASes within depth (1..3) AS hops of an AS, at most limit of them, and the edges among them.");
         app.MapGet("/asn/{asn}", AsnAsync).WithTags("ASN")
-            .WithSummary("What the node's measurements say about an AS: counts, first-hop RTT, first/last seen, neighbors.");
+            .WithSummary("What the node's measurements say about an AS (counts, first-hop RTT, first/last seen, neighbors) and, when online sources are configured, its registry and PeeringDB metadata with the source of each field.");
         return app;
     }
 
@@ -101,15 +101,18 @@ public static class GraphApi
         {
             return BadAsn("asn", asn);
         }
-        var infoTask = cluster.GetGrain<IAsnGrain>(number).GetInfo();
+        var grain = cluster.GetGrain<IAsnGrain>(number);
+        var infoTask = grain.GetInfo();
+        var metadataTask = grain.GetMetadata();
         var neighborsTask = cluster.GetGrain<IAsGraphGrain>(0).Neighbors(number);
         var info = await infoTask;
+        var metadata = await metadataTask;
         var neighbors = await neighborsTask;
-        if (!info.Seen && !neighbors.Known)
+        if (!info.Seen && !neighbors.Known && metadata is null)
         {
             return NotInGraph(number, neighbors.Freshness);
         }
-        return TypedResults.Ok(new AsnDetails(info, neighbors.Neighbors, neighbors.Freshness));
+        return TypedResults.Ok(new AsnDetails(info, neighbors.Neighbors, neighbors.Freshness, metadata));
     }
 
     /// <summary>Accepts <c>64500</c>, <c>AS64500</c> or <c>as64500</c>; 0..4294967295.</summary>
@@ -144,5 +147,6 @@ public static class GraphApi
     });
 }
 
-/// <summary>Body of GET /asn/{asn}.</summary>
-public sealed record AsnDetails(AsnInfo Asn, IReadOnlyList<AsNeighbor> Neighbors, AsGraphFreshness Freshness);
+/// <summary>Body of GET /asn/{asn}; <see cref="Metadata"/> is null until the online sources answered for the AS.</summary>
+public sealed record AsnDetails(AsnInfo Asn, IReadOnlyList<AsNeighbor> Neighbors, AsGraphFreshness Freshness,
+    CyberWatch.Enrichment.AsnMetadata? Metadata = null);
