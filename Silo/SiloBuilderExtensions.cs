@@ -35,6 +35,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddTargetPolicy(options);
         builder.Services.AddProbePipeline(options);
         builder.Services.AddTopology(builder.Configuration);
+        builder.Services.AddNodeStatusMetrics();
 
         builder.UseOrleans(silo =>
         {
@@ -58,6 +59,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter("Microsoft.Orleans")
             .AddMeter("CyberWatch.*")
+            .AddMeter("Npgsql")
             .AddPrometheusExporter());
         builder.Services.AddHealthChecks();
         return builder;

@@ -89,6 +89,7 @@ public static class ApiBuilderExtensions
         app.UseExceptionHandler();
         app.UseSerilogRequestLogging(o =>
         {
+            o.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
             o.MessageTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} ({Outcome}) in {Elapsed:0.0} ms";
             o.EnrichDiagnosticContext = (diagnostics, http) =>
                 diagnostics.Set("Outcome", http.Response.StatusCode < 400 ? "success" : http.Response.StatusCode < 500 ? "client_error" : "server_error");

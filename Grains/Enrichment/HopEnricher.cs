@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using CyberWatch.Storage;
 
@@ -8,8 +9,11 @@ namespace CyberWatch.Enrichment;
 /// prefix and origin ASN(s) from the prefix table — in memory, before the measurement is stored.
 /// Special addresses are classified and never looked up or sent anywhere.
 /// </summary>
-public sealed class HopEnricher(PrefixTableService prefixes, SpecialAddresses special)
+public sealed class HopEnricher(PrefixTableService prefixes, SpecialAddresses special, IMeterFactory? meters = null)
 {
+    private readonly Counter<long>? lookups = meters?.Create("CyberWatch.Enrichment").CreateCounter<long>(
+        "cyberwatch.enrichment.lookups", description: "prefix-table lookups of global hop addresses, by result (found, unmapped)");
+
     public MeasurementRow Enrich(MeasurementRow measurement)
     {
         if (measurement.Hops.Count == 0)
@@ -43,6 +47,7 @@ public sealed class HopEnricher(PrefixTableService prefixes, SpecialAddresses sp
             return hop with { AddressClass = Name(addressClass) };
         }
         var match = table.Lookup(address);
+        lookups?.Add(1, new KeyValuePair<string, object?>("result", match.Found ? "found" : "unmapped"));
         if (!match.Found)
         {
             unmapped++;

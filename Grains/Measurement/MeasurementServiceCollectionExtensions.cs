@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using CyberWatch.Configuration;
 using CyberWatch.Enrichment;
 using CyberWatch.Measurement.Scamper;
@@ -42,7 +43,7 @@ public static class MeasurementServiceCollectionExtensions
         services.AddSingleton<ProbeResultMapper>();
         services.AddSingleton<ProbeRunner>();
         services.AddHostedSingleton<PrefixTableService>();
-        services.AddSingleton(sp => new HopEnricher(sp.GetRequiredService<PrefixTableService>(), OwnAddresses(options)));
+        services.AddSingleton(sp => new HopEnricher(sp.GetRequiredService<PrefixTableService>(), OwnAddresses(options), sp.GetService<IMeterFactory>()));
         services.AddHostedSingleton<EnrichmentBackfill>();
         return services;
     }

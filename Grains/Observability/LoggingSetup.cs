@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using CyberWatch.Configuration;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Serilog;
 using Serilog.Core;
@@ -85,7 +86,10 @@ public static class LoggingSetup
     public static IHostApplicationBuilder AddCyberWatchLogging(this IHostApplicationBuilder builder, string? component = null)
     {
         var settings = LogSettings.FromConfiguration(builder.Configuration, component);
-        builder.Services.AddSerilog(CreateLogger(settings, SecretRedactor.FromEnvironment()), dispose: true);
+        var logger = CreateLogger(settings, SecretRedactor.FromEnvironment());
+        builder.Services.AddSerilog(logger, dispose: true);
+        // For Serilog's own middleware (request logging), which otherwise writes to the silent static Log.Logger.
+        builder.Services.TryAddSingleton<ILogger>(logger);
         return builder;
     }
 
@@ -100,6 +104,7 @@ public static class LoggingSetup
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
             .MinimumLevel.Override("Orleans", LogEventLevel.Warning)
             .MinimumLevel.Override("System", LogEventLevel.Warning)
+            .MinimumLevel.Override("Polly", LogEventLevel.Warning)
             .Enrich.FromLogContext()
             .Enrich.With<SecretPropertyMask>();
         configuration = console is null
