@@ -36,6 +36,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddProbePipeline(options);
         builder.Services.AddTopology(builder.Configuration);
         builder.Services.AddNodeStatusMetrics();
+        builder.Services.AddRetention();
 
         builder.UseOrleans(silo =>
         {
