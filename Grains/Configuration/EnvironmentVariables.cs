@@ -29,6 +29,7 @@ public static class EnvironmentVariables
         ["CYBERWATCH_LOG_FILE"] = "Logging:File",
         ["CYBERWATCH_LOG_MAX_BYTES"] = "Logging:MaxBytes",
         ["CYBERWATCH_LOG_RETAINED_FILES"] = "Logging:RetainedFiles",
+        ["CYBERWATCH_LOG_COMPONENT"] = "Logging:Component",
         ["NEO4J_URI"] = "CyberWatch:Neo4jUri",
         ["NEO4J_USER"] = "CyberWatch:Neo4jUser",
         ["NEO4J_PASSWORD"] = "CyberWatch:Neo4jPassword",
