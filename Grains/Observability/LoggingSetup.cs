@@ -112,6 +112,7 @@ public static class LoggingSetup
             : configuration.WriteTo.Sink(new TextWriterSink(consoleFormatter, console));
         if (settings.File is { } file)
         {
+            EnsureWritable(file);
             configuration = configuration.WriteTo.File(
                 new JsonLinesFormatter(settings.Component, redactor),
                 file,
@@ -120,6 +121,20 @@ public static class LoggingSetup
                 retainedFileCountLimit: settings.RetainedFiles);
         }
         return configuration.CreateLogger();
+    }
+
+    // The file sink would swallow the failure and log nowhere: say so at start-up instead.
+    private static void EnsureWritable(string file)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+            using var stream = new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new ConfigurationException($"CYBERWATCH_LOG_FILE '{file}' cannot be written: {e.Message}");
+        }
     }
 }
 

@@ -157,6 +157,16 @@ public sealed class LoggingTests : IDisposable
         Assert.True(sequences[0] > 0, "the oldest files were deleted");
     }
 
+    [Fact]
+    public void A_log_file_that_cannot_be_written_is_a_configuration_error_naming_the_variable()
+    {
+        var blocker = Path.Combine(directory, "not-a-directory");
+        File.WriteAllText(blocker, "");
+        var error = Assert.Throws<ConfigurationException>(() =>
+            LoggingSetup.CreateLogger(new LogSettings("silo", LogEventLevel.Information, Path.Combine(blocker, "silo.log")), Redactor(), TextWriter.Null));
+        Assert.Contains("CYBERWATCH_LOG_FILE", error.Message);
+    }
+
     [Theory]
     [InlineData("100M", 104857600L)]
     [InlineData("104857600", 104857600L)]
