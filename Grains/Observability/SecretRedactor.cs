@@ -46,7 +46,7 @@ public sealed partial class SecretRedactor
     public static IEnumerable<string> SecretsOfVariable(string name, string value)
     {
         var upper = name.ToUpperInvariant();
-        if (SecretNameParts.Any(upper.Contains))
+        if (SecretNameParts.Any(upper.Contains) || upper.EndsWith("_KEY", StringComparison.Ordinal))
         {
             yield return value;
             yield break;

@@ -21,6 +21,8 @@ public sealed class LoggingTests : IDisposable
         ["CYBERWATCH_REDIS_URL"] = "redis://:Redis-Url-Pass-5521@cache.example:6379/0",
         ["NEO4J_PASSWORD"] = "Neo4j-Pass-1187",
         ["PEERINGDB_API_KEY"] = "pdb-key-77c1e0a9f3",
+        ["CYBERWATCH_DNS_HASH_KEY"] = "hash-key-5f0c2b9d11",
+        ["CYBERWATCH_IPINFO_TOKEN"] = "ipinfo-tok-a81c33",
         ["CYBERWATCH_VANTAGE"] = "home-vantage",
     };
 
@@ -38,6 +40,8 @@ public sealed class LoggingTests : IDisposable
         { "token in JSON", """request body {"access_token": "Json-Token-2208", "asn": 13335}""" },
         { "password in JSON", """{"user":"neo4j","password":"Neo4j-Pass-1187"}""" },
         { "secret env value", "authenticating to Neo4j as neo4j/Neo4j-Pass-1187" },
+        { "keyed-hash key", "DNS privacy key is hash-key-5f0c2b9d11 (from the environment)" },
+        { "token from the environment", "ipinfo answered 429 to ipinfo-tok-a81c33" },
     };
 
     [Theory]
@@ -219,7 +223,7 @@ public sealed class LoggingTests : IDisposable
     }
 
     private static string SecretIn(string message) =>
-        System.Text.RegularExpressions.Regex.Match(message, @"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*-\d{4}|pdb-key-[0-9a-f]+|Tok3nBody").Value is { Length: > 0 } secret
+        System.Text.RegularExpressions.Regex.Match(message, @"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*-\d{4}|pdb-key-[0-9a-f]+|hash-key-[0-9a-f]+|ipinfo-tok-[0-9a-f]+|Tok3nBody").Value is { Length: > 0 } secret
             ? secret
             : throw new InvalidOperationException($"no secret in '{message}'");
 }
