@@ -30,6 +30,8 @@ public sealed partial class NodeStatusMetrics : BackgroundService
         this.logger = logger;
         var meter = meters.Create("CyberWatch.Node");
         errors = meter.CreateCounter<long>("cyberwatch.postgres.errors", description: "PostgreSQL operations that failed, by operation");
+        // Exported from the start, so the first failure already shows in rate().
+        errors.Add(0, new KeyValuePair<string, object?>("operation", "status_poll"));
         meter.CreateObservableGauge("cyberwatch.targets.total", () => Read(s => s.Targets), description: "targets that are remeasured");
         meter.CreateObservableGauge("cyberwatch.targets.due", () => Read(s => s.Due), description: "targets whose next measurement is due now");
         meter.CreateObservableGauge("cyberwatch.targets.overdue", () => Read(s => s.Overdue),

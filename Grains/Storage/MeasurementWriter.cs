@@ -35,6 +35,7 @@ public sealed partial class MeasurementWriter : BackgroundService
         batchSeconds = meter.CreateHistogram<double>("cyberwatch.ingest.batch_duration", "s", "time to store one batch of measurements");
         written = meter.CreateCounter<long>("cyberwatch.ingest.measurements", description: "measurements stored");
         storeFailures = meter.CreateCounter<long>("cyberwatch.ingest.store_failures", description: "batches PostgreSQL could not store (retried)");
+        storeFailures.Add(0); // exported from the start, so the first failure shows in rate()
         meter.CreateObservableGauge("cyberwatch.ingest.buffered", () => Volatile.Read(ref buffered), description: "measurements waiting to be stored");
     }
 

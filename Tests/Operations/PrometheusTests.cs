@@ -80,6 +80,12 @@ public sealed class PrometheusTests
                 {
                     await EventuallyAsync(http, gauge, log);
                 }
+                // Counters the alerts take increase() or rate() of are there from the start, at zero.
+                foreach (var counter in new[] { "cyberwatch_scamper_restarts_total", "cyberwatch_postgres_errors_total",
+                                                "cyberwatch_ingest_store_failures_total" })
+                {
+                    Assert.Equal("0", await EventuallyAsync(http, $"sum({counter})", log));
+                }
 
                 // Every rule evaluates without error on real series, and the stall and tardiness rules see the due targets.
                 var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
