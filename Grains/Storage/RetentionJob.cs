@@ -249,19 +249,23 @@ public sealed partial class RetentionJob : BackgroundService
     {
         long deleted = 0;
         var rawLimit = rolledUpTo is { } mark && mark.UtcDateTime < rawCutoff ? mark.UtcDateTime : rawCutoff;
-        foreach (var sql in new[]
+        foreach (var (table, column, aggregate) in new[]
                  {
-                     "DELETE FROM hops_default WHERE measured_at < @raw",
-                     "DELETE FROM measurements_default WHERE started_at < @raw",
-                     "DELETE FROM target_hourly_stats WHERE hour < @aggregate",
-                     "DELETE FROM asn_stats WHERE hour < @aggregate",
+                     ("hops_default", "measured_at", false),
+                     ("measurements_default", "started_at", false),
+                     ("target_hourly_stats", "hour", true),
+                     ("asn_stats", "hour", true),
                  })
         {
-            await using var command = new NpgsqlCommand(sql, connection);
-            command.Parameters.AddWithValue("raw", rolledUpTo is null ? DateTime.UnixEpoch : rawLimit);
-            command.Parameters.AddWithValue("aggregate", aggregateCutoff);
+            // The default partitions may have been dropped by an operator who wants DETACH CONCURRENTLY.
+            if (!await ExecuteScalarAsync<bool>(connection, $"SELECT to_regclass('{table}') IS NOT NULL", cancellationToken))
+            {
+                continue;
+            }
+            await using var command = new NpgsqlCommand($"DELETE FROM {table} WHERE {column} < @before", connection);
+            command.Parameters.AddWithValue("before", aggregate ? aggregateCutoff : rolledUpTo is null ? DateTime.UnixEpoch : rawLimit);
             var rows = await command.ExecuteNonQueryAsync(cancellationToken);
-            if (sql.Contains("stats", StringComparison.Ordinal))
+            if (aggregate)
             {
                 deleted += rows;
             }

@@ -132,6 +132,20 @@ public sealed class RetentionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Without_default_partitions_old_partitions_are_detached_concurrently()
+    {
+        await SqlAsync("DROP TABLE measurements_default; DROP TABLE hops_default");
+        await writer.StoreAsync([Measurement("30.14.1.10", thisMonth.AddMonths(-5).AddDays(1), 20),
+                                 Measurement("30.14.1.10", DateTime.UtcNow.AddMinutes(-1), 20)], CancellationToken.None);
+
+        var report = await Job().RunAsync(prune: true, CancellationToken.None);
+
+        Assert.Contains($"measurements_{thisMonth.AddMonths(-5):yyyy_MM}", report.PartitionsDropped);
+        Assert.Contains($"hops_{thisMonth.AddMonths(-5):yyyy_MM}", report.PartitionsDropped);
+        Assert.Equal(1L, await database.ScalarAsync<long>("SELECT count(*) FROM measurements"));
+    }
+
+    [Fact]
     public async Task A_second_silo_skips_the_run_while_the_first_holds_it()
     {
         await using var other = await database.DataSource.OpenConnectionAsync();
