@@ -39,6 +39,8 @@ public static class SiloBuilderExtensions
         builder.Services.AddTopology(builder.Configuration);
         builder.Services.AddOnlineEnrichment(builder.Configuration);
         builder.Services.AddAsnExpansion();
+        builder.Services.AddNodeStatusMetrics();
+        builder.Services.AddRetention();
 
         builder.UseOrleans(silo =>
         {
@@ -62,6 +64,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter("Microsoft.Orleans")
             .AddMeter("CyberWatch.*")
+            .AddMeter("Npgsql")
             .AddPrometheusExporter());
         builder.Services.AddHealthChecks();
         return builder;

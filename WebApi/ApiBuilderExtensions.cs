@@ -9,6 +9,7 @@ using OpenTelemetry.Metrics;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Scalar.AspNetCore;
+using Serilog;
 using StackExchange.Redis;
 
 namespace CyberWatch.WebApi;
@@ -89,6 +90,17 @@ public static class ApiBuilderExtensions
     public static WebApplication MapCyberWatchApi(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.UseSerilogRequestLogging(o =>
+        {
+            o.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
+            o.MessageTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} ({Outcome}) in {Elapsed:0.0} ms";
+            o.EnrichDiagnosticContext = (diagnostics, http) =>
+                diagnostics.Set("Outcome", http.Response.StatusCode < 400 ? "success" : http.Response.StatusCode < 500 ? "client_error" : "server_error");
+            // Scrapes and health probes every few seconds would drown the rest.
+            o.GetLevel = (http, _, error) => error is not null || http.Response.StatusCode >= 500 ? Serilog.Events.LogEventLevel.Error
+                : http.Request.Path.StartsWithSegments("/metrics") || http.Request.Path.StartsWithSegments("/health")
+                    ? Serilog.Events.LogEventLevel.Debug : Serilog.Events.LogEventLevel.Information;
+        });
         app.UseStatusCodePages();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs", o => o.WithTitle("cyberWatch API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using CyberWatch.Storage;
 
@@ -10,8 +11,12 @@ namespace CyberWatch.Enrichment;
 /// <see cref="IxpDirectory"/> (PeeringDB sync, when configured) is marked with the IX name and, when its address
 /// is a known member interface, the member's ASN.
 /// </summary>
-public sealed class HopEnricher(PrefixTableService prefixes, SpecialAddresses special, IxpDirectory? ixps = null)
+public sealed class HopEnricher(PrefixTableService prefixes, SpecialAddresses special, IxpDirectory? ixps = null,
+    IMeterFactory? meters = null)
 {
+    private readonly Counter<long>? lookups = meters?.Create("CyberWatch.Enrichment").CreateCounter<long>(
+        "cyberwatch.enrichment.lookups", description: "prefix-table lookups of global hop addresses, by result (found, unmapped)");
+
     public MeasurementRow Enrich(MeasurementRow measurement)
     {
         if (measurement.Hops.Count == 0)
@@ -50,6 +55,7 @@ public sealed class HopEnricher(PrefixTableService prefixes, SpecialAddresses sp
             return hop with { AddressClass = Name(addressClass) };
         }
         var match = table.Lookup(address);
+        lookups?.Add(1, new KeyValuePair<string, object?>("result", match.Found ? "found" : "unmapped"));
         if (!match.Found && hop.Ixp is not null && hop.Asn is not null)
         {
             return hop with { AddressClass = "global", EnrichmentError = null };

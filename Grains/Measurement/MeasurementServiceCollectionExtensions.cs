@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using CyberWatch.Configuration;
 using CyberWatch.Enrichment;
 using CyberWatch.Measurement.Scamper;
@@ -43,7 +44,7 @@ public static class MeasurementServiceCollectionExtensions
         services.AddSingleton<ProbeRunner>();
         services.AddHostedSingleton<PrefixTableService>();
         services.AddSingleton(sp => new HopEnricher(sp.GetRequiredService<PrefixTableService>(), OwnAddresses(options),
-            sp.GetService<IxpDirectory>()));
+            sp.GetService<IxpDirectory>(), sp.GetService<IMeterFactory>()));
         services.AddHostedSingleton<EnrichmentBackfill>();
         return services;
     }

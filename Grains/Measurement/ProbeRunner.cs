@@ -104,7 +104,8 @@ public sealed partial class ProbeRunner
         var summary = new MeasurementSummary(id, request.Target, row.Method, row.Success, row.StartedAt, row.HopCount ?? 0,
             row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row), asPath);
         await grains.GetGrain<ITargetGrain>(request.Target).OnMeasured(summary);
-        LogMeasured(request.Target, request.Method.ToWire(), id, row.Success, row.HopCount ?? 0);
+        var seconds = row.CompletedAt is { } completedAt ? Math.Round((completedAt - row.StartedAt).TotalSeconds, 3) : (double?)null;
+        LogMeasured(request.Target, request.Method.ToWire(), id, row.Success ? "success" : "failed", seconds, row.HopCount ?? 0);
         return summary;
     }
 
@@ -173,8 +174,8 @@ public sealed partial class ProbeRunner
         return path;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Measured {Target} ({Method}): measurement {MeasurementId}, success {Success}, {Hops} hops")]
-    private partial void LogMeasured(string target, string method, long measurementId, bool success, int hops);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Measured {Target} ({Method}): measurement {MeasurementId}, {Outcome} in {Duration} s, {Hops} hops")]
+    private partial void LogMeasured(string target, string method, long measurementId, string outcome, double? duration, int hops);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduled probe of {Target} failed: {Error}")]
     private partial void LogScheduledFailed(string target, string error);

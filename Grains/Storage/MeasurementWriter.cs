@@ -24,6 +24,7 @@ public sealed partial class MeasurementWriter : BackgroundService
     private readonly ILogger<MeasurementWriter> logger;
     private readonly Histogram<double> batchSeconds;
     private readonly Counter<long> written;
+    private readonly Counter<long> storeFailures;
     private int buffered;
 
     public MeasurementWriter(NpgsqlDataSource dataSource, ILogger<MeasurementWriter> logger, IMeterFactory meters)
@@ -33,6 +34,8 @@ public sealed partial class MeasurementWriter : BackgroundService
         var meter = meters.Create("CyberWatch.Storage");
         batchSeconds = meter.CreateHistogram<double>("cyberwatch.ingest.batch_duration", "s", "time to store one batch of measurements");
         written = meter.CreateCounter<long>("cyberwatch.ingest.measurements", description: "measurements stored");
+        storeFailures = meter.CreateCounter<long>("cyberwatch.ingest.store_failures", description: "batches PostgreSQL could not store (retried)");
+        storeFailures.Add(0); // exported from the start, so the first failure shows in rate()
         meter.CreateObservableGauge("cyberwatch.ingest.buffered", () => Volatile.Read(ref buffered), description: "measurements waiting to be stored");
     }
 
@@ -79,6 +82,7 @@ public sealed partial class MeasurementWriter : BackgroundService
             catch (Exception e) when (e is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
             {
                 failures++;
+                storeFailures.Add(1);
                 var delay = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Min(failures, 5)) / 2));
                 LogStoreFailed(batch.Count, e.Message, delay.TotalSeconds);
                 try

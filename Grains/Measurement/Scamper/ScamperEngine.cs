@@ -29,8 +29,8 @@ public sealed record ScamperStatus(bool Running, int? ProcessId, int Restarts, i
 public sealed partial class ScamperEngine(ScamperOptions options, ILogger<ScamperEngine> logger, IMeterFactory meters)
     : BackgroundService
 {
-    private readonly Counter<long> restartsCounter = meters.Create("CyberWatch.Probing").CreateCounter<long>(
-        "cyberwatch.scamper.restarts", description: "scamper processes restarted after dying");
+    private readonly Counter<long> restartsCounter = ExportedFromZero(meters.Create("CyberWatch.Probing").CreateCounter<long>(
+        "cyberwatch.scamper.restarts", description: "scamper processes restarted after dying"));
     private TaskCompletionSource<ScamperAttachConnection> ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Process? process;
     private int restarts;
@@ -172,6 +172,13 @@ public sealed partial class ScamperEngine(ScamperOptions options, ILogger<Scampe
         {
             throw new ScamperUnavailableException($"scamper did not open its control socket {SocketPath}");
         }
+    }
+
+    // Exported as 0 from the start, so Prometheus' increase() counts the first restart too.
+    private static Counter<long> ExportedFromZero(Counter<long> counter)
+    {
+        counter.Add(0);
+        return counter;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "scamper started (pid {Pid}, socket {Socket}, {Pps} packets/s)")]

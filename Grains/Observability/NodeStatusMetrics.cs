@@ -1,0 +1,101 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace CyberWatch.Observability;
+
+/// <summary>
+/// Gauges that only the database can answer, read every <see cref="Interval"/> (a gauge callback must
+/// not wait on I/O): targets due and overdue, the enrichment backlog, when the DNS feed last delivered.
+/// A failed read counts in <c>cyberwatch.postgres.errors</c>, so an unreachable PostgreSQL shows even
+/// while nothing else touches it.
+/// </summary>
+public sealed partial class NodeStatusMetrics : BackgroundService
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(15);
+
+    /// <summary>A target this long past its due time is overdue: its reminder or the queue is late.</summary>
+    public static readonly TimeSpan OverdueAfter = TimeSpan.FromMinutes(10);
+
+    private readonly NpgsqlDataSource dataSource;
+    private readonly ILogger<NodeStatusMetrics> logger;
+    private readonly Counter<long> errors;
+    private Snapshot? last;
+
+    public NodeStatusMetrics(NpgsqlDataSource dataSource, ILogger<NodeStatusMetrics> logger, IMeterFactory meters)
+    {
+        this.dataSource = dataSource;
+        this.logger = logger;
+        var meter = meters.Create("CyberWatch.Node");
+        errors = meter.CreateCounter<long>("cyberwatch.postgres.errors", description: "PostgreSQL operations that failed, by operation");
+        // Exported from the start, so the first failure already shows in rate().
+        errors.Add(0, new KeyValuePair<string, object?>("operation", "status_poll"));
+        meter.CreateObservableGauge("cyberwatch.targets.total", () => Read(s => s.Targets), description: "targets that are remeasured");
+        meter.CreateObservableGauge("cyberwatch.targets.due", () => Read(s => s.Due), description: "targets whose next measurement is due now");
+        meter.CreateObservableGauge("cyberwatch.targets.overdue", () => Read(s => s.Overdue),
+            description: "targets due for more than 10 minutes (a tardy reminder or a stalled queue)");
+        meter.CreateObservableGauge("cyberwatch.enrichment.backlog", () => Read(s => s.EnrichmentBacklog),
+            description: "measurements waiting for enrichment");
+        meter.CreateObservableGauge("cyberwatch.dns.last_query_hour", () => Read(s => s.DnsLastHour), "s",
+            description: "start of the newest hour with DNS queries stored, Unix seconds (0: never)");
+    }
+
+    /// <summary>Counts a failed PostgreSQL operation of another component (tagged with its name).</summary>
+    public void CountError(string operation) => errors.Add(1, new KeyValuePair<string, object?>("operation", operation));
+
+    public Snapshot? Last => Volatile.Read(ref last);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval);
+        do
+        {
+            try
+            {
+                Volatile.Write(ref last, await ReadAsync(stoppingToken));
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
+            {
+                CountError("status_poll");
+                LogReadFailed(e.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default));
+    }
+
+    public async Task<Snapshot> ReadAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT (SELECT count(*) FROM targets WHERE remeasure),
+                   (SELECT count(*) FROM targets WHERE remeasure AND next_due_at <= now()),
+                   (SELECT count(*) FROM targets WHERE remeasure AND next_due_at <= now() - make_interval(secs => @overdue)),
+                   (SELECT count(*) FROM measurements WHERE enrichment_state = 'pending'),
+                   (SELECT coalesce(extract(epoch FROM max(hour)), 0)::bigint FROM dns_queries)
+            """);
+        command.Parameters.AddWithValue("overdue", OverdueAfter.TotalSeconds);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new Snapshot(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
+    }
+
+    // Before the first successful read there is nothing to report, rather than a misleading zero.
+    private IEnumerable<Measurement<long>> Read(Func<Snapshot, long> value) =>
+        Last is { } snapshot ? [new Measurement<long>(value(snapshot))] : [];
+
+    public sealed record Snapshot(long Targets, long Due, long Overdue, long EnrichmentBacklog, long DnsLastHour);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot read the node status from PostgreSQL: {Error}")]
+    private partial void LogReadFailed(string error);
+}
+
+public static class NodeStatusMetricsServiceCollectionExtensions
+{
+    public static IServiceCollection AddNodeStatusMetrics(this IServiceCollection services)
+    {
+        services.AddSingleton<NodeStatusMetrics>();
+        services.AddHostedService(sp => sp.GetRequiredService<NodeStatusMetrics>());
+        return services;
+    }
+}

@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# scripts/install.sh — installs cyberWatch as system services on Debian 12.
+#
+#   sudo scripts/install.sh [--yes] [--dry-run] [--prefix DIR] [--no-packages] [--no-build] [--no-database] [--no-start]
+#   scripts/install.sh --render-units DIR [--prefix DIR]     (writes the systemd units only)
+#
+# Idempotent: run it again to upgrade; what exists is kept (secrets, database, configuration).
+#   1. Debian packages: PostgreSQL, Redis, scamper, mtr, traceroute (the .NET 10 SDK must be there to build)
+#   2. the system user cyberwatch
+#   3. publishes the silo (also the DNS collector) and the API (Release) into PREFIX (/opt/cyberwatch)
+#   4. /etc/cyberwatch/cyberwatch.env with generated secrets, unless it exists
+#   5. the database: role and database on the local PostgreSQL, a read-only role for Grafana, the
+#      migrations (asks first unless --yes)
+#   6. Grafana dashboards and provisioning, Prometheus rules, into /usr/share/cyberwatch
+#   7. systemd units: cyberwatch-silo and cyberwatch-api enabled and (re)started; cyberwatch-dns-collector
+#      installed, enabled only when /etc/cyberwatch/dns.yaml exists
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PREFIX=/opt/cyberwatch
+ETC=/etc/cyberwatch
+ENV_FILE=$ETC/cyberwatch.env
+SHARE=/usr/share/cyberwatch
+UNIT_DIR=/etc/systemd/system
+SERVICE_USER=cyberwatch
+PACKAGES=(postgresql redis-server scamper mtr-tiny traceroute curl)
+UNITS=(cyberwatch-silo cyberwatch-api cyberwatch-dns-collector)
+
+ASSUME_YES=0 DRY_RUN=0 PACKAGES_STEP=1 BUILD_STEP=1 DATABASE_STEP=1 START_STEP=1 RENDER_ONLY=""
+
+say() { printf 'cyberwatch install: %s\n' "$*"; }
+die() { printf 'cyberwatch install: %s\n' "$*" >&2; exit 1; }
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+# Runs a command, or only says it under --dry-run.
+run() {
+    if [[ $DRY_RUN == 1 ]]; then
+        printf 'would run: %s\n' "$*"
+    else
+        "$@"
+    fi
+}
+
+confirm() {
+    [[ $ASSUME_YES == 1 ]] && return 0
+    [[ $DRY_RUN == 1 ]] && { printf 'would ask: %s\n' "$1"; return 0; }
+    [[ -t 0 ]] || die "$1 — no terminal to ask on; run again with --yes"
+    local answer
+    read -r -p "$1 [y/N] " answer
+    [[ $answer == [yY]* ]]
+}
+
+secret() { head -c 32 /dev/urandom | base64 | tr -d '/+=' | head -c 32; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --yes|-y) ASSUME_YES=1 ;;
+        --dry-run) DRY_RUN=1 ;;
+        --prefix) PREFIX="${2:?--prefix needs a directory}"; shift ;;
+        --no-packages) PACKAGES_STEP=0 ;;
+        --no-build) BUILD_STEP=0 ;;
+        --no-database) DATABASE_STEP=0 ;;
+        --no-start) START_STEP=0 ;;
+        --render-units) RENDER_ONLY="${2:?--render-units needs a directory}"; shift ;;
+        --help|-h) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument '$1'" ;;
+    esac
+    shift
+done
+[[ $PREFIX == /* ]] || die "--prefix must be an absolute path, not '$PREFIX'"
+
+# The units of scripts/systemd with the prefix filled in.
+render_units() {
+    local into="$1" unit
+    mkdir -p "$into"
+    for unit in "${UNITS[@]}"; do
+        sed "s|@PREFIX@|$PREFIX|g" "$ROOT/scripts/systemd/$unit.service" >"$into/$unit.service"
+    done
+}
+
+if [[ -n $RENDER_ONLY ]]; then
+    render_units "$RENDER_ONLY"
+    exit 0
+fi
+
+[[ $DRY_RUN == 1 || $EUID -eq 0 ]] || die "run as root (sudo $0), or with --dry-run to see what it would do"
+
+# ---------------------------------------------------------------- 1. packages
+if [[ $PACKAGES_STEP == 1 ]]; then
+    missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        say "installing ${missing[*]}"
+        run apt-get update -qq
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    else
+        say "packages already installed"
+    fi
+fi
+
+# ---------------------------------------------------------------- 2. user
+if id -u "$SERVICE_USER" >/dev/null 2>&1; then
+    say "user $SERVICE_USER exists"
+else
+    say "creating system user $SERVICE_USER"
+    run useradd --system --user-group --home-dir /var/lib/cyberwatch --no-create-home --shell /usr/sbin/nologin "$SERVICE_USER"
+fi
+
+# ---------------------------------------------------------------- 3. binaries
+DOTNET="$(command -v dotnet || true)"
+if [[ $BUILD_STEP == 1 ]]; then
+    [[ -n $DOTNET ]] || die "the .NET 10 SDK is needed to build (dotnet not found); or publish elsewhere and use --no-build"
+    for project in Silo:silo WebApi:api; do
+        source_dir="${project%%:*}" target="$PREFIX/${project##*:}"
+        say "publishing $source_dir to $target"
+        run rm -rf "$target.new"
+        run "$DOTNET" publish "$ROOT/$source_dir" -c Release -o "$target.new" --nologo -v q
+        # Swap in whole: a unit never starts half-copied binaries.
+        if [[ -d $target ]]; then
+            run rm -rf "$target.old"
+            run mv "$target" "$target.old"
+        fi
+        run mv "$target.new" "$target"
+        run rm -rf "$target.old"
+    done
+    run install -m 0644 "$ROOT/README.md" "$PREFIX/README.md"
+fi
+
+# ---------------------------------------------------------------- 4. configuration
+run install -d -m 0750 -o root -g "$SERVICE_USER" "$ETC"
+run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" /var/lib/cyberwatch /var/log/cyberwatch
+if [[ -f $ENV_FILE ]]; then
+    say "$ENV_FILE exists; keeping it"
+else
+    say "writing $ENV_FILE with generated secrets"
+    pg_password="$(secret)" redis_password="$(secret)" grafana_password="$(secret)"
+    dotnet_root=""
+    [[ -n $DOTNET ]] && dotnet_root="$(dirname "$(readlink -f "$DOTNET")")"
+    if [[ $DRY_RUN == 1 ]]; then
+        printf 'would write: %s (mode 0640, group %s)\n' "$ENV_FILE" "$SERVICE_USER"
+    else
+        umask 027
+        cat >"$ENV_FILE" <<EOF
+# cyberWatch environment, written by scripts/install.sh on $(date -u +%FT%TZ). Secrets are unique to
+# this machine. Every variable is described in README.md ("Configuration" and "Operations").
+CYBERWATCH_PG_DSN='postgresql://cyberwatch:$pg_password@127.0.0.1:5432/cyberwatch'
+CYBERWATCH_REDIS_URL='redis://:$redis_password@127.0.0.1:6379/0'
+CYBERWATCH_REDIS_PASSWORD='$redis_password'
+CYBERWATCH_VANTAGE='$(hostname -s)'
+CYBERWATCH_API_URL='http://127.0.0.1:8000'
+CYBERWATCH_SILO_HTTP='http://127.0.0.1:8001'
+CYBERWATCH_LOG_LEVEL=info
+CYBERWATCH_LOG_FILE='/var/log/cyberwatch/{component}.log'
+CYBERWATCH_LOG_MAX_BYTES=100M
+CYBERWATCH_LOG_RETAINED_FILES=10
+# Read-only role for Grafana's datasource (grafana/provisioning/datasources/cyberwatch.yaml).
+CYBERWATCH_GRAFANA_PG_PASSWORD='$grafana_password'
+DOTNET_ROOT='$dotnet_root'
+EOF
+        chgrp "$SERVICE_USER" "$ENV_FILE"
+        chmod 0640 "$ENV_FILE"
+    fi
+fi
+
+env_value() { [[ -f $ENV_FILE ]] && sed -n "s/^$1='\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$ENV_FILE" | tail -n 1; }
+
+# ---------------------------------------------------------------- 5. Redis password
+redis_password="$(env_value CYBERWATCH_REDIS_PASSWORD || true)"
+if [[ -n $redis_password ]] && command -v redis-cli >/dev/null; then
+    if redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; then
+        say "setting the generated password on the local Redis"
+        run redis-cli -h 127.0.0.1 CONFIG SET requirepass "$redis_password" >/dev/null
+        run redis-cli -h 127.0.0.1 -a "$redis_password" --no-auth-warning CONFIG REWRITE >/dev/null
+    elif ! redis-cli -h 127.0.0.1 -a "$redis_password" --no-auth-warning ping 2>/dev/null | grep -q PONG; then
+        say "the local Redis has a password of its own: put it in CYBERWATCH_REDIS_URL in $ENV_FILE"
+    fi
+fi
+
+# ---------------------------------------------------------------- 6. database
+psql_local() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+if [[ $DATABASE_STEP == 1 ]]; then
+    dsn="$(env_value CYBERWATCH_PG_DSN || true)"
+    if [[ $dsn == postgresql://cyberwatch:*@127.0.0.1:5432/cyberwatch ]] && command -v pg_lsclusters >/dev/null; then
+        pg_password="${dsn#postgresql://cyberwatch:}"
+        pg_password="${pg_password%%@*}"
+        grafana_password="$(env_value CYBERWATCH_GRAFANA_PG_PASSWORD || true)"
+        if [[ -z "$(pg_lsclusters -h 2>/dev/null)" ]]; then
+            # No cluster (Debian was told not to create one): the newest installed server's "main".
+            run pg_createcluster --start "$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)" main
+        fi
+        run systemctl enable --now postgresql
+        if [[ $DRY_RUN == 1 ]] || ! psql_local -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'cyberwatch'" | grep -q 1; then
+            if confirm "Create the PostgreSQL role and database 'cyberwatch' (and read-only role 'cyberwatch_grafana') on this machine?"; then
+                run psql_local -c "CREATE ROLE cyberwatch LOGIN PASSWORD '$pg_password'" \
+                               -c "CREATE DATABASE cyberwatch OWNER cyberwatch" \
+                               -c "CREATE ROLE cyberwatch_grafana LOGIN PASSWORD '$grafana_password'"
+                run psql_local -d cyberwatch -c "GRANT USAGE ON SCHEMA public TO cyberwatch_grafana" \
+                    -c "ALTER DEFAULT PRIVILEGES FOR ROLE cyberwatch IN SCHEMA public GRANT SELECT ON TABLES TO cyberwatch_grafana"
+            else
+                say "database left alone; set CYBERWATCH_PG_DSN in $ENV_FILE to your own"
+            fi
+        else
+            say "PostgreSQL role cyberwatch exists"
+        fi
+    fi
+    if confirm "Apply the cyberWatch migrations to the database of $ENV_FILE?"; then
+        say "applying migrations"
+        if [[ $DRY_RUN == 1 ]]; then
+            printf 'would run: %s migrate (with %s)\n' "$PREFIX/silo/CyberWatch.Silo" "$ENV_FILE"
+        else
+            # shellcheck source=/dev/null
+            (set -a; . "$ENV_FILE"; set +a; exec runuser -u "$SERVICE_USER" --preserve-environment -- "$PREFIX/silo/CyberWatch.Silo" migrate)
+        fi
+        if [[ $DRY_RUN == 0 ]] && psql_local -d cyberwatch -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'cyberwatch_grafana'" 2>/dev/null | grep -q 1; then
+            psql_local -d cyberwatch -c "GRANT SELECT ON ALL TABLES IN SCHEMA public TO cyberwatch_grafana"
+        fi
+    else
+        say "migrations not applied; the silo applies them when it starts"
+    fi
+fi
+
+# ---------------------------------------------------------------- 7. Grafana and Prometheus files
+say "installing dashboards and alert rules into $SHARE"
+run install -d -m 0755 "$SHARE/grafana/dashboards" "$SHARE/grafana/provisioning/datasources" \
+    "$SHARE/grafana/provisioning/dashboards" "$SHARE/prometheus"
+run install -m 0644 "$ROOT"/grafana/dashboards/*.json "$SHARE/grafana/dashboards/"
+run install -m 0644 "$ROOT/grafana/provisioning/datasources/cyberwatch.yaml" "$SHARE/grafana/provisioning/datasources/"
+run install -m 0644 "$ROOT/grafana/provisioning/dashboards/cyberwatch.yaml" "$SHARE/grafana/provisioning/dashboards/"
+run install -m 0644 "$ROOT/prometheus/alerts.yml" "$SHARE/prometheus/"
+
+# ---------------------------------------------------------------- 8. systemd units
+staging="$(mktemp -d)"
+trap 'rm -rf "$staging"' EXIT
+render_units "$staging"
+for unit in "${UNITS[@]}"; do
+    run install -m 0644 "$staging/$unit.service" "$UNIT_DIR/$unit.service"
+done
+run systemctl daemon-reload
+if [[ $START_STEP == 1 ]]; then
+    run systemctl enable cyberwatch-silo.service cyberwatch-api.service
+    run systemctl restart cyberwatch-silo.service
+    run systemctl restart cyberwatch-api.service
+    if [[ -f $ETC/dns.yaml ]]; then
+        run systemctl enable cyberwatch-dns-collector.service
+        run systemctl restart cyberwatch-dns-collector.service
+    else
+        say "DNS collector installed but off: write $ETC/dns.yaml (see dns.example.yaml), then systemctl enable --now cyberwatch-dns-collector"
+    fi
+fi
+
+say "done. Logs: journalctl -u cyberwatch-silo -u cyberwatch-api, JSON lines in /var/log/cyberwatch/"
+say "metrics: http://127.0.0.1:8001/metrics (silo), http://127.0.0.1:8000/metrics (API); rules: $SHARE/prometheus/alerts.yml"
+say "Grafana: copy $SHARE/grafana/provisioning/* into /etc/grafana/provisioning/ and set CYBERWATCH_GRAFANA_PG_* (README, Operations)"
