@@ -1,5 +1,6 @@
 using System.Net;
 using CyberWatch.Configuration;
+using CyberWatch.Dns;
 using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
@@ -35,6 +36,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddTargetPolicy(options);
         builder.Services.AddProbePipeline(options);
         builder.Services.AddTopology(builder.Configuration);
+        builder.Services.AddDnsHandoff(options);
 
         builder.UseOrleans(silo =>
         {
