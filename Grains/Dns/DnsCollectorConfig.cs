@@ -165,6 +165,18 @@ public sealed class DnsCollectorConfig
 
     public void Validate(string origin)
     {
+        try
+        {
+            Check(origin);
+        }
+        catch (ConfigurationException e) when (!e.Message.StartsWith(origin + ":", StringComparison.Ordinal))
+        {
+            throw new ConfigurationException($"{origin}: {e.Message}");
+        }
+    }
+
+    private void Check(string origin)
+    {
         void Fail(string message) => throw new ConfigurationException($"{origin}: {message}");
         if (Source is not ("pihole" or "logfile"))
         {
