@@ -83,7 +83,7 @@ public sealed partial class QueryLogSource(string path, string statePath, TimePr
         {
             // Rotated while we were down: finish the old file first.
             LogRotated(logger, path);
-            stream = new FileStream(rotated, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            stream = new FileStream(rotated, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
             stream.Seek(position.Offset, SeekOrigin.Begin);
             fingerprint = savedPrint;
             offset = position.Offset;
@@ -100,7 +100,7 @@ public sealed partial class QueryLogSource(string path, string statePath, TimePr
         {
             return false;
         }
-        stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
         fingerprint = FingerprintOf(stream);
         offset = at;
         stream.Seek(at, SeekOrigin.Begin);
@@ -176,7 +176,7 @@ public sealed partial class QueryLogSource(string path, string statePath, TimePr
 
     private static string? FingerprintOf(string file)
     {
-        using var s = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var s = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
         return FingerprintOf(s);
     }
 
