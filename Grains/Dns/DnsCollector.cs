@@ -50,8 +50,8 @@ public sealed partial class DnsCollector(
         {
             queries = await source.ReadAsync(cancellationToken);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or InvalidDataException or TaskCanceledException
-                                      && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is HttpRequestException or IOException or InvalidDataException or System.Text.Json.JsonException
+                                          or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
             LogSourceFailed(logger, source.Name, e.Message);
             return 0;

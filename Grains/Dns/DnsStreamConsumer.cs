@@ -52,14 +52,19 @@ public sealed partial class DnsStreamConsumer(IConnectionMultiplexer redis, IDns
                 }
                 failures = 0;
             }
-            catch (Exception e) when (e is RedisException or TimeoutException && !stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
+                // Whatever went wrong, the silo keeps running and the entries stay pending in Redis.
                 if (failures++ == 0)
                 {
-                    LogRedisFailed(logger, e.Message);
+                    LogRedisFailed(logger, e.GetType().Name, e.Message);
                 }
                 groupReady = false;
                 handled = 0;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
             if (handled == 0)
             {
@@ -160,8 +165,8 @@ public sealed partial class DnsStreamConsumer(IConnectionMultiplexer redis, IDns
     [LoggerMessage(Level = LogLevel.Information, Message = "DNS handoff: reading stream {Stream} as {Consumer} of group {Group}")]
     private static partial void LogStarted(ILogger logger, string stream, string group, string consumer);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "DNS handoff: Redis failed ({Reason}); retrying")]
-    private static partial void LogRedisFailed(ILogger logger, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "DNS handoff: reading the stream failed ({Error}: {Reason}); retrying")]
+    private static partial void LogRedisFailed(ILogger logger, string error, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "DNS handoff: Redis is back")]
     private static partial void LogRecovered(ILogger logger);

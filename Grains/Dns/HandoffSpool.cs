@@ -20,7 +20,38 @@ public sealed class HandoffSpool
         file = Path.Combine(directory, "spool.jsonl");
         sentFile = Path.Combine(directory, "spool.sent");
         this.maxBytes = maxBytes;
+        DropTornTail();
     }
+
+    /// <summary>A crash in the middle of an append leaves a line without its newline; cut it, so the next entry starts clean.</summary>
+    private void DropTornTail()
+    {
+        if (!File.Exists(file))
+        {
+            return;
+        }
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        var length = stream.Length;
+        var position = length;
+        var one = new byte[1];
+        while (position > 0)
+        {
+            stream.Seek(position - 1, SeekOrigin.Begin);
+            stream.ReadExactly(one);
+            if (one[0] == (byte)'\n')
+            {
+                break;
+            }
+            position--;
+        }
+        if (position < length)
+        {
+            stream.SetLength(position);
+            TornTails++;
+        }
+    }
+
+    public int TornTails { get; private set; }
 
     public long Refused { get; private set; }
 

@@ -136,3 +136,28 @@ public sealed class PrivacyTests
         Assert.Equal(1, aggregator.Dropped[DropReason.IgnoredQtype]);
     }
 }
+
+public sealed class NxDomainBurstTests
+{
+    [Fact]
+    public void Nxdomain_answers_under_a_parent_raise_the_score_of_its_names()
+    {
+        var start = new DateTimeOffset(2026, 11, 30, 20, 0, 0, TimeSpan.Zero);
+        var config = DnsCollectorConfig.Parse("privacy:\n  k_anonymity: 2\n");
+        var aggregator = new DomainAggregator(config, new DomainKeys(DomainPolicy.Plain, null), new ClientKeys());
+        aggregator.Observe(new ObservedQuery(start, "update.example.com", "A", "10.0.0.5", QueryOutcome.Answered));
+        aggregator.Observe(new ObservedQuery(start, "update.example.com", "A", "10.0.0.6", QueryOutcome.Answered));
+        var quiet = Assert.Single(aggregator.Drain(start.AddMinutes(1)).Aggregates).SuspicionScore;
+        for (var i = 0; i < 12; i++)
+        {
+            aggregator.Observe(new ObservedQuery(start.AddMinutes(2), $"q{i}.example.com", "A", "10.0.0.7", QueryOutcome.NxDomain));
+        }
+        aggregator.Observe(new ObservedQuery(start.AddMinutes(2), "update.example.com", "A", "10.0.0.5", QueryOutcome.Answered));
+        var burst = aggregator.Drain(start.AddMinutes(3)).Aggregates.Single(a => a.DomainKey == "update.example.com").SuspicionScore;
+        Assert.True(burst >= quiet + 0.45, $"{quiet} -> {burst}");
+        // The burst is over once the window has passed.
+        aggregator.Observe(new ObservedQuery(start.AddMinutes(70), "update.example.com", "A", "10.0.0.5", QueryOutcome.Answered));
+        aggregator.Observe(new ObservedQuery(start.AddMinutes(70), "update.example.com", "A", "10.0.0.6", QueryOutcome.Answered));
+        Assert.Equal(quiet, aggregator.Drain(start.AddMinutes(71)).Aggregates.Single().SuspicionScore);
+    }
+}
