@@ -16,12 +16,6 @@ public sealed partial class QueryLogParser(TimeProvider clock)
 
     public long Malformed { get; private set; }
 
-    [GeneratedRegex(@"query\[(?<qtype>[A-Za-z0-9]+)\] (?<domain>\S+) from (?<client>\S+)\s*$")]
-    private static partial Regex QueryLine();
-
-    [GeneratedRegex(@"(?:^|\]: |\s)(?<kind>reply|cached|cached-stale|config|gravity blocked|regex blacklisted|exactly blacklisted|blacklisted|regex denied|exactly denied|denied|special domain|/etc/\S+) (?<domain>\S+) is (?<answer>.+?)\s*$")]
-    private static partial Regex AnswerLine();
-
     [GeneratedRegex(@"^(?<month>[A-Z][a-z]{2}) +(?<day>\d{1,2}) (?<time>\d{2}:\d{2}:\d{2})")]
     private static partial Regex SyslogTime();
 
@@ -30,12 +24,15 @@ public sealed partial class QueryLogParser(TimeProvider clock)
 
     public void Feed(string line)
     {
-        var query = QueryLine().Match(line);
-        if (query.Success)
+        var queryAt = line.IndexOf("query[", StringComparison.Ordinal);
+        if (queryAt >= 0)
         {
-            var domain = query.Groups["domain"].Value;
-            pending.Add(new ObservedQuery(TimeOf(line), domain, query.Groups["qtype"].Value.ToUpperInvariant(),
-                query.Groups["client"].Value, QueryOutcome.Unknown));
+            if (!TryQuery(line, queryAt, out var qtype, out var domain, out var client))
+            {
+                Malformed++;
+                return;
+            }
+            pending.Add(new ObservedQuery(TimeOf(line), domain, qtype, client, QueryOutcome.Unknown));
             if (!openByDomain.TryGetValue(domain, out var open))
             {
                 openByDomain[domain] = open = [];
@@ -43,23 +40,23 @@ public sealed partial class QueryLogParser(TimeProvider clock)
             open.Add(pending.Count - 1);
             return;
         }
-        var answer = AnswerLine().Match(line);
-        if (!answer.Success)
+        // "<kind> <name> is <answer>": reply, cached, config, gravity blocked, /etc/pihole/..., and so on.
+        var isAt = line.LastIndexOf(" is ", StringComparison.Ordinal);
+        if (isAt <= 0 || openByDomain.Count == 0)
         {
-            if (line.Contains("query[", StringComparison.Ordinal))
-            {
-                Malformed++;
-            }
-            return; // forwarded, dnssec, and other lines say nothing we need
+            return; // forwarded, dnssec and other lines say nothing we need
         }
-        var name = answer.Groups["domain"].Value;
+        var nameAt = line.LastIndexOf(' ', isAt - 1);
+        if (nameAt < 0)
+        {
+            return;
+        }
+        var name = line[(nameAt + 1)..isAt];
         if (!openByDomain.TryGetValue(name, out var indices) || indices.Count == 0)
         {
             return;
         }
-        var kind = answer.Groups["kind"].Value;
-        var text = answer.Groups["answer"].Value;
-        var outcome = Outcome(kind, text);
+        var outcome = Outcome(KindBefore(line, nameAt), line[(isAt + 4)..].Trim());
         if (outcome == QueryOutcome.Unknown)
         {
             return;
@@ -68,6 +65,44 @@ public sealed partial class QueryLogParser(TimeProvider clock)
         var index = indices[0];
         indices.RemoveAt(0);
         pending[index] = pending[index] with { Outcome = outcome };
+    }
+
+    /// <summary><c>query[TYPE] name from client</c>, where the line may carry a serial and client/port before it (log-queries=extra).</summary>
+    private static bool TryQuery(string line, int at, out string qtype, out string domain, out string client)
+    {
+        qtype = domain = client = "";
+        var close = line.IndexOf(']', at + 6);
+        var from = line.LastIndexOf(" from ", StringComparison.Ordinal);
+        if (close < 0 || close + 2 >= line.Length || line[close + 1] != ' ' || from <= close + 1)
+        {
+            return false;
+        }
+        qtype = line[(at + 6)..close].ToUpperInvariant();
+        domain = line[(close + 2)..from];
+        client = line[(from + 6)..].Trim();
+        return qtype.Length > 0 && domain.Length > 0 && client.Length > 0 && !domain.Contains(' ') && !client.Contains(' ');
+    }
+
+    private static readonly string[] Kinds =
+    [
+        "cached-stale", "reply", "cached", "config", "gravity blocked", "regex blacklisted", "exactly blacklisted",
+        "blacklisted", "regex denied", "exactly denied", "denied", "special domain",
+    ];
+
+    /// <summary>The kind word(s) just before the name: one of <see cref="Kinds"/> or a file path (/etc/hosts, /etc/pihole/...).</summary>
+    private static string KindBefore(string line, int nameAt)
+    {
+        var before = line.AsSpan(0, nameAt);
+        foreach (var kind in Kinds)
+        {
+            if (before.EndsWith(kind, StringComparison.Ordinal) && (before.Length == kind.Length || before[^(kind.Length + 1)] == ' '))
+            {
+                return kind;
+            }
+        }
+        var space = before.LastIndexOf(' ');
+        var word = before[(space + 1)..];
+        return word.StartsWith("/", StringComparison.Ordinal) ? word.ToString() : "";
     }
 
     public IReadOnlyList<ObservedQuery> Flush()
@@ -88,11 +123,27 @@ public sealed partial class QueryLogParser(TimeProvider clock)
             var k when k.StartsWith("/etc/", StringComparison.Ordinal) =>
                 k.Contains("gravity", StringComparison.Ordinal) || k.Contains("black", StringComparison.Ordinal) || blockedAnswer
                     ? QueryOutcome.Blocked : QueryOutcome.Answered,
+            "" => QueryOutcome.Unknown,
             _ => QueryOutcome.Blocked,
         };
     }
 
+    private string? lastStamp;
+    private DateTimeOffset lastTime;
+
+    /// <summary>Consecutive lines share their stamp: parse each distinct one once.</summary>
     private DateTimeOffset TimeOf(string line)
+    {
+        var stamp = line.Length >= 23 ? line[..23] : line;
+        if (stamp == lastStamp)
+        {
+            return lastTime;
+        }
+        lastStamp = stamp;
+        return lastTime = ParseTime(line);
+    }
+
+    private DateTimeOffset ParseTime(string line)
     {
         var now = clock.GetUtcNow();
         var iso = IsoTime().Match(line);
