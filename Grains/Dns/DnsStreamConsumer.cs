@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -29,8 +30,14 @@ public sealed class DnsConsumerOptions
 /// Entries that cannot be read are copied to the rejected stream, then acknowledged.
 /// </summary>
 public sealed partial class DnsStreamConsumer(IConnectionMultiplexer redis, IDnsEntryHandler handler, DnsConsumerOptions options,
-    ILogger<DnsStreamConsumer> logger) : BackgroundService
+    ILogger<DnsStreamConsumer> logger, IMeterFactory? meters = null) : BackgroundService
 {
+    private static readonly KeyValuePair<string, object?> Done = new("outcome", "acknowledged");
+    private static readonly KeyValuePair<string, object?> Failed = new("outcome", "failed");
+    private static readonly KeyValuePair<string, object?> Rejected = new("outcome", "rejected");
+    private static readonly KeyValuePair<string, object?> Claimed = new("outcome", "claimed");
+    private readonly Counter<long> entries = (meters?.Create("CyberWatch.Dns") ?? new Meter("CyberWatch.Dns"))
+        .CreateCounter<long>("cyberwatch.dns.handoff.entries", description: "DNS handoff stream entries by outcome (acknowledged, failed, rejected, claimed)");
     private bool groupReady;
     private RedisValue claimCursor = "0-0";
 
@@ -99,6 +106,7 @@ public sealed partial class DnsStreamConsumer(IConnectionMultiplexer redis, IDns
                 if (entries.Length > 0)
                 {
                     LogClaimed(logger, entries.Length);
+                    this.entries.Add(entries.Length, Claimed);
                 }
             }
             if (entries.Length == 0)
@@ -123,6 +131,7 @@ public sealed partial class DnsStreamConsumer(IConnectionMultiplexer redis, IDns
             if (entry is null)
             {
                 LogRejected(logger, streamEntry.Id.ToString());
+                this.entries.Add(1, Rejected);
                 await db.StreamAddAsync(DnsStream.DeadLetters(options.Stream), streamEntry.Values, maxLength: DnsStream.MaxLength, useApproximateMaxLength: true);
             }
             else
@@ -135,12 +144,14 @@ public sealed partial class DnsStreamConsumer(IConnectionMultiplexer redis, IDns
                 {
                     // Left pending: retried next round (by this silo, or by another one after ClaimIdle).
                     LogHandlerFailed(logger, streamEntry.Id.ToString(), e.GetType().Name, e.Message);
+                    this.entries.Add(1, Failed);
                     return acknowledged;
                 }
             }
             await db.StreamAcknowledgeAsync(options.Stream, options.Group, streamEntry.Id);
             acknowledged++;
             Acknowledged++;
+            this.entries.Add(1, Done);
         }
         return acknowledged;
     }

@@ -21,6 +21,8 @@ public sealed class DomainAggregator(DnsCollectorConfig config, DomainKeys domai
     private readonly TimeSpan window = TimeSpan.FromMinutes(config.Privacy.WindowMinutes);
     private readonly TimeSpan refresh = TimeSpan.FromSeconds(config.DnsResolution.RefreshSeconds);
 
+    private DateTimeOffset latest = DateTimeOffset.MinValue;
+
     public Dictionary<DropReason, long> Dropped { get; } = [];
     public long Counted { get; private set; }
     public int TrackedDomains => domains.Count;
@@ -49,6 +51,7 @@ public sealed class DomainAggregator(DnsCollectorConfig config, DomainKeys domai
             domains[domain] = state = new DomainState();
         }
         state.LastActivity = query.Time > state.LastActivity ? query.Time : state.LastActivity;
+        latest = query.Time > latest ? query.Time : latest;
         state.Clients[clientKeys.KeyOf(query.Client)] = query.Time;
         if (!state.Released)
         {
@@ -62,7 +65,9 @@ public sealed class DomainAggregator(DnsCollectorConfig config, DomainKeys domai
 
     public AggregatorOutput Drain(DateTimeOffset now)
     {
-        var horizon = now - window;
+        // The window ends at the newest query seen, not at now: a backlog read after an outage (or an
+        // old log) is judged by its own time, not forgotten for being old.
+        var horizon = (latest > DateTimeOffset.MinValue && latest < now ? latest : now) - window;
         foreach (var times in nxDomains.Values)
         {
             while (times.Count > 0 && times.Peek() < horizon)

@@ -61,6 +61,7 @@ public sealed class DnsEndToEndTests : IAsyncLifetime
         siloEnvironment["CYBERWATCH_ALLOWED_TARGETS"] = "127.0.0.0/8";
         siloEnvironment["CYBERWATCH_REDIS_URL"] = redisUrl;
         siloEnvironment["CYBERWATCH_DNS_STREAM"] = stream;
+        siloEnvironment["CYBERWATCH_LOG_LEVEL"] = "Debug";
         silo = NodeProcess.Start(Repository.SiloDll, siloEnvironment, "run");
         await silo.WaitForHttpAsync($"{siloHttp}/healthz", TimeSpan.FromSeconds(90));
 
@@ -68,14 +69,15 @@ public sealed class DnsEndToEndTests : IAsyncLifetime
         dns.Add("lonely.lab.example", "127.0.0.63");
         var log = Path.Combine(directory, "dnsmasq.log");
         var lines = new List<string>();
+        var stamp = DateTime.Now.ToString("MMM dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
         foreach (var client in Clients)
         {
-            lines.Add($"Nov 30 20:14:01 dnsmasq[812]: query[A] web.lab.example from {client}");
-            lines.Add("Nov 30 20:14:01 dnsmasq[812]: reply web.lab.example is 127.0.0.61");
-            lines.Add($"Nov 30 20:14:02 dnsmasq[812]: query[A] ads.lab.example from {client}");
-            lines.Add("Nov 30 20:14:02 dnsmasq[812]: gravity blocked ads.lab.example is 0.0.0.0");
+            lines.Add($"{stamp} dnsmasq[812]: query[A] web.lab.example from {client}");
+            lines.Add($"{stamp} dnsmasq[812]: reply web.lab.example is 127.0.0.61");
+            lines.Add($"{stamp} dnsmasq[812]: query[A] ads.lab.example from {client}");
+            lines.Add($"{stamp} dnsmasq[812]: gravity blocked ads.lab.example is 0.0.0.0");
         }
-        lines.Add($"Nov 30 20:14:03 dnsmasq[812]: query[A] lonely.lab.example from {Clients[0]}");
+        lines.Add($"{stamp} dnsmasq[812]: query[A] lonely.lab.example from {Clients[0]}");
         await File.WriteAllLinesAsync(log, lines);
         var config = Path.Combine(directory, "dns.yaml");
         await File.WriteAllTextAsync(config, $"""
@@ -94,7 +96,7 @@ public sealed class DnsEndToEndTests : IAsyncLifetime
         var (exit, collectorOutput) = await collector.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, collectorOutput);
 
-        await WaitAsync(async () => await db.ScalarAsync<long>("SELECT count(*) FROM targets WHERE 'dns' = ANY(sources)") == 2, silo);
+        await WaitAsync(async () => await db.ScalarAsync<long>("SELECT count(*) FROM targets WHERE 'dns' = ANY(sources)") == 2, silo, collectorOutput);
         Assert.Equal(["127.0.0.61", "127.0.0.62"], await Column("SELECT host(ip) FROM dns_targets WHERE domain_key = 'web.lab.example' ORDER BY ip"));
         Assert.Equal(3, await db.ScalarAsync<long>("SELECT query_count FROM dns_queries WHERE domain_key = 'web.lab.example'"));
         Assert.Equal(0, await db.ScalarAsync<long>("SELECT count(*) FROM dns_queries WHERE domain_key <> 'web.lab.example'"));
@@ -152,12 +154,12 @@ public sealed class DnsEndToEndTests : IAsyncLifetime
         return values;
     }
 
-    private static async Task WaitAsync(Func<Task<bool>> condition, NodeProcess process)
+    private static async Task WaitAsync(Func<Task<bool>> condition, NodeProcess process, string? collectorOutput = null)
     {
         var deadline = DateTime.UtcNow.AddSeconds(45);
         while (!await condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 45 s; silo output:\n" + process.Output);
+            Assert.True(DateTime.UtcNow < deadline, $"condition not met within 45 s; collector output:\n{collectorOutput}\nsilo output:\n{process.Output}");
             await Task.Delay(250);
         }
     }

@@ -67,6 +67,17 @@ public sealed class PrivacyTests
     }
 
     [Fact]
+    public void A_backlog_older_than_the_window_is_judged_by_its_own_time()
+    {
+        var aggregator = Aggregator(Config(k: 2));
+        aggregator.Observe(Query("old.example.com", "10.0.0.5", Start));
+        aggregator.Observe(Query("old.example.com", "10.0.0.6", Start.AddMinutes(1)));
+        var output = aggregator.Drain(Start.AddHours(5)); // read five hours late, after an outage
+        Assert.Equal(2, Assert.Single(output.Aggregates).Count);
+        Assert.Single(output.ToResolve);
+    }
+
+    [Fact]
     public void The_same_client_under_another_spelling_of_its_address_is_one_client()
     {
         var aggregator = Aggregator(Config(k: 2));
