@@ -35,6 +35,9 @@ public sealed class DnsCollectorConfig
 
     public sealed class PiholeSection
     {
+        /// <summary>Longest stretch of time asked for in one poll.</summary>
+        public const int MaxSpanSeconds = 3600;
+
         /// <summary>Base URL of the Pi-hole web server, e.g. http://127.0.0.1:8080.</summary>
         public string Url { get; set; } = "http://127.0.0.1";
 

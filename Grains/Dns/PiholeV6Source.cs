@@ -34,7 +34,9 @@ public sealed partial class PiholeV6Source(HttpClient http, DnsCollectorConfig.P
     {
         position ??= saved.Load() ?? new V6Position(0, clock.GetUtcNow().ToUnixTimeSeconds() - pihole.InitialLookbackSeconds);
         var from = (long)Math.Floor(position.LastTime);
-        var until = clock.GetUtcNow().ToUnixTimeSeconds() + 1;
+        var now = clock.GetUtcNow().ToUnixTimeSeconds();
+        // At most MaxSpanSeconds per poll: a long outage is caught up in bounded steps, oldest first.
+        var until = Math.Min(now + 1, from + DnsCollectorConfig.PiholeSection.MaxSpanSeconds);
         var collected = new Dictionary<long, V6Query>();
         long? cursor = null;
         var start = 0;
@@ -55,7 +57,9 @@ public sealed partial class PiholeV6Source(HttpClient http, DnsCollectorConfig.P
             }
         }
         var fresh = collected.Values.Where(q => q.Id > position.LastId).OrderBy(q => q.Id).ToList();
-        next = fresh.Count == 0 ? position : new V6Position(fresh[^1].Id, fresh.Max(q => q.Time));
+        next = fresh.Count > 0 ? new V6Position(fresh[^1].Id, fresh.Max(q => q.Time))
+            : until <= now ? position with { LastTime = until - 1 } // nothing in this span: move on
+            : position;
         return fresh.Select(ToObserved).Where(q => q is not null).Select(q => q!).ToList();
     }
 
@@ -218,7 +222,8 @@ public sealed class PiholeV5Source(HttpClient http, DnsCollectorConfig.PiholeSec
     public async Task<IReadOnlyList<ObservedQuery>> ReadAsync(CancellationToken cancellationToken)
     {
         position ??= saved.Load() ?? new V5Position(clock.GetUtcNow().ToUnixTimeSeconds() - pihole.InitialLookbackSeconds, 0);
-        var until = clock.GetUtcNow().ToUnixTimeSeconds() + 1;
+        var now = clock.GetUtcNow().ToUnixTimeSeconds();
+        var until = Math.Min(now + 1, position.LastTime + DnsCollectorConfig.PiholeSection.MaxSpanSeconds);
         var uri = new Uri(baseUri, $"admin/api.php?getAllQueries&from={position.LastTime}&until={until}&auth={Uri.EscapeDataString(pihole.ApiToken ?? "")}");
         using var response = await http.GetAsync(uri, cancellationToken);
         response.EnsureSuccessStatusCode();
@@ -258,7 +263,8 @@ public sealed class PiholeV5Source(HttpClient http, DnsCollectorConfig.PiholeSec
         }
         var lastTime = ordered.Count == 0 ? position.LastTime : ordered[^1].Time;
         var atLast = ordered.Count(r => r.Time == lastTime);
-        next = new V5Position(lastTime, lastTime == position.LastTime ? Math.Max(atLast, position.SeenAtLastTime) : atLast);
+        next = fresh.Count == 0 && until <= now ? new V5Position(until - 1, 0) // nothing new in this span: move on
+            : new V5Position(lastTime, lastTime == position.LastTime ? Math.Max(atLast, position.SeenAtLastTime) : atLast);
         return fresh;
     }
 

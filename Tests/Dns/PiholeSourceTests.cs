@@ -23,12 +23,32 @@ public sealed class PiholeSourceTests : IAsyncLifetime
 
     private string State => Path.Combine(directory, "position.json");
 
-    private PiholeV6Source V6(string? password = FakePihole.Password, int pageSize = 10) => new(http,
-        new DnsCollectorConfig.PiholeSection { Url = pihole.Url, Password = password, PageSize = pageSize, InitialLookbackSeconds = 600 },
+    private PiholeV6Source V6(string? password = FakePihole.Password, int pageSize = 10, int lookback = 600) => new(http,
+        new DnsCollectorConfig.PiholeSection { Url = pihole.Url, Password = password, PageSize = pageSize, InitialLookbackSeconds = lookback },
         State, clock, NullLogger.Instance);
 
-    private PiholeV5Source V5(string token = FakePihole.ApiToken) => new(http,
-        new DnsCollectorConfig.PiholeSection { Url = pihole.Url, ApiVersion = 5, ApiToken = token, InitialLookbackSeconds = 600 }, State, clock);
+    private PiholeV5Source V5(string token = FakePihole.ApiToken, int lookback = 600) => new(http,
+        new DnsCollectorConfig.PiholeSection { Url = pihole.Url, ApiVersion = 5, ApiToken = token, InitialLookbackSeconds = lookback }, State, clock);
+
+    [Theory]
+    [InlineData(6)]
+    [InlineData(5)]
+    public async Task A_long_backlog_is_read_an_hour_at_a_time_oldest_first_without_gaps(int version)
+    {
+        var now = clock.GetUtcNow();
+        pihole.Add(now.AddMinutes(-170), "old.example.com", "10.0.0.1");
+        pihole.Add(now.AddMinutes(-100), "middle.example.com", "10.0.0.1");
+        pihole.Add(now.AddSeconds(-10), "new.example.com", "10.0.0.1");
+        await using IQuerySource source = version == 6 ? V6(lookback: 3 * 3600) : V5(lookback: 3 * 3600);
+        var polls = new List<List<string>>();
+        for (var i = 0; i < 5; i++)
+        {
+            polls.Add((await ReadAsync(source)).Select(q => q.Domain).ToList());
+        }
+        Assert.Equal(["old.example.com"], polls[0]);
+        Assert.Equal(["old.example.com", "middle.example.com", "new.example.com"], polls.SelectMany(p => p));
+        Assert.Equal(["new.example.com"], polls.First(p => p.Contains("new.example.com")));
+    }
 
     private static async Task<IReadOnlyList<ObservedQuery>> ReadAsync(IQuerySource source)
     {
