@@ -140,6 +140,15 @@ public sealed partial class DnsStreamConsumer(IConnectionMultiplexer redis, IDns
                 {
                     await handler.HandleAsync(entry, cancellationToken);
                 }
+                catch (Exception e) when (IsPermanent(e))
+                {
+                    // The entry itself is wrong (it would fail for ever and hold up the stream): keep it for a person.
+                    LogRejectedByHandler(logger, streamEntry.Id.ToString(), e.GetType().Name, e.Message);
+                    this.entries.Add(1, Rejected);
+                    await db.StreamAddAsync(DnsStream.DeadLetters(options.Stream),
+                        [.. streamEntry.Values, new NameValueEntry("error", $"{e.GetType().Name}: {e.Message}")],
+                        maxLength: DnsStream.MaxLength, useApproximateMaxLength: true);
+                }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     // Left pending: retried next round (by this silo, or by another one after ClaimIdle).
@@ -155,6 +164,14 @@ public sealed partial class DnsStreamConsumer(IConnectionMultiplexer redis, IDns
         }
         return acknowledged;
     }
+
+    /// <summary>Failures of the entry's content, as opposed to the silo or PostgreSQL being unavailable.</summary>
+    public static bool IsPermanent(Exception e) => e switch
+    {
+        Npgsql.PostgresException pg => pg.SqlState.StartsWith("22", StringComparison.Ordinal) || pg.SqlState.StartsWith("23", StringComparison.Ordinal),
+        FormatException or ArgumentException or InvalidDataException => true,
+        _ => false,
+    };
 
     private async Task EnsureGroupAsync(IDatabase db)
     {
@@ -190,6 +207,9 @@ public sealed partial class DnsStreamConsumer(IConnectionMultiplexer redis, IDns
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "DNS handoff: entry {Id} is unreadable; moved to the rejected stream")]
     private static partial void LogRejected(ILogger logger, string id);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "DNS handoff: entry {Id} cannot be applied ({Error}: {Reason}); moved to the rejected stream")]
+    private static partial void LogRejectedByHandler(ILogger logger, string id, string error, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "DNS handoff: entry {Id} not accepted ({Error}: {Reason}); it stays pending and is retried")]
     private static partial void LogHandlerFailed(ILogger logger, string id, string error, string reason);

@@ -141,6 +141,20 @@ public sealed class StreamHandoffTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_entry_whose_content_cannot_be_applied_is_rejected_not_retried_for_ever()
+    {
+        var db = redis.GetDatabase();
+        await DnsStream.AddAsync(db, stream, Entry("bad.example.com"));
+        await DnsStream.AddAsync(db, stream, Entry("good.example.com"));
+        var handler = new RecordingHandler { FailuresLeft = 1, Failure = new FormatException("hour out of range") };
+        Assert.Equal(2, await Consumer(handler).ProcessOnceAsync(CancellationToken.None));
+        var rejected = await db.StreamRangeAsync(DnsStream.DeadLetters(stream));
+        Assert.Contains("bad.example.com", rejected.Single()[DnsStream.EntryField].ToString());
+        Assert.Equal("FormatException: hour out of range", rejected.Single()["error"].ToString());
+        Assert.Equal(0, await PendingAsync());
+    }
+
+    [Fact]
     public async Task A_lost_consumer_group_is_created_again()
     {
         var db = redis.GetDatabase();
@@ -183,13 +197,14 @@ public sealed class RecordingHandler : IDnsEntryHandler
 {
     public List<DnsHandoffEntry> Seen { get; } = [];
     public int FailuresLeft { get; set; }
+    public Exception Failure { get; set; } = new InvalidOperationException("target grain unavailable");
 
     public Task HandleAsync(DnsHandoffEntry entry, CancellationToken cancellationToken)
     {
         Seen.Add(entry);
         if (FailuresLeft-- > 0)
         {
-            throw new InvalidOperationException("target grain unavailable");
+            throw Failure;
         }
         return Task.CompletedTask;
     }
