@@ -2,6 +2,7 @@ using System.Net;
 using CyberWatch.Configuration;
 using CyberWatch.Enrichment;
 using CyberWatch.Enrichment.Online;
+using CyberWatch.Dns;
 using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
@@ -41,6 +42,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddAsnExpansion();
         builder.Services.AddNodeStatusMetrics();
         builder.Services.AddRetention();
+        builder.Services.AddDnsHandoff(options);
 
         builder.UseOrleans(silo =>
         {

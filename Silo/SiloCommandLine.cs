@@ -27,6 +27,7 @@ public static class SiloCommandLine
                 "migrate" => await MigrateAsync(rest, cancellationToken),
                 "lookup" => await LookupCommand.RunAsync(rest, cancellationToken),
                 "export-graph" => await ExportGraphCommand.RunAsync(rest, cancellationToken),
+                "dns-collect" => await DnsCollectCommand.RunAsync(rest, cancellationToken),
                 "help" or "--help" or "-h" => Usage(Console.Out, 0),
                 _ => Usage(Console.Error, ExitConfiguration),
             };
@@ -49,11 +50,12 @@ public static class SiloCommandLine
 
     private static int Usage(TextWriter writer, int exitCode)
     {
-        writer.WriteLine("usage: CyberWatch.Silo [run|migrate|lookup|export-graph]");
+        writer.WriteLine("usage: CyberWatch.Silo [run|migrate|lookup|export-graph|dns-collect]");
         writer.WriteLine("  run      host a silo (default); configuration from appsettings.json and CYBERWATCH_* variables");
         writer.WriteLine("  migrate  apply the database migrations and exit");
         writer.WriteLine("  lookup   origin ASN and prefix of addresses from offline tables (lookup --help)");
         writer.WriteLine("  export-graph --out DIR   the AS graph as neo4j-admin import CSVs and GraphML");
+        writer.WriteLine("  dns-collect [--config FILE] [--once]   Pi-hole / dnsmasq queries to DNS targets through Redis");
         return exitCode;
     }
 

@@ -42,6 +42,7 @@ public static class ApiBuilderExtensions
         var connectionString = PostgresConnectionString.Normalize(options.PostgresDsn);
         builder.Services.AddCyberWatchStorage(builder.Configuration);
         builder.Services.AddTargetPolicy(options);
+        builder.Services.AddSingleton<DnsTables>();
         builder.Services.AddSingleton(new ServiceInstance(Guid.NewGuid().ToString("n"), DateTimeOffset.UtcNow));
         builder.Services.AddSingleton(TimeProvider.System);
 
@@ -112,6 +113,7 @@ public static class ApiBuilderExtensions
         app.MapProbingApi();
         app.MapAsnApi();
         app.MapGraphApi();
+        app.MapDnsApi();
         return app;
     }
 }

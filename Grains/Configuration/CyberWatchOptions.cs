@@ -11,6 +11,9 @@ public sealed class CyberWatchOptions
     /// <summary>Redis for the DNS handoff, e.g. <c>127.0.0.1:6379</c>, <c>redis://:pw@host:6379</c> or a Unix socket path.</summary>
     public string? RedisUrl { get; set; }
 
+    /// <summary>The Redis stream the DNS collector appends to and the silos read (CYBERWATCH_DNS_STREAM).</summary>
+    public string DnsStream { get; set; } = "cyberwatch:dns";
+
     public string ClusterId { get; set; } = "cyberwatch";
     public string ServiceId { get; set; } = "cyberwatch";
 

@@ -12,6 +12,7 @@ public static class EnvironmentVariables
     {
         ["CYBERWATCH_PG_DSN"] = "CyberWatch:PostgresDsn",
         ["CYBERWATCH_REDIS_URL"] = "CyberWatch:RedisUrl",
+        ["CYBERWATCH_DNS_STREAM"] = "CyberWatch:DnsStream",
         ["CYBERWATCH_CLUSTER_ID"] = "CyberWatch:ClusterId",
         ["CYBERWATCH_SERVICE_ID"] = "CyberWatch:ServiceId",
         ["CYBERWATCH_VANTAGE"] = "CyberWatch:Vantage",

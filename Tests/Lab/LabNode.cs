@@ -40,6 +40,8 @@ public sealed class LabNode : IAsyncDisposable
             ["CYBERWATCH_API_URL"] = $"http://127.0.0.1:{siloPort + 3}",
             ["CYBERWATCH_PREFIX_DATA"] = lab.PrefixFile,
             ["CYBERWATCH_VANTAGE"] = "lab-vantage",
+            // Its own stream: a collector feeding the shared Redis must not lose entries to a test silo.
+            ["CYBERWATCH_DNS_STREAM"] = $"cyberwatch:dns:{clusterId}",
             ["CYBERWATCH_REDIS_URL"] = Environment.GetEnvironmentVariable("CYBERWATCH_TEST_REDIS_URL") ?? "127.0.0.1:1",
         };
         foreach (var (name, value) in overrides ?? new Dictionary<string, string?>())
