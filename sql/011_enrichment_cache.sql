@@ -1,4 +1,4 @@
--- Answers of the online enrichment sources (Team Cymru, PeeringDB, RIPEstat, ip-api, ipinfo), kept until expires_at so a
+-- Answers of the online enrichment sources (Team Cymru, PeeringDB, RIPEstat), kept until expires_at so a
 -- restart does not ask them again. value is the parsed answer; JSON null records that the source had none.
 CREATE TABLE enrichment_cache (
     source     text        NOT NULL,
@@ -23,7 +23,7 @@ ALTER TABLE asns
     ADD COLUMN metadata_sources       jsonb,
     ADD COLUMN enrichment_errors      jsonb;
 
--- Global hops without an origin ASN: what the online fallback (Team Cymru, ip-api, ipinfo) picks up.
+-- Global hops without an origin ASN: what the Team Cymru fallback picks up.
 CREATE INDEX hops_unmapped ON hops (measured_at) WHERE address_class = 'global' AND asn IS NULL;
 
 -- IXP peering LANs and member interfaces from a PeeringDB full sync (ix, ixlan, ixpfx, netixlan).
