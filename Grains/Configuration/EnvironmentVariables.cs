@@ -34,7 +34,7 @@ public static class EnvironmentVariables
         ["CYBERWATCH_PEERINGDB_URL"] = "CyberWatch:Online:PeeringDbUrl",
         ["CYBERWATCH_PEERINGDB_API_KEY"] = "CyberWatch:Online:PeeringDbApiKey",
         ["CYBERWATCH_PEERINGDB_RATE_PER_MINUTE"] = "CyberWatch:Online:PeeringDbRatePerMinute",
-        ["CYBERWATCH_PEERINGDB_SYNC"] = "CyberWatch:Online:PeeringDbFullSync",
+        ["CYBERWATCH_PEERINGDB_IXP_SYNC"] = "CyberWatch:Online:PeeringDbIxpSync",
         ["CYBERWATCH_RIPESTAT_ENABLED"] = "CyberWatch:Online:RipeStatEnabled",
         ["CYBERWATCH_RIPESTAT_URL"] = "CyberWatch:Online:RipeStatUrl",
         ["CYBERWATCH_RIPESTAT_SOURCEAPP"] = "CyberWatch:Online:RipeStatSourceApp",

@@ -91,14 +91,14 @@ public static class OnlineEnrichmentServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<AsnMetadataTable>());
         services.AddSingleton<AsnMetadataRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<AsnMetadataRefresher>());
-        if (online.PeeringDbFullSync)
+        if (online.PeeringDbIxpSync)
         {
             // HopEnricher picks the directory up when it is registered.
             services.AddSingleton<IxpDirectory>();
-            services.AddSingleton(sp => new PeeringDbSync(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<PeeringDbClient>(),
-                sp.GetRequiredService<IxpDirectory>(), online, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<PeeringDbSync>>(),
+            services.AddSingleton(sp => new PeeringDbIxpSync(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<PeeringDbClient>(),
+                sp.GetRequiredService<IxpDirectory>(), online, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<PeeringDbIxpSync>>(),
                 sp.GetRequiredService<EnrichmentCache>()));
-            services.AddHostedService(sp => sp.GetRequiredService<PeeringDbSync>());
+            services.AddHostedService(sp => sp.GetRequiredService<PeeringDbIxpSync>());
         }
         services.AddSingleton(sp => new IpApiClient(sp.GetRequiredService<IHttpClientFactory>(), online, special, sp.GetRequiredService<EnrichmentCache>()));
         services.AddSingleton(sp => new IpInfoClient(sp.GetRequiredService<IHttpClientFactory>(), online, special, sp.GetRequiredService<EnrichmentCache>()));

@@ -41,9 +41,9 @@ public sealed class OnlineSourceOptions
 
     /// <summary>
     /// Full sync of PeeringDB's networks, IXP LANs and member interfaces once per TTL, instead of one request per AS,
-    /// and to mark IXP hops and their member ASN (CYBERWATCH_PEERINGDB_SYNC; needs CYBERWATCH_PEERINGDB_ENABLED).
+    /// and to mark IXP hops and their member ASN (CYBERWATCH_PEERINGDB_IXP_SYNC; needs CYBERWATCH_PEERINGDB_ENABLED).
     /// </summary>
-    public bool PeeringDbFullSync { get; set; }
+    public bool PeeringDbIxpSync { get; set; }
 
     /// <summary>PeeringDB allows 20 anonymous requests a minute (CYBERWATCH_PEERINGDB_RATE_PER_MINUTE).</summary>
     public double PeeringDbRatePerMinute { get; set; } = 20;
@@ -135,9 +135,9 @@ public sealed class OnlineSourceOptions
         {
             BaseUrl(PeeringDbUrl, "CYBERWATCH_PEERINGDB_URL");
         }
-        if (PeeringDbFullSync && !PeeringDbEnabled)
+        if (PeeringDbIxpSync && !PeeringDbEnabled)
         {
-            throw new ConfigurationException("CYBERWATCH_PEERINGDB_SYNC needs CYBERWATCH_PEERINGDB_ENABLED=true");
+            throw new ConfigurationException("CYBERWATCH_PEERINGDB_IXP_SYNC needs CYBERWATCH_PEERINGDB_ENABLED=true");
         }
         if (RipeStatEnabled)
         {

@@ -22,11 +22,11 @@ public sealed class IxpTests
         server.Routes["/api/ixpfx"] = _ => (200, Recorded.PeeringDbIxPfx);
         server.Routes["/api/netixlan"] = _ => (200, Recorded.PeeringDbNetIxLan);
         var settings = HttpSourcesTests.PeeringDb(server);
-        settings["CyberWatch:Online:PeeringDbFullSync"] = "true";
+        settings["CyberWatch:Online:PeeringDbIxpSync"] = "true";
         settings["CyberWatch:Online:PeeringDbApiKey"] = "k";
         await using (var services = HttpSourcesTests.Services(db.DataSource, settings))
         {
-            var sync = services.GetRequiredService<PeeringDbSync>();
+            var sync = services.GetRequiredService<PeeringDbIxpSync>();
             var directory = services.GetRequiredService<IxpDirectory>();
 
             await sync.SyncAsync(CancellationToken.None);
@@ -58,7 +58,7 @@ public sealed class IxpTests
         await using (var restarted = HttpSourcesTests.Services(db.DataSource, settings))
         {
             var directory = restarted.GetRequiredService<IxpDirectory>();
-            await restarted.GetRequiredService<PeeringDbSync>().LoadAsync(CancellationToken.None);
+            await restarted.GetRequiredService<PeeringDbIxpSync>().LoadAsync(CancellationToken.None);
             Assert.Equal(new IxpMatch("AMS-IX", 13335), directory.Find(IPAddress.Parse("80.249.211.140")));
             Assert.NotNull(directory.SyncedAt);
             Assert.Equal(5, server.Requests.Count);

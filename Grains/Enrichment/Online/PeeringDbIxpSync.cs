@@ -12,9 +12,9 @@ namespace CyberWatch.Enrichment.Online;
 /// interface into <c>ixp_prefixes</c>/<c>ixp_members</c> and the <see cref="IxpDirectory"/> that marks IXP hops
 /// and their member ASN during enrichment. A restart loads the IXP data from PostgreSQL instead of asking again.
 /// </summary>
-public sealed partial class PeeringDbSync(
+public sealed partial class PeeringDbIxpSync(
     NpgsqlDataSource dataSource, PeeringDbClient peeringDb, IxpDirectory directory, OnlineSourceOptions options, TimeProvider clock,
-    ILogger<PeeringDbSync> logger, EnrichmentCache? cache = null) : BackgroundService
+    ILogger<PeeringDbIxpSync> logger, EnrichmentCache? cache = null) : BackgroundService
 {
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromMinutes(10);
 
