@@ -95,7 +95,9 @@ public static class OnlineEnrichmentServiceCollectionExtensions
         {
             // HopEnricher picks the directory up when it is registered.
             services.AddSingleton<IxpDirectory>();
-            services.AddSingleton<PeeringDbIxpSync>();
+            services.AddSingleton(sp => new PeeringDbIxpSync(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<PeeringDbClient>(),
+                sp.GetRequiredService<IxpDirectory>(), online, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<PeeringDbIxpSync>>(),
+                sp.GetRequiredService<EnrichmentCache>()));
             services.AddHostedService(sp => sp.GetRequiredService<PeeringDbIxpSync>());
         }
         services.AddSingleton(sp => new IpApiClient(sp.GetRequiredService<IHttpClientFactory>(), online, special, sp.GetRequiredService<EnrichmentCache>()));

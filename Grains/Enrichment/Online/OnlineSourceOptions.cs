@@ -40,8 +40,8 @@ public sealed class OnlineSourceOptions
     public string PeeringDbApiKey { get; set; } = "";
 
     /// <summary>
-    /// Full sync of PeeringDB's IXP LANs and member interfaces once per TTL, to mark IXP hops and their member ASN
-    /// (CYBERWATCH_PEERINGDB_IXP_SYNC; needs CYBERWATCH_PEERINGDB_ENABLED).
+    /// Full sync of PeeringDB's networks, IXP LANs and member interfaces once per TTL, instead of one request per AS,
+    /// and to mark IXP hops and their member ASN (CYBERWATCH_PEERINGDB_IXP_SYNC; needs CYBERWATCH_PEERINGDB_ENABLED).
     /// </summary>
     public bool PeeringDbIxpSync { get; set; }
 

@@ -18,6 +18,11 @@ public sealed class PeeringDbClient(IHttpClientFactory http, OnlineSourceOptions
     public const string Source = "peeringdb";
     public const string HttpClientName = "cyberwatch-peeringdb";
 
+    /// <summary>Cache key present while the last full sync of <c>net</c> is fresh.</summary>
+    public const string SyncedKey = "sync:net";
+
+    private const string NetFields = "id,asn,name,info_prefixes4,info_prefixes6,policy_general,info_traffic,info_ratio,irr_as_set,fac_count,ix_count";
+
     public bool Enabled => options.PeeringDbEnabled;
 
     public async Task<PeeringDbNetwork?> NetworkAsync(long asn, CancellationToken cancellationToken)
@@ -30,6 +35,11 @@ public sealed class PeeringDbClient(IHttpClientFactory http, OnlineSourceOptions
         if (cache is not null && await cache.GetAsync<PeeringDbNetwork>(Source, key, cancellationToken) is { } hit)
         {
             return hit.Value;
+        }
+        if (cache is not null && await cache.GetAsync<bool>(Source, SyncedKey, cancellationToken) is not null)
+        {
+            // A full sync within the TTL had every network: this AS has no PeeringDB record.
+            return null;
         }
         var client = http.CreateClient(HttpClientName);
         using var response = await client.GetAsync($"api/net?asn={asn}", cancellationToken);
@@ -53,11 +63,12 @@ public sealed class PeeringDbClient(IHttpClientFactory http, OnlineSourceOptions
         {
             throw new JsonException("PeeringDB answer has no data array");
         }
-        if (data.GetArrayLength() == 0)
-        {
-            return null;
-        }
-        var net = data[0];
+        return data.GetArrayLength() == 0 ? null : ParseNetObject(data[0]);
+    }
+
+    /// <summary>Reads one <c>net</c> object.</summary>
+    public static PeeringDbNetwork ParseNetObject(JsonElement net)
+    {
         var facilities = Int(net, "fac_count")
             ?? (net.TryGetProperty("netfac_set", out var set) && set.ValueKind == JsonValueKind.Array ? set.GetArrayLength() : null);
         return new PeeringDbNetwork(Int(net, "id") ?? throw new JsonException("PeeringDB net object has no id"),
@@ -115,6 +126,21 @@ public sealed class PeeringDbClient(IHttpClientFactory http, OnlineSourceOptions
             }
         }
         return (lans, members);
+    }
+
+    /// <summary>Every network in PeeringDB, by ASN (one request): the full sync's replacement for one request per AS.</summary>
+    public async Task<IReadOnlyList<(long Asn, PeeringDbNetwork Network)>> NetworksAsync(CancellationToken cancellationToken)
+    {
+        var networks = new List<(long, PeeringDbNetwork)>();
+        foreach (var net in await ListAsync($"api/net?fields={NetFields}", cancellationToken))
+        {
+            if (net.TryGetProperty("asn", out var asnValue) && asnValue.TryGetInt64(out var asn) && asn is >= 0 and <= uint.MaxValue
+                && Int(net, "id") is not null)
+            {
+                networks.Add((asn, ParseNetObject(net)));
+            }
+        }
+        return networks;
     }
 
     private async Task<List<JsonElement>> ListAsync(string path, CancellationToken cancellationToken)

@@ -7,13 +7,14 @@ using NpgsqlTypes;
 namespace CyberWatch.Enrichment.Online;
 
 /// <summary>
-/// Keeps <see cref="IxpDirectory"/> (which marks IXP hops and their member ASN during enrichment) filled from a
-/// PeeringDB full sync, at most once per TTL. The result is kept in <c>ixp_prefixes</c>/<c>ixp_members</c>, so a
-/// restart loads it from PostgreSQL instead of asking PeeringDB again.
+/// PeeringDB full sync, at most once per TTL, five requests: every <c>net</c> goes into the cache (so AS metadata
+/// needs no request per AS, and an AS missing from it has no record), and every IXP peering LAN and member
+/// interface into <c>ixp_prefixes</c>/<c>ixp_members</c> and the <see cref="IxpDirectory"/> that marks IXP hops
+/// and their member ASN during enrichment. A restart loads the IXP data from PostgreSQL instead of asking again.
 /// </summary>
 public sealed partial class PeeringDbIxpSync(
     NpgsqlDataSource dataSource, PeeringDbClient peeringDb, IxpDirectory directory, OnlineSourceOptions options, TimeProvider clock,
-    ILogger<PeeringDbIxpSync> logger) : BackgroundService
+    ILogger<PeeringDbIxpSync> logger, EnrichmentCache? cache = null) : BackgroundService
 {
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromMinutes(10);
 
@@ -85,9 +86,17 @@ public sealed partial class PeeringDbIxpSync(
         }
     }
 
-    /// <summary>Asks PeeringDB for every IXP LAN and member interface, stores them and swaps the directory.</summary>
+    /// <summary>Asks PeeringDB for every network, IXP LAN and member interface, stores them and swaps the directory.</summary>
     public async Task SyncAsync(CancellationToken cancellationToken)
     {
+        if (cache is not null)
+        {
+            var networks = await peeringDb.NetworksAsync(cancellationToken);
+            await cache.PutManyAsync(PeeringDbClient.Source,
+                networks.Select(n => KeyValuePair.Create($"net:{n.Asn}", (PeeringDbNetwork?)n.Network)).ToList(), options.Ttl, cancellationToken);
+            await cache.PutAsync(PeeringDbClient.Source, PeeringDbClient.SyncedKey, true, options.Ttl, cancellationToken);
+            LogNetworks(networks.Count);
+        }
         var (lans, members) = await peeringDb.IxpsAsync(cancellationToken);
         var unique = members.GroupBy(m => m.Address).Select(g => g.First()).ToList();
         var lanRows = lans.GroupBy(l => l.Prefix).Select(g => g.First()).ToList();
@@ -125,6 +134,9 @@ public sealed partial class PeeringDbIxpSync(
         directory.Replace(lanRows, unique, now);
         LogSynced(lanRows.Count, unique.Count);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "PeeringDB sync: {Count} network(s) cached")]
+    private partial void LogNetworks(int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "PeeringDB sync: {Lans} IXP peering LAN prefix(es), {Members} member interface(s)")]
     private partial void LogSynced(int lans, int members);

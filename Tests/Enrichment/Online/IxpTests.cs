@@ -12,10 +12,11 @@ namespace CyberWatch.Tests.Enrichment.Online;
 public sealed class IxpTests
 {
     [Fact]
-    public async Task PeeringDb_full_sync_fills_the_ixp_tables_and_directory_and_a_restart_loads_them_without_asking()
+    public async Task PeeringDb_full_sync_caches_every_network_fills_the_ixp_tables_and_directory_and_a_restart_loads_them_without_asking()
     {
         await using var db = await TestDatabase.CreateAsync();
         await using var server = await FakeHttpServer.StartAsync();
+        server.Routes["/api/net"] = _ => (200, Recorded.PeeringDbNetAll);
         server.Routes["/api/ix"] = _ => (200, Recorded.PeeringDbIx);
         server.Routes["/api/ixlan"] = _ => (200, Recorded.PeeringDbIxLan);
         server.Routes["/api/ixpfx"] = _ => (200, Recorded.PeeringDbIxPfx);
@@ -30,8 +31,17 @@ public sealed class IxpTests
 
             await sync.SyncAsync(CancellationToken.None);
 
-            Assert.Equal(4, server.Requests.Count);
+            Assert.Equal(5, server.Requests.Count);
             Assert.All(server.Requests, r => Assert.Equal("Api-Key k", r.Authorization));
+            Assert.Contains(server.Requests, r => r.Path == "/api/net" && r.Query.Contains("fields=") && !r.Query.Contains("asn="));
+
+            // Every network came with the sync: no request per AS, and an AS not in it has no record.
+            var client = services.GetRequiredService<PeeringDbClient>();
+            Assert.Equal(new PeeringDbNetwork(433, "Google LLC", 15000, 2000, "Selective", null, "Mostly Outbound", "RADB::AS-GOOGLE", 180, 250),
+                await client.NetworkAsync(15169, CancellationToken.None));
+            Assert.Equal(1853, (await client.NetworkAsync(23028, CancellationToken.None))?.Id);
+            Assert.Null(await client.NetworkAsync(64511, CancellationToken.None));
+            Assert.Equal(5, server.Requests.Count);
             Assert.Contains(server.Requests, r => r.Path == "/api/netixlan" && r.Query.Contains("fields="));
             Assert.Equal(3, directory.LanCount); // the prefix of an unknown LAN is dropped
             Assert.Equal(3, directory.MemberCount); // a member without addresses gives none
@@ -51,7 +61,7 @@ public sealed class IxpTests
             await restarted.GetRequiredService<PeeringDbIxpSync>().LoadAsync(CancellationToken.None);
             Assert.Equal(new IxpMatch("AMS-IX", 13335), directory.Find(IPAddress.Parse("80.249.211.140")));
             Assert.NotNull(directory.SyncedAt);
-            Assert.Equal(4, server.Requests.Count);
+            Assert.Equal(5, server.Requests.Count);
         }
     }
 

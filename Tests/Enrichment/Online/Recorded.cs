@@ -118,4 +118,12 @@ public static class Recorded
             """,
         ["203.0.114.1"] = """{"ip": "203.0.114.1", "city": "", "region": "", "country": "", "loc": "", "org": ""}""",
     };
+
+    /// <summary><c>/api/net?fields=…</c> of a full sync (two networks of the many).</summary>
+    public const string PeeringDbNetAll = """
+        {"data": [{"id": 1853, "asn": 23028, "name": "Team Cymru", "info_prefixes4": 50, "info_prefixes6": 10, "policy_general": "Selective",
+                   "info_traffic": "1-5Gbps", "info_ratio": "Balanced", "irr_as_set": "AS-TEAMCYMRU", "fac_count": 4, "ix_count": 7},
+                  {"id": 433, "asn": 15169, "name": "Google LLC", "info_prefixes4": 15000, "info_prefixes6": 2000, "policy_general": "Selective",
+                   "info_traffic": "", "info_ratio": "Mostly Outbound", "irr_as_set": "RADB::AS-GOOGLE", "fac_count": 180, "ix_count": 250}], "meta": {}}
+        """;
 }
