@@ -3,6 +3,7 @@ using CyberWatch.Dns;
 using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
+using CyberWatch.WebApi.Access;
 using CyberWatch.WebApi.Endpoints;
 using CyberWatch.WebApi.Health;
 using OpenTelemetry.Metrics;
@@ -63,6 +64,7 @@ public static class ApiBuilderExtensions
             client.AddDashboard();
         });
 
+        builder.AddCyberWatchAccess(listen);
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
@@ -87,10 +89,11 @@ public static class ApiBuilderExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapScalarApiReference("/docs", o => o.WithTitle("cyberWatch API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
-        app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        app.UseCyberWatchAccess();
+        app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
+        app.MapScalarApiReference("/docs", o => o.WithTitle("cyberWatch API").WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+        app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiPolicies.Admin);
         app.MapSystemApi();
         app.MapTargetsApi();
         app.MapMeasurementsApi();

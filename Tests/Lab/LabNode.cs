@@ -41,6 +41,7 @@ public sealed class LabNode : IAsyncDisposable
             ["CYBERWATCH_PREFIX_DATA"] = lab.PrefixFile,
             ["CYBERWATCH_VANTAGE"] = "lab-vantage",
             ["CYBERWATCH_REDIS_URL"] = Environment.GetEnvironmentVariable("CYBERWATCH_TEST_REDIS_URL") ?? "127.0.0.1:1",
+            ["CYBERWATCH_API_ANONYMOUS_ROLE"] = "admin",
         };
         var silo = NodeProcess.StartIn(LabFixture.Vantage, Repository.SiloDll, environment, "run");
         await WaitUntilAsync(async () => await database.ScalarAsync<long>(

@@ -1,5 +1,6 @@
 using CyberWatch.Measurement;
 using CyberWatch.Storage;
+using CyberWatch.WebApi.Access;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CyberWatch.WebApi.Endpoints;
@@ -8,11 +9,12 @@ public static class ProbingApi
 {
     public static IEndpointRouteBuilder MapProbingApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/traceroute/run", TracerouteAsync).WithTags("Probing")
+        var group = app.MapGroup("").WithTags("Probing").RequireAuthorization(ApiPolicies.Probe);
+        group.MapPost("/traceroute/run", TracerouteAsync)
             .WithSummary("Traceroutes a target now and answers with the stored measurement and its hops.");
-        app.MapPost("/mtr/run", MtrAsync).WithTags("Probing")
+        group.MapPost("/mtr/run", MtrAsync)
             .WithSummary("Runs mtr (--json, 5 cycles) to a target now: per-hop loss and best/avg/worst/stdev RTT.");
-        app.MapPost("/ping/run", PingAsync).WithTags("Probing")
+        group.MapPost("/ping/run", PingAsync)
             .WithSummary("Pings a target now (5 ICMP echo requests): loss and min/avg/max RTT.");
         return app;
     }
