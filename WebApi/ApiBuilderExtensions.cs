@@ -65,7 +65,8 @@ public static class ApiBuilderExtensions
         });
 
         builder.AddCyberWatchAccess(listen);
-        builder.Services.AddProblemDetails();
+        builder.AddCyberWatchAbuseProtection();
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = AbuseProtection.ExplainStatus);
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "cyberWatch looking glass";
@@ -89,7 +90,9 @@ public static class ApiBuilderExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseCyberWatchSecurityHeaders();
         app.UseCyberWatchAccess();
+        app.UseCyberWatchLimits();
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         app.MapScalarApiReference("/docs", o => o.WithTitle("cyberWatch API").WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
