@@ -42,6 +42,8 @@ public static class ApiBuilderExtensions
         var connectionString = PostgresConnectionString.Normalize(options.PostgresDsn);
         builder.Services.AddCyberWatchStorage(builder.Configuration);
         builder.Services.AddTargetPolicy(options);
+        builder.Services.AddSingleton<MeasurementHistory>();
+        builder.Services.AddSingleton<Settings.SettingsStore>();
         builder.Services.AddSingleton(new ServiceInstance(Guid.NewGuid().ToString("n"), DateTimeOffset.UtcNow));
         builder.Services.AddSingleton(TimeProvider.System);
 
@@ -96,13 +98,15 @@ public static class ApiBuilderExtensions
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         app.MapScalarApiReference("/docs", o => o.WithTitle("cyberWatch API").WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
-        app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiPolicies.Admin);
+        app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiPolicies.Admin).ExcludeFromDescription();
         app.MapSystemApi();
         app.MapTargetsApi();
         app.MapMeasurementsApi();
         app.MapProbingApi();
         app.MapAsnApi();
         app.MapGraphApi();
+        app.MapHistoryApi();
+        app.MapSettingsApi();
         return app;
     }
 }

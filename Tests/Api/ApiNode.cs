@@ -20,6 +20,7 @@ public class ApiNode : IAsyncLifetime
     public string ProbeKey { get; private set; } = "";
     public string ReadKey { get; private set; } = "";
     public NodeProcess ApiProcess => api;
+    public NodeProcess SiloProcess => silo;
 
     /// <summary>Extra API environment of a derived fixture (rate limits, ...).</summary>
     protected virtual void Configure(Dictionary<string, string?> apiEnvironment)
