@@ -93,6 +93,7 @@ public static class ApiBuilderExtensions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseCyberWatchSecurityHeaders();
+        app.UseCyberWatchUi();
         app.UseCyberWatchAccess();
         app.UseCyberWatchLimits();
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
