@@ -21,8 +21,8 @@ public sealed class LabNode : IAsyncDisposable
     /// <summary>The API's URL inside the vantage namespace (reach it with <see cref="LabFixture.CurlAsync"/>).</summary>
     public string ApiUrl { get; }
 
-    /// <summary>Starts a node whose settings were first adjusted by <paramref name="settingsSql"/>.</summary>
-    public static async Task<LabNode> StartAsync(LabFixture lab, string settingsSql)
+    /// <summary>Starts a node whose settings were first adjusted by <paramref name="settingsSql"/>; <paramref name="overrides"/> wins over its environment.</summary>
+    public static async Task<LabNode> StartAsync(LabFixture lab, string settingsSql, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var database = await TestDatabase.CreateAsync();
         await database.ScalarAsync<object>(settingsSql);
@@ -43,6 +43,10 @@ public sealed class LabNode : IAsyncDisposable
             ["CYBERWATCH_REDIS_URL"] = Environment.GetEnvironmentVariable("CYBERWATCH_TEST_REDIS_URL") ?? "127.0.0.1:1",
             ["CYBERWATCH_API_ANONYMOUS_ROLE"] = "admin",
         };
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            environment[key] = value;
+        }
         var silo = NodeProcess.StartIn(LabFixture.Vantage, Repository.SiloDll, environment, "run");
         await WaitUntilAsync(async () => await database.ScalarAsync<long>(
             $"SELECT count(*) FROM orleans_membership WHERE deploymentid = '{clusterId}' AND status = 3") == 1,

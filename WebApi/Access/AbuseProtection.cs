@@ -75,7 +75,8 @@ public static class AbuseProtection
             if (!path.StartsWithSegments("/dashboard") && !path.StartsWithSegments("/docs"))
             {
                 headers.XFrameOptions = "DENY";
-                headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+                // Chart and graph libraries set style attributes on the elements they create; <style> and scripts stay ours only.
+                headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; style-src-attr 'unsafe-inline'; script-src 'self'; " +
                     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
             }
             if (context.Request.ContentLength > limit)

@@ -39,7 +39,8 @@ export function graphPage(root, asn) {
         ],
         style: [
           { selector: "node", style: {
-            label: "data(label)", "font-size": 11, "text-valign": "bottom", "text-margin-y": 4, color: "#1f2937",
+            label: "data(label)", "font-size": 11, "text-valign": "bottom", "text-margin-y": 5, color: "#1f2937",
+            "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": 2, "text-background-shape": "roundrectangle",
             "background-color": "#4dabf7", width: 22, height: 22, "border-width": 2, "border-color": "#1c7ed6" } },
           { selector: "node[distance = 0]", style: { "background-color": "#d9480f", "border-color": "#a5360b", width: 34, height: 34, "font-weight": "bold" } },
           { selector: "node[distance = 2]", style: { "background-color": "#a5d8ff" } },
@@ -49,11 +50,11 @@ export function graphPage(root, asn) {
           { selector: "node:selected", style: { "border-color": "#000", "border-width": 3 } },
           { selector: "edge:selected", style: { "line-color": "#d9480f", "target-arrow-color": "#d9480f" } },
         ],
-        layout: { name: "concentric", concentric: (n) => 10 - n.data("distance"), levelWidth: () => 1, minNodeSpacing: 28, animate: false },
+        layout: { name: "concentric", concentric: (n) => 10 - n.data("distance"), levelWidth: () => 1, minNodeSpacing: 50, spacingFactor: 1.4, animate: false },
         wheelSensitivity: 0.3,
       });
       // A handful of ASes would otherwise be blown up to fill the canvas.
-      if (cy.zoom() > 1.3) { cy.zoom(1.3); cy.center(); }
+      if (cy.zoom() > 1.2) { cy.zoom(1.2); cy.center(); }
       cy.on("tap", "node", (evt) => {
         const next = evt.target.id();
         if (next !== `${centre}`) location.hash = `#/graph/${next}`;

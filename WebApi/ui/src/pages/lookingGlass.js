@@ -11,11 +11,16 @@ const METHODS = [
   ["ping", null, "Ping (5 echo requests)"],
 ];
 
+// What was typed last, so the form survives a visit to another page or a new API key.
+const last = { target: "", method: "0" };
+
 export function lookingGlass(root, { target = "" }) {
-  const input = h("input", { id: "lg-target", name: "target", required: true, maxlength: 253, value: target,
+  const input = h("input", { id: "lg-target", name: "target", required: true, maxlength: 253, value: target || last.target,
     placeholder: "IP address or host name", autocomplete: "off", spellcheck: "false" });
   const select = h("select", { id: "lg-method", name: "method" },
-    METHODS.map(([tool, method, label], i) => h("option", { value: i }, label)));
+    METHODS.map(([, , label], i) => h("option", { value: i, selected: String(i) === last.method }, label)));
+  input.addEventListener("input", () => { last.target = input.value; });
+  select.addEventListener("change", () => { last.method = select.value; });
   const button = h("button", { type: "submit", id: "lg-run" }, "Run");
   const result = h("section", { id: "lg-result", "aria-live": "polite" });
   const recent = h("section", { class: "recent" });
@@ -26,6 +31,8 @@ export function lookingGlass(root, { target = "" }) {
 
   async function run() {
     const [tool, method] = METHODS[Number(select.value)];
+    last.target = input.value;
+    last.method = select.value;
     const body = { target: input.value.trim() };
     if (method) body.method = method;
     button.disabled = true;
