@@ -72,8 +72,9 @@ export function renderResult({ measurement: m, hops, summary: s }) {
   const failed = !m.success;
   return h("div", { class: "result" },
     h("div", { class: "result-head" },
-      h("h2", {}, `${m.tool === "mtr" ? "MTR" : m.method === "ping" ? "Ping" : "Traceroute"} to ${m.target}`),
-      h("span", { class: "muted" }, `${m.method} · ${fmt.time(m.startedAt)} · vantage ${m.vantage} · measurement #${m.id}`),
+      h("div", {},
+        h("h2", {}, `${m.tool === "mtr" ? "MTR" : m.method === "ping" ? "Ping" : "Traceroute"} to ${m.target}`),
+        h("span", { class: "muted" }, `${m.method} · ${fmt.time(m.startedAt)} · vantage ${m.vantage} · measurement #${m.id}`)),
       h("a", { class: "button secondary", href: `#/target/${m.target}` }, "History of this target →")),
     failed ? h("div", { class: "problem" }, h("strong", {}, "Probe failed"), h("p", {}, m.failureReason || m.stopReason || "no reason given")) : null,
     h("dl", { class: "stats" },

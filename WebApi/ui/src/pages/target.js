@@ -12,11 +12,19 @@ const pathChangeMarkers = {
   id: "pathChanges",
   afterDatasetsDraw(chart, _args, options) {
     const { ctx, chartArea, scales } = chart;
+    // Changes detected together (an AS-path change is also an IP-path change) share one line and one label.
+    const byX = new Map();
     for (const change of options.changes ?? []) {
-      const x = scales.x.getPixelForValue(change.at);
+      const x = Math.round(scales.x.getPixelForValue(change.at));
       if (x < chartArea.left || x > chartArea.right) continue;
+      const kinds = byX.get(x) ?? new Set();
+      kinds.add(change.kind);
+      byX.set(x, kinds);
+    }
+    for (const [x, kinds] of byX) {
+      const change = { kind: [...kinds].sort().join(", ") };
       ctx.save();
-      ctx.strokeStyle = change.kind === "as_path" ? "#d9480f" : "#e8a33d";
+      ctx.strokeStyle = kinds.has("as_path") ? "#d9480f" : "#e8a33d";
       ctx.setLineDash([4, 3]);
       ctx.beginPath();
       ctx.moveTo(x, chartArea.top);
@@ -24,7 +32,7 @@ const pathChangeMarkers = {
       ctx.stroke();
       ctx.fillStyle = ctx.strokeStyle;
       ctx.font = "11px system-ui, sans-serif";
-      ctx.fillText(change.kind.replace("_", " "), x + 3, chartArea.top + 11);
+      ctx.fillText(change.kind.replaceAll("_", " "), x + 3, chartArea.top + 11);
       ctx.restore();
     }
   },
