@@ -72,7 +72,21 @@ public static class ApiBuilderExtensions
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "cyberWatch looking glass";
-            document.Info.Description = "Traceroute, ping and AS topology from this vantage point.";
+            document.Info.Description = "Traceroute, ping and AS topology from this vantage point. " +
+                "Send an API key as 'Authorization: Bearer KEY' (scripts/cyberwatch apikey create --role read|probe|admin).";
+            document.Components ??= new Microsoft.OpenApi.OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes["ApiKey"] = new Microsoft.OpenApi.OpenApiSecurityScheme
+            {
+                Type = Microsoft.OpenApi.SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "An API key of role read, probe or admin.",
+            };
+            document.Security ??= [];
+            document.Security.Add(new Microsoft.OpenApi.OpenApiSecurityRequirement
+            {
+                [new Microsoft.OpenApi.OpenApiSecuritySchemeReference("ApiKey", document)] = [],
+            });
             return Task.CompletedTask;
         }));
         builder.Services.AddHealthChecks()

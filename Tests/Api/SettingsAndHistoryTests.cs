@@ -155,6 +155,7 @@ public sealed class SettingsAndHistoryTests(ApiNode node) : IClassFixture<ApiNod
             Assert.True(paths.TryGetProperty(path, out _), $"{path} is not in the OpenAPI document");
         }
         Assert.DoesNotContain(paths.EnumerateObject(), p => p.Name.StartsWith("/dashboard", StringComparison.Ordinal));
+        Assert.Equal("bearer", document.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey").GetProperty("scheme").GetString());
         var checkedCount = 0;
         foreach (var path in paths.EnumerateObject())
         {
