@@ -14,8 +14,11 @@ public sealed class ApiAccessOptions
     /// <summary>On-demand probes running at once, all clients together; more are refused with 503.</summary>
     public int MaxConcurrentProbes { get; set; } = 4;
 
-    /// <summary>An identical on-demand probe within this many seconds is answered from the last result.</summary>
-    public int ProbeResultCacheSeconds { get; set; } = 30;
+    /// <summary>
+    /// How long the last result of an on-demand probe may answer the same probe (tool, method, target) asked while the
+    /// node would not probe it again (target cooldown, all slots busy).
+    /// </summary>
+    public int ProbeResultCacheSeconds { get; set; } = 60;
 
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 

@@ -55,15 +55,17 @@ public static class ProbingApi
         {
             return TargetsApi.Problem("target", verdict.Reason!);
         }
+        // The last result of the same probe answers only when the node would not probe now anyway (all slots busy,
+        // or the target in its cooldown): a repeated click costs no packet, and a cooldown of 0 always probes afresh.
         var cacheKey = $"{tool}|{method}|{verdict.Address}";
-        if (probes.TryGetCached(cacheKey, out var cached))
-        {
-            http.Response.Headers["X-Cache"] = "hit";
-            return TypedResults.Ok(cached);
-        }
         using var slot = probes.TryEnter();
         if (slot is null)
         {
+            if (probes.TryGetCached(cacheKey, out var recent))
+            {
+                http.Response.Headers["X-Cache"] = "hit";
+                return TypedResults.Ok(recent);
+            }
             http.Response.Headers.RetryAfter = "5";
             return TypedResults.Problem(
                 detail: $"{probes.Limit} on-demand probes are running on this node, the most it runs at once; try again in a few seconds",
@@ -72,6 +74,11 @@ public static class ProbingApi
         var permission = await cluster.GetGrain<ITargetGrain>(verdict.Address!).RequestProbe();
         if (!permission.Allowed)
         {
+            if (probes.TryGetCached(cacheKey, out var cached))
+            {
+                http.Response.Headers["X-Cache"] = "hit";
+                return TypedResults.Ok(cached);
+            }
             http.Response.Headers.RetryAfter = Math.Ceiling(permission.RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
             return TypedResults.Problem(
                 detail: $"{verdict.Address} was probed moments ago; try again in {Math.Ceiling(permission.RetryAfter.TotalSeconds)} s or read /measurements/latest",
