@@ -57,7 +57,8 @@ function xRange(series) {
   const first = Math.max(from, Math.min(...times));
   const last = Math.max(...times);
   const margin = Math.max(60_000, (last - first) * 0.05);
-  return { min: Math.max(from, first - margin), max: Math.min(to, last + margin) };
+  // One point, or points close together, stay in the middle rather than on the edge of "now".
+  return { min: Math.max(from, first - margin), max: last + margin };
 }
 
 function lineChart(canvas, series, label, unit, color, stepped) {
@@ -72,7 +73,7 @@ function lineChart(canvas, series, label, unit, color, stepped) {
     options: {
       animation: false, responsive: true, maintainAspectRatio: false, parsing: false,
       scales: {
-        x: { type: "linear", ...xRange(series), ticks: { callback: timeTick, maxTicksLimit: 8 } },
+        x: { type: "linear", ...xRange(series), ticks: { callback: timeTick, maxTicksLimit: 6 } },
         y: { beginAtZero: true, title: { display: true, text: unit } },
       },
       plugins: {
