@@ -3,6 +3,7 @@ using CyberWatch.Dns;
 using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
+using CyberWatch.WebApi.Access;
 using CyberWatch.WebApi.Endpoints;
 using CyberWatch.WebApi.Health;
 using OpenTelemetry.Metrics;
@@ -43,6 +44,8 @@ public static class ApiBuilderExtensions
         builder.Services.AddCyberWatchStorage(builder.Configuration);
         builder.Services.AddTargetPolicy(options);
         builder.Services.AddSingleton<DnsTables>();
+        builder.Services.AddSingleton<MeasurementHistory>();
+        builder.Services.AddSingleton<Settings.SettingsStore>();
         builder.Services.AddSingleton(new ServiceInstance(Guid.NewGuid().ToString("n"), DateTimeOffset.UtcNow));
         builder.Services.AddSingleton(TimeProvider.System);
 
@@ -65,14 +68,30 @@ public static class ApiBuilderExtensions
             client.AddDashboard();
         });
 
-        builder.Services.AddProblemDetails();
+        builder.AddCyberWatchAccess(listen);
+        builder.AddCyberWatchAbuseProtection();
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = AbuseProtection.ExplainStatus);
         // Enums as the words the API takes in (target sources, methods): "asn_expansion", not 4.
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(
             new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower)));
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "cyberWatch looking glass";
-            document.Info.Description = "Traceroute, ping and AS topology from this vantage point.";
+            document.Info.Description = "Traceroute, ping and AS topology from this vantage point. " +
+                "Send an API key as 'Authorization: Bearer KEY' (scripts/cyberwatch apikey create --role read|probe|admin).";
+            document.Components ??= new Microsoft.OpenApi.OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes["ApiKey"] = new Microsoft.OpenApi.OpenApiSecurityScheme
+            {
+                Type = Microsoft.OpenApi.SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "An API key of role read, probe or admin.",
+            };
+            document.Security ??= [];
+            document.Security.Add(new Microsoft.OpenApi.OpenApiSecurityRequirement
+            {
+                [new Microsoft.OpenApi.OpenApiSecuritySchemeReference("ApiKey", document)] = [],
+            });
             return Task.CompletedTask;
         }));
         builder.Services.AddHealthChecks()
@@ -103,10 +122,14 @@ public static class ApiBuilderExtensions
                     ? Serilog.Events.LogEventLevel.Debug : Serilog.Events.LogEventLevel.Information;
         });
         app.UseStatusCodePages();
-        app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapScalarApiReference("/docs", o => o.WithTitle("cyberWatch API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
-        app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        app.UseCyberWatchSecurityHeaders();
+        app.UseCyberWatchUi();
+        app.UseCyberWatchAccess();
+        app.UseCyberWatchLimits();
+        app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
+        app.MapScalarApiReference("/docs", o => o.WithTitle("cyberWatch API").WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+        app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiPolicies.Admin).ExcludeFromDescription();
         app.MapSystemApi();
         app.MapTargetsApi();
         app.MapMeasurementsApi();
@@ -114,6 +137,8 @@ public static class ApiBuilderExtensions
         app.MapAsnApi();
         app.MapGraphApi();
         app.MapDnsApi();
+        app.MapHistoryApi();
+        app.MapSettingsApi();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using CyberWatch.WebApi.Access;
 using CyberWatch.Configuration;
 
 namespace CyberWatch.WebApi;
@@ -10,15 +11,20 @@ public static class ApiCommandLine
     {
         try
         {
+            if (args.FirstOrDefault() == "apikey")
+            {
+                return await ApiKeyCommand.RunAsync(args[1..], cancellationToken);
+            }
             var builder = WebApplication.CreateBuilder(args);
             builder.AddCyberWatchApi();
             await using var app = builder.Build();
             app.MapCyberWatchApi();
+            await app.RefuseUnsafeExposureAsync(cancellationToken);
             await app.StartAsync(cancellationToken);
             await app.WaitForShutdownAsync(cancellationToken);
             return 0;
         }
-        catch (ConfigurationException e)
+        catch (Exception e) when (e is ConfigurationException or Storage.MigrationException)
         {
             await Console.Error.WriteLineAsync($"cyberwatch api: {e.Message}");
             return 2;

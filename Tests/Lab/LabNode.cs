@@ -21,7 +21,7 @@ public sealed class LabNode : IAsyncDisposable
     /// <summary>The API's URL inside the vantage namespace (reach it with <see cref="LabFixture.CurlAsync"/>).</summary>
     public string ApiUrl { get; }
 
-    /// <summary>Starts a node whose settings were first adjusted by <paramref name="settingsSql"/>.</summary>
+    /// <summary>Starts a node whose settings were first adjusted by <paramref name="settingsSql"/>; <paramref name="overrides"/> wins over its environment.</summary>
     public static async Task<LabNode> StartAsync(LabFixture lab, string settingsSql, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var database = await TestDatabase.CreateAsync();
@@ -43,10 +43,11 @@ public sealed class LabNode : IAsyncDisposable
             // Its own stream: a collector feeding the shared Redis must not lose entries to a test silo.
             ["CYBERWATCH_DNS_STREAM"] = $"cyberwatch:dns:{clusterId}",
             ["CYBERWATCH_REDIS_URL"] = Environment.GetEnvironmentVariable("CYBERWATCH_TEST_REDIS_URL") ?? "127.0.0.1:1",
+            ["CYBERWATCH_API_ANONYMOUS_ROLE"] = "admin",
         };
-        foreach (var (name, value) in overrides ?? new Dictionary<string, string?>())
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
-            environment[name] = value;
+            environment[key] = value;
         }
         var silo = NodeProcess.StartIn(LabFixture.Vantage, Repository.SiloDll, environment, "run");
         await WaitUntilAsync(async () => await database.ScalarAsync<long>(

@@ -78,4 +78,7 @@ public static class MeasurementsApi
     }
 }
 
-public sealed record MeasurementWithHops(MeasurementRecord Measurement, IReadOnlyList<HopRecord> Hops);
+public sealed record MeasurementWithHops(MeasurementRecord Measurement, IReadOnlyList<HopRecord> Hops)
+{
+    public ProbeResultSummary Summary => ProbeResultSummary.From(Measurement, Hops);
+}

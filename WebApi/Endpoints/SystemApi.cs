@@ -12,7 +12,7 @@ public static class SystemApi
 {
     public static IEndpointRouteBuilder MapSystemApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").WithTags("System");
+        var group = app.MapGroup("").WithTags("System").AllowAnonymous();
         group.MapHealthChecks("/health", new HealthCheckOptions
         {
             ResponseWriter = WriteHealthAsync,

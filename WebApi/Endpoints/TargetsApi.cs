@@ -1,5 +1,6 @@
 using CyberWatch.Measurement;
 using CyberWatch.Storage;
+using CyberWatch.WebApi.Access;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CyberWatch.WebApi.Endpoints;
@@ -11,11 +12,11 @@ public static class TargetsApi
     public static IEndpointRouteBuilder MapTargetsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/targets").WithTags("Targets");
-        group.MapPost("/enqueue", EnqueueAsync)
+        group.MapPost("/enqueue", EnqueueAsync).RequireAuthorization(ApiPolicies.Probe)
             .WithSummary("Adds one target ({target, source}) or many ({targets: [...], source}); idempotent.");
         group.MapGet("", ListAsync).WithSummary("Targets, paged, optionally filtered by source.");
         group.MapGet("/{ip}", GetAsync).WithSummary("What the node knows of one target.");
-        group.MapDelete("/{ip}", DeleteAsync).WithSummary("Stops measuring a target (its measurements stay).");
+        group.MapDelete("/{ip}", DeleteAsync).RequireAuthorization(ApiPolicies.Admin).WithSummary("Stops measuring a target (its measurements stay).");
         return app;
     }
 

@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Net;
+using CyberWatch.Measurement;
+using CyberWatch.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace CyberWatch.WebApi.Endpoints;
+
+/// <summary>A target's measurements over time: chart series, exports, and the summary of one result.</summary>
+public static class HistoryApi
+{
+    public static readonly TimeSpan DefaultRange = TimeSpan.FromDays(7);
+    public static readonly TimeSpan MaxExportRange = TimeSpan.FromDays(366);
+
+    public static IEndpointRouteBuilder MapHistoryApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/targets/{ip}/series", SeriesAsync).WithTags("Targets")
+            .WithSummary("A target's RTT (metric=rtt, the destination's) or hop count (metric=hops) over time, oldest first, with the path changes in the range (from/to: ISO 8601, default the last 7 days).");
+        app.MapGet("/measurements/export", ExportAsync).WithTags("Measurements")
+            .WithSummary("A target's measurements in a time range as JSON Lines (format=jsonl, one measurement with its hops a line) or CSV (format=csv, one hop a row).")
+            .Produces(StatusCodes.Status200OK, contentType: "application/x-ndjson")
+            .Produces(StatusCodes.Status200OK, contentType: "text/csv");
+        app.MapGet("/measurements/{id:long}/summary", SummaryAsync).WithTags("Measurements")
+            .WithSummary("Hop count, responding hops, loss, RTT min/avg/max, AS path and count, countries and IXPs crossed.");
+        return app;
+    }
+
+    public static async Task<Results<Ok<TargetSeries>, ValidationProblem>> SeriesAsync(string ip, MeasurementHistory history, TimeProvider clock,
+        string? metric = null, string? from = null, string? to = null, CancellationToken cancellationToken = default)
+    {
+        if (!TargetAddress.TryCanonical(ip, out var canonical))
+        {
+            return TargetsApi.Problem("ip", $"'{Shorten(ip)}' is not an IP address");
+        }
+        if (metric is not ("rtt" or "hops"))
+        {
+            return TargetsApi.Problem("metric", "metric must be rtt or hops");
+        }
+        if (ParseRange(from, to, clock, DefaultRange) is not { } range)
+        {
+            return TargetsApi.Problem("from", "from and to must be ISO 8601 times (2026-11-30T12:00:00Z) with from before to");
+        }
+        var (points, changes) = await history.SeriesAsync(IPAddress.Parse(canonical), metric, range.From, range.To, cancellationToken);
+        return TypedResults.Ok(new TargetSeries(canonical, metric, metric == "rtt" ? "ms" : "hops", range.From, range.To, points, changes));
+    }
+
+    public static async Task<Results<EmptyHttpResult, ValidationProblem>> ExportAsync(MeasurementHistory history, TimeProvider clock,
+        HttpContext http, string? target = null, string? from = null, string? to = null, string? format = null,
+        CancellationToken cancellationToken = default)
+    {
+        if (!TargetAddress.TryCanonical(target, out var canonical))
+        {
+            return TargetsApi.Problem("target", "target must be an IP address");
+        }
+        format ??= "jsonl";
+        if (format is not ("jsonl" or "csv"))
+        {
+            return TargetsApi.Problem("format", "format must be jsonl or csv");
+        }
+        if (ParseRange(from, to, clock, DefaultRange) is not { } range || range.To - range.From > MaxExportRange)
+        {
+            return TargetsApi.Problem("from", $"from and to must be ISO 8601 times with from before to, at most {MaxExportRange.TotalDays} days apart");
+        }
+        http.Response.ContentType = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8";
+        http.Response.Headers.ContentDisposition =
+            $"attachment; filename=\"cyberwatch-{canonical.Replace(':', '-')}-{range.From:yyyyMMddTHHmmss}-{range.To:yyyyMMddTHHmmss}.{format}\"";
+        await history.ExportAsync(IPAddress.Parse(canonical), range.From, range.To, format, http.Response.Body, cancellationToken);
+        return TypedResults.Empty;
+    }
+
+    public static async Task<Results<Ok<ProbeResultSummary>, NotFound>> SummaryAsync(long id, MeasurementQueries queries, CancellationToken cancellationToken)
+    {
+        var measurement = await queries.GetAsync(id, cancellationToken);
+        if (measurement is null)
+        {
+            return TypedResults.NotFound();
+        }
+        return TypedResults.Ok(ProbeResultSummary.From(measurement, await queries.HopsAsync(id, cancellationToken) ?? []));
+    }
+
+    private static (DateTimeOffset From, DateTimeOffset To)? ParseRange(string? from, string? to, TimeProvider clock, TimeSpan defaultRange)
+    {
+        var end = clock.GetUtcNow();
+        if (to is not null && !DateTimeOffset.TryParse(to, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out end))
+        {
+            return null;
+        }
+        var start = end - defaultRange;
+        if (from is not null && !DateTimeOffset.TryParse(from, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out start))
+        {
+            return null;
+        }
+        return start < end ? (start, end) : null;
+    }
+
+    private static string Shorten(string text) => text.Length > 64 ? text[..64] : text;
+}
+
+/// <summary>Body of GET /targets/{ip}/series.</summary>
+public sealed record TargetSeries(string Target, string Metric, string Unit, DateTimeOffset From, DateTimeOffset To,
+    IReadOnlyList<SeriesPoint> Points, IReadOnlyList<SeriesChange> Changes);

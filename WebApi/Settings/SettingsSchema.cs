@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CyberWatch.Measurement;
+
+namespace CyberWatch.WebApi.Settings;
+
+/// <summary>One field of a setting: its JSON type and the values it may take.</summary>
+public sealed record SettingField(string Type, double? Min = null, double? Max = null, IReadOnlyList<string>? Values = null, bool Nullable = false)
+{
+    public static SettingField Integer(long min, long max) => new("integer", min, max);
+    public static SettingField Number(double min, double max, bool nullable = false) => new("number", min, max, Nullable: nullable);
+    public static SettingField Boolean() => new("boolean");
+    public static SettingField OneOf(IReadOnlyList<string> values) => new("string", Values: values);
+}
+
+/// <summary>
+/// What each key of the <c>settings</c> table may hold (the fields the silos read, see NodeSettings). A change is
+/// merged over the stored value and the result checked field by field before it is written.
+/// </summary>
+public static class SettingsSchema
+{
+    public static readonly IReadOnlyDictionary<string, IReadOnlyDictionary<string, SettingField>> Keys =
+        new Dictionary<string, IReadOnlyDictionary<string, SettingField>>
+        {
+            ["worker_settings"] = new Dictionary<string, SettingField>
+            {
+                ["rate_limit_per_minute"] = SettingField.Integer(1, 100_000),
+                ["max_concurrent_traceroutes"] = SettingField.Integer(1, 1_000),
+                ["worker_count"] = SettingField.Integer(1, 64),
+                ["packets_per_second"] = SettingField.Integer(1, 10_000),
+                ["per_prefix_interval_seconds"] = SettingField.Number(0, 3_600),
+                ["target_cooldown_seconds"] = SettingField.Number(0, 86_400),
+                ["hop_feedback_enabled"] = SettingField.Boolean(),
+                ["default_method"] = SettingField.OneOf(ProbeMethods.TraceNames),
+                ["probe_attempts"] = SettingField.Integer(1, 10),
+                ["max_ttl"] = SettingField.Integer(1, 255),
+            },
+            ["remeasurement_settings"] = new Dictionary<string, SettingField>
+            {
+                ["enabled"] = SettingField.Boolean(),
+                ["interval_hours"] = SettingField.Number(0.01, 8_760),
+                ["interval_minutes"] = SettingField.Number(1, 525_600, nullable: true),
+                ["batch_size"] = SettingField.Integer(1, 100_000),
+                ["targets_per_run"] = SettingField.Integer(1, 1_000_000),
+                ["jitter_fraction"] = SettingField.Number(0, 1),
+            },
+            ["enrichment_settings"] = new Dictionary<string, SettingField>
+            {
+                ["poll_interval_seconds"] = SettingField.Integer(1, 3_600),
+                ["batch_size"] = SettingField.Integer(1, 100_000),
+                ["asn_expansion_enabled"] = SettingField.Boolean(),
+                ["asn_expansion_interval_minutes"] = SettingField.Integer(1, 10_080),
+                ["asn_min_neighbor_count"] = SettingField.Integer(0, 10_000),
+                ["asn_max_ips_per_asn"] = SettingField.Integer(0, 10_000),
+            },
+        };
+
+    /// <summary>
+    /// Checks <paramref name="change"/> (a JSON object) against the schema of <paramref name="key"/>; returns the
+    /// errors per field. Fields the schema does not know are refused unless the stored value already has them
+    /// (another component's setting), in which case they must keep their JSON type.
+    /// </summary>
+    public static Dictionary<string, string[]> Validate(string key, JsonObject change, JsonObject stored)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var fields = Keys[key];
+        foreach (var (name, value) in change)
+        {
+            if (fields.TryGetValue(name, out var field))
+            {
+                if (Check(field, value) is { } error)
+                {
+                    errors[name] = [error];
+                }
+            }
+            else if (stored[name] is { } existing)
+            {
+                if (value is null || value.GetValueKind() != existing.GetValueKind())
+                {
+                    errors[name] = [$"{name} must stay a JSON {existing.GetValueKind().ToString().ToLowerInvariant()}"];
+                }
+            }
+            else
+            {
+                errors[name] = [$"unknown field of {key}; known: {string.Join(", ", fields.Keys)}"];
+            }
+        }
+        return errors;
+    }
+
+    private static string? Check(SettingField field, JsonNode? value)
+    {
+        if (value is null)
+        {
+            return field.Nullable ? null : $"must not be null ({Describe(field)})";
+        }
+        var kind = value.GetValueKind();
+        switch (field.Type)
+        {
+            case "boolean":
+                return kind is JsonValueKind.True or JsonValueKind.False ? null : "must be true or false";
+            case "string":
+                return kind == JsonValueKind.String && field.Values!.Contains(value.GetValue<string>())
+                    ? null
+                    : $"must be one of {string.Join(", ", field.Values!)}";
+            default:
+                if (kind != JsonValueKind.Number)
+                {
+                    return $"must be a number ({Describe(field)})";
+                }
+                var number = value.GetValue<double>();
+                if (field.Type == "integer" && number != Math.Floor(number))
+                {
+                    return $"must be a whole number ({Describe(field)})";
+                }
+                return number < field.Min || number > field.Max ? $"must be {Describe(field)}" : null;
+        }
+    }
+
+    private static string Describe(SettingField field) => field.Type switch
+    {
+        "integer" or "number" => $"{field.Type} from {field.Min!.Value.ToString(CultureInfo.InvariantCulture)} to {field.Max!.Value.ToString(CultureInfo.InvariantCulture)}",
+        _ => field.Type,
+    };
+}

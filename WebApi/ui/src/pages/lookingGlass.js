@@ -1,0 +1,121 @@
+import { api } from "../api.js";
+import { h, mount, fmt, asnLink, problemBox, empty } from "../dom.js";
+
+const METHODS = [
+  ["traceroute", "icmp-paris", "Traceroute · ICMP Paris"],
+  ["traceroute", "udp-paris", "Traceroute · UDP Paris"],
+  ["traceroute", "tcp", "Traceroute · TCP"],
+  ["traceroute", "icmp", "Traceroute · ICMP"],
+  ["traceroute", "udp", "Traceroute · UDP"],
+  ["mtr", "icmp", "MTR · ICMP (5 cycles)"],
+  ["ping", null, "Ping (5 echo requests)"],
+];
+
+// What was typed last, so the form survives a visit to another page or a new API key.
+const last = { target: "", method: "0" };
+
+export function lookingGlass(root, { target = "" }) {
+  const input = h("input", { id: "lg-target", name: "target", required: true, maxlength: 253, value: target || last.target,
+    placeholder: "IP address or host name", autocomplete: "off", spellcheck: "false" });
+  const select = h("select", { id: "lg-method", name: "method" },
+    METHODS.map(([, , label], i) => h("option", { value: i, selected: String(i) === last.method }, label)));
+  input.addEventListener("input", () => { last.target = input.value; });
+  select.addEventListener("change", () => { last.method = select.value; });
+  const button = h("button", { type: "submit", id: "lg-run" }, "Run");
+  const result = h("section", { id: "lg-result", "aria-live": "polite" });
+  const recent = h("section", { class: "recent" });
+
+  const form = h("form", { class: "lg-form", id: "lg-form", onsubmit: (e) => { e.preventDefault(); run(); } },
+    h("label", { for: "lg-target" }, "Target"), input,
+    h("label", { for: "lg-method" }, "Method"), select, button);
+
+  async function run() {
+    const [tool, method] = METHODS[Number(select.value)];
+    last.target = input.value;
+    last.method = select.value;
+    const body = { target: input.value.trim() };
+    if (method) body.method = method;
+    button.disabled = true;
+    mount(result, h("div", { class: "running" }, h("span", { class: "spinner" }), ` Probing ${body.target}…`));
+    try {
+      const answer = await api(`/${tool}/run`, { method: "POST", body });
+      mount(result, renderResult(answer));
+      loadRecent();
+    } catch (e) {
+      mount(result, problemBox(e));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function loadRecent() {
+    try {
+      const page = await api("/targets?limit=12");
+      if (!page.items.length) { mount(recent); return; }
+      mount(recent, h("h3", {}, "Targets measured by this node"),
+        h("ul", { class: "chips" }, page.items.map((t) => h("li", {}, h("a", { href: `#/target/${t.ip}` }, t.ip)))),
+        page.total > page.items.length ? h("p", {}, h("a", { href: "#/targets" }, `all ${page.total} targets →`)) : null);
+    } catch {
+      mount(recent);
+    }
+  }
+
+  mount(root,
+    h("h1", {}, "Looking glass"),
+    h("p", { class: "lead" }, "Traceroute, MTR and ping from this vantage point, with every hop mapped to its AS."),
+    form, result, recent);
+  loadRecent();
+  if (target) run();
+}
+
+export function renderResult({ measurement: m, hops, summary: s }) {
+  const failed = !m.success;
+  return h("div", { class: "result" },
+    h("div", { class: "result-head" },
+      h("div", {},
+        h("h2", {}, `${m.tool === "mtr" ? "MTR" : m.method === "ping" ? "Ping" : "Traceroute"} to ${m.target}`),
+        h("span", { class: "muted" }, `${m.method} · ${fmt.time(m.startedAt)} · vantage ${m.vantage} · measurement #${m.id}`)),
+      h("a", { class: "button secondary", href: `#/target/${m.target}` }, "History of this target →")),
+    failed ? h("div", { class: "problem" }, h("strong", {}, "Probe failed"), h("p", {}, m.failureReason || m.stopReason || "no reason given")) : null,
+    h("dl", { class: "stats" },
+      stat("Hops", s.hopCount), stat("Responding", s.respondingHops), stat("Loss", fmt.pct(s.lossPct)),
+      stat("RTT min", fmt.ms(s.rttMinMs)), stat("RTT avg", fmt.ms(s.rttAvgMs)), stat("RTT max", fmt.ms(s.rttMaxMs)),
+      stat("ASes", s.asCount), stat("Countries", s.countries.length ? s.countries.join(" → ") : "–"),
+      stat("Reached", s.reachedTarget ? "yes" : "no")),
+    asPathStrip(s.asPath),
+    hopTable(hops, m.tool === "mtr"));
+}
+
+function stat(label, value) {
+  return h("div", {}, h("dt", {}, label), h("dd", {}, value));
+}
+
+export function asPathStrip(asPath) {
+  if (!asPath?.length) return h("p", { class: "muted as-path" }, "No hop mapped to an AS (private or unannounced addresses).");
+  return h("ol", { class: "as-path", "aria-label": "AS path" },
+    asPath.map((asn) => h("li", {}, h("a", { href: `#/asn/${asn}` }, `AS${asn}`))));
+}
+
+function hopTable(hops, isMtr) {
+  if (!hops.length) return empty("No hops.");
+  let lastTtl = null;
+  return h("table", { class: "hops", id: "hop-table" },
+    h("thead", {}, h("tr", {}, ["TTL", "Address", "AS", "Country", "IXP", isMtr ? "RTT best / avg / worst" : "RTT", "Loss"].map((c, i) =>
+      h("th", { class: i === 0 || i >= 5 ? "num" : "" }, c)))),
+    h("tbody", {}, hops.map((hop) => {
+      const first = hop.ttl !== lastTtl;
+      lastTtl = hop.ttl;
+      const silent = !hop.address;
+      return h("tr", { class: silent ? "silent" : first ? "" : "extra" },
+        h("td", { class: "num" }, first ? hop.ttl : ""),
+        h("td", { class: "addr" }, silent ? "*" : hop.address,
+          hop.addressClass && hop.addressClass !== "global" ? h("span", { class: "tag" }, hop.addressClass.replace("_", " ")) : null),
+        h("td", {}, hop.asn != null ? [asnLink(hop.asn), hop.org ? h("span", { class: "org" }, ` ${hop.org}`) : null] : "–"),
+        h("td", {}, hop.country || "–"),
+        h("td", {}, hop.ixp || ""),
+        h("td", { class: "num" }, isMtr && hop.rttBestMs != null
+          ? `${fmt.ms(hop.rttBestMs)} / ${fmt.ms(hop.rttMs)} / ${fmt.ms(hop.rttWorstMs)}`
+          : fmt.ms(hop.rttMs)),
+        h("td", { class: "num" }, hop.lossPct != null ? fmt.pct(hop.lossPct) : silent ? "100 %" : ""));
+    })));
+}

@@ -1,0 +1,203 @@
+import { Chart, LineController, LineElement, PointElement, LinearScale, Tooltip, Legend } from "chart.js";
+import { api, download } from "../api.js";
+import { h, mount, fmt, problemBox, empty } from "../dom.js";
+import { asPathStrip } from "./lookingGlass.js";
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip, Legend);
+
+const RANGES = [["24 h", 1], ["7 days", 7], ["30 days", 30], ["1 year", 365]];
+
+// Dashed vertical lines where a path change was detected.
+const pathChangeMarkers = {
+  id: "pathChanges",
+  afterDatasetsDraw(chart, _args, options) {
+    const { ctx, chartArea, scales } = chart;
+    // Changes detected together (an AS-path change is also an IP-path change) share one line and one label.
+    const byX = new Map();
+    for (const change of options.changes ?? []) {
+      const x = Math.round(scales.x.getPixelForValue(change.at));
+      if (x < chartArea.left || x > chartArea.right) continue;
+      const kinds = byX.get(x) ?? new Set();
+      kinds.add(change.kind);
+      byX.set(x, kinds);
+    }
+    for (const [x, kinds] of byX) {
+      const change = { kind: [...kinds].sort().join(", ") };
+      ctx.save();
+      ctx.strokeStyle = kinds.has("as_path") ? "#d9480f" : "#e8a33d";
+      ctx.setLineDash([4, 3]);
+      ctx.beginPath();
+      ctx.moveTo(x, chartArea.top);
+      ctx.lineTo(x, chartArea.bottom);
+      ctx.stroke();
+      ctx.fillStyle = ctx.strokeStyle;
+      ctx.font = "11px system-ui, sans-serif";
+      ctx.fillText(change.kind.replaceAll("_", " "), x + 3, chartArea.top + 11);
+      ctx.restore();
+    }
+  },
+};
+
+function timeTick(value, _index, ticks) {
+  const first = ticks[0].value;
+  const last = ticks[ticks.length - 1].value;
+  const d = new Date(value);
+  if (last - first > 2 * 86_400_000) return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+  const time = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: last - first < 30 * 60_000 ? "2-digit" : undefined });
+  return new Date(first).toDateString() === new Date(last).toDateString()
+    ? time
+    : `${d.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${time}`;
+}
+
+// The range asked for, narrowed to the data when it covers only part of it, with a margin so no point sits on the edge.
+function xRange(series) {
+  const times = series.points.map((p) => Date.parse(p.at));
+  const from = Date.parse(series.from);
+  const to = Date.parse(series.to);
+  const first = Math.max(from, Math.min(...times));
+  const last = Math.max(...times);
+  const margin = Math.max(60_000, (last - first) * 0.05);
+  // One point, or points close together, stay in the middle rather than on the edge of "now".
+  return { min: Math.max(from, first - margin), max: last + margin };
+}
+
+function lineChart(canvas, series, label, unit, color, stepped) {
+  return new Chart(canvas, {
+    type: "line",
+    data: {
+      datasets: [{
+        label, borderColor: color, backgroundColor: color, pointRadius: 3, borderWidth: 2, stepped, spanGaps: false,
+        data: series.points.map((p) => ({ x: Date.parse(p.at), y: p.value, id: p.measurementId })),
+      }],
+    },
+    options: {
+      animation: false, responsive: true, maintainAspectRatio: false, parsing: false,
+      scales: {
+        x: { type: "linear", ...xRange(series), ticks: { callback: timeTick, maxTicksLimit: 6 } },
+        y: { beginAtZero: true, title: { display: true, text: unit } },
+      },
+      plugins: {
+        legend: { display: false },
+        tooltip: { callbacks: { title: (items) => fmt.time(items[0].parsed.x), label: (item) => `${label}: ${item.parsed.y} ${unit} (#${item.raw.id})` } },
+        pathChanges: { changes: series.changes.map((c) => ({ at: Date.parse(c.at), kind: c.kind })) },
+      },
+    },
+    plugins: [pathChangeMarkers],
+  });
+}
+
+export function targetPage(root, ip) {
+  let charts = [];
+  let days = 1;
+  const body = h("div", {});
+  const rangeButtons = h("div", { class: "segmented", role: "group", "aria-label": "Time range" },
+    RANGES.map(([label, d]) => h("button", { type: "button", "data-days": d, class: d === days ? "active" : "",
+      onclick: () => { days = d; load(); } }, label)));
+
+  async function load() {
+    rangeButtons.querySelectorAll("button").forEach((b) => b.classList.toggle("active", Number(b.dataset.days) === days));
+    charts.forEach((c) => c.destroy());
+    charts = [];
+    const to = new Date();
+    const from = new Date(to.getTime() - days * 86_400_000);
+    const range = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
+    mount(body, h("p", { class: "muted" }, "Loading…"));
+    try {
+      const [rtt, hopSeries, history, latest] = await Promise.all([
+        api(`/targets/${encodeURIComponent(ip)}/series?metric=rtt&${range}`),
+        api(`/targets/${encodeURIComponent(ip)}/series?metric=hops&${range}`),
+        api(`/traceroute/history?target=${encodeURIComponent(ip)}&limit=30`),
+        api(`/measurements/latest?target=${encodeURIComponent(ip)}`).catch((e) => (e.status === 404 ? null : Promise.reject(e))),
+      ]);
+      if (!latest) {
+        mount(body, empty(`No measurement of ${ip} yet.`, h("a", { class: "button", href: `#/lg/${ip}` }, `Traceroute ${ip} now`)));
+        return;
+      }
+      const rttCanvas = h("canvas", { id: "rtt-chart", "aria-label": "RTT over time" });
+      const hopCanvas = h("canvas", { id: "hops-chart", "aria-label": "Hop count over time" });
+      const paths = h("div", {}, h("p", { class: "muted" }, "Reading AS paths…"));
+      mount(body,
+        h("dl", { class: "stats" },
+          stat("Last measured", fmt.time(latest.measurement.startedAt)),
+          stat("Last RTT", fmt.ms(latest.measurement.destRttMs ?? latest.measurement.avgRttMs)),
+          stat("Hops", latest.summary.hopCount),
+          stat("ASes", latest.summary.asCount),
+          stat(`Measurements (${RANGES.find((r) => r[1] === days)[0]})`, rtt.points.length),
+          stat("Path changes", rtt.changes.length)),
+        h("h3", {}, "Latest AS path"), asPathStrip(latest.summary.asPath),
+        h("div", { class: "charts" },
+          h("figure", {}, h("figcaption", {}, "Round-trip time to the target"), h("div", { class: "chart-box" }, rttCanvas)),
+          h("figure", {}, h("figcaption", {}, "Hop count"), h("div", { class: "chart-box" }, hopCanvas))),
+        h("p", { class: "legend" }, h("span", { class: "swatch as" }), " AS-path change  ", h("span", { class: "swatch ip" }), " IP-path or latency change"),
+        h("h3", {}, "Distinct AS paths (last 30 traces)"), paths,
+        h("h3", {}, "Export"),
+        h("p", {},
+          h("button", { type: "button", class: "secondary", onclick: () => download(`/measurements/export?target=${encodeURIComponent(ip)}&${range}&format=jsonl`, `cyberwatch-${ip}.jsonl`) }, "JSON Lines"), " ",
+          h("button", { type: "button", class: "secondary", onclick: () => download(`/measurements/export?target=${encodeURIComponent(ip)}&${range}&format=csv`, `cyberwatch-${ip}.csv`) }, "CSV")));
+      if (rtt.points.length) charts.push(lineChart(rttCanvas, rtt, "RTT", "ms", "#1c7ed6", false));
+      else rttCanvas.replaceWith(empty("No RTT in this range."));
+      if (hopSeries.points.length) charts.push(lineChart(hopCanvas, hopSeries, "Hops", "hops", "#2f9e44", true));
+      else hopCanvas.replaceWith(empty("No traceroute in this range."));
+      mount(paths, await distinctPaths(history));
+    } catch (e) {
+      mount(body, problemBox(e));
+    }
+  }
+
+  mount(root,
+    h("div", { class: "title-row" },
+      h("h1", {}, `Target ${ip}`),
+      h("a", { class: "button", href: `#/lg/${ip}` }, "Run a traceroute now")),
+    rangeButtons, body);
+  load();
+  return () => charts.forEach((c) => c.destroy());
+}
+
+async function distinctPaths(history) {
+  const traces = history.filter((m) => m.method !== "ping" && m.tool !== "mtr");
+  if (!traces.length) return empty("No traceroute yet.");
+  const summaries = await Promise.all(traces.map((m) => api(`/measurements/${m.id}/summary`).then((s) => ({ m, s })).catch(() => null)));
+  const byPath = new Map();
+  for (const item of summaries.filter(Boolean)) {
+    const key = item.s.asPath.join(" ");
+    const entry = byPath.get(key) ?? { path: item.s.asPath, count: 0, first: item.m.startedAt, last: item.m.startedAt };
+    entry.count++;
+    if (item.m.startedAt < entry.first) entry.first = item.m.startedAt;
+    if (item.m.startedAt > entry.last) entry.last = item.m.startedAt;
+    byPath.set(key, entry);
+  }
+  return h("table", { class: "paths" },
+    h("thead", {}, h("tr", {}, ["AS path", "Seen", "First", "Last"].map((c) => h("th", {}, c)))),
+    h("tbody", {}, [...byPath.values()].sort((a, b) => b.count - a.count).map((p) =>
+      h("tr", {}, h("td", {}, asPathStrip(p.path)), h("td", { class: "num" }, p.count), h("td", {}, fmt.time(p.first)), h("td", {}, fmt.time(p.last))))));
+}
+
+function stat(label, value) {
+  return h("div", {}, h("dt", {}, label), h("dd", {}, value));
+}
+
+export function targetsPage(root) {
+  const list = h("div", {});
+  let offset = 0;
+  const limit = 50;
+  async function load() {
+    try {
+      const page = await api(`/targets?offset=${offset}&limit=${limit}`);
+      if (!page.total) { mount(list, empty("No targets yet. Run a traceroute from the looking glass, or enqueue targets through the API.")); return; }
+      mount(list,
+        h("table", { class: "targets" },
+          h("thead", {}, h("tr", {}, ["Target", "Sources", "Last measured", "Next due", "Remeasured"].map((c) => h("th", {}, c)))),
+          h("tbody", {}, page.items.map((t) => h("tr", {},
+            h("td", {}, h("a", { href: `#/target/${t.ip}` }, t.ip)), h("td", {}, t.sources.join(", ")),
+            h("td", {}, fmt.time(t.lastMeasuredAt)), h("td", {}, fmt.time(t.nextDueAt)), h("td", {}, t.remeasure ? "yes" : "no"))))),
+        h("p", { class: "pager" },
+          h("button", { type: "button", class: "secondary", disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - limit); load(); } }, "← Previous"),
+          ` ${offset + 1}–${Math.min(offset + limit, page.total)} of ${page.total} `,
+          h("button", { type: "button", class: "secondary", disabled: offset + limit >= page.total, onclick: () => { offset += limit; load(); } }, "Next →")));
+    } catch (e) {
+      mount(list, problemBox(e));
+    }
+  }
+  mount(root, h("h1", {}, "Targets"), list);
+  load();
+}
