@@ -121,6 +121,27 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
             new { target, limit }, cancellationToken: cancellationToken))).AsList();
     }
 
+    /// <summary>
+    /// The latest measurement of a target and its hops, on one connection; the hops are read from the one
+    /// partition that holds them (their measured_at is the measurement's started_at).
+    /// </summary>
+    public async Task<(MeasurementRecord Measurement, IReadOnlyList<HopRecord> Hops)?> LatestWithHopsAsync(IPAddress target,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var measurement = await connection.QuerySingleOrDefaultAsync<MeasurementRecord>(new CommandDefinition(
+            $"SELECT {MeasurementColumns} FROM measurements WHERE target = @target ORDER BY started_at DESC, id DESC LIMIT 1",
+            new { target }, cancellationToken: cancellationToken));
+        if (measurement is null)
+        {
+            return null;
+        }
+        var hops = await connection.QueryAsync<HopRecord>(new CommandDefinition(
+            $"SELECT {HopColumns} FROM hops WHERE measurement_id = @id AND measured_at = @startedAt ORDER BY ttl, reply_index",
+            new { id = measurement.Id, startedAt = measurement.StartedAt }, cancellationToken: cancellationToken));
+        return (measurement, hops.AsList());
+    }
+
     /// <summary>The hops of a measurement in TTL order, or null when the measurement does not exist.</summary>
     public async Task<IReadOnlyList<HopRecord>?> HopsAsync(long measurementId, CancellationToken cancellationToken)
     {
@@ -131,14 +152,17 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
         {
             return null;
         }
-        return (await connection.QueryAsync<HopRecord>(new CommandDefinition("""
-            SELECT ttl, reply_index AS replyindex, host(address) AS address, rtt_ms AS rttms, rtt_best_ms AS rttbestms,
-                   rtt_worst_ms AS rttworstms, rtt_stdev_ms AS rttstdevms, loss_pct AS losspct, reply_ttl AS replyttl,
-                   icmp_type AS icmptype, icmp_code AS icmpcode, mpls_labels::text AS mplslabels, address_class AS addressclass,
-                   asn, origin_asns AS originasns, prefix::text AS prefix, ixp, org, country
-              FROM hops WHERE measurement_id = @measurementId ORDER BY ttl, reply_index
-            """, new { measurementId }, cancellationToken: cancellationToken))).AsList();
+        return (await connection.QueryAsync<HopRecord>(new CommandDefinition(
+            $"SELECT {HopColumns} FROM hops WHERE measurement_id = @measurementId ORDER BY ttl, reply_index",
+            new { measurementId }, cancellationToken: cancellationToken))).AsList();
     }
+
+    private const string HopColumns = """
+        ttl, reply_index AS replyindex, host(address) AS address, rtt_ms AS rttms, rtt_best_ms AS rttbestms,
+        rtt_worst_ms AS rttworstms, rtt_stdev_ms AS rttstdevms, loss_pct AS losspct, reply_ttl AS replyttl,
+        icmp_type AS icmptype, icmp_code AS icmpcode, mpls_labels::text AS mplslabels, address_class AS addressclass,
+        asn, origin_asns AS originasns, prefix::text AS prefix, ixp, org, country
+        """;
 
     public async Task<(IReadOnlyList<TargetRecord> Items, long Total)> TargetsAsync(string? source, int offset, int limit,
         CancellationToken cancellationToken)

@@ -47,12 +47,8 @@ public static class MeasurementsApi
         {
             return TargetsApi.Problem("target", "target must be an IP address");
         }
-        var measurement = await queries.LatestAsync(System.Net.IPAddress.Parse(canonical), cancellationToken);
-        if (measurement is null)
-        {
-            return TypedResults.NotFound();
-        }
-        return TypedResults.Ok(new MeasurementWithHops(measurement, await queries.HopsAsync(measurement.Id, cancellationToken) ?? []));
+        var latest = await queries.LatestWithHopsAsync(System.Net.IPAddress.Parse(canonical), cancellationToken);
+        return latest is { } found ? TypedResults.Ok(new MeasurementWithHops(found.Measurement, found.Hops)) : TypedResults.NotFound();
     }
 
     public static async Task<Results<Ok<MeasurementRecord>, NotFound>> GetAsync(long id, MeasurementQueries queries,
