@@ -157,10 +157,8 @@ public sealed class CymruTests
         // One token, refilled every 100 ms: the first connection may go just before a refill, the others wait.
         var at = server.Connections.ToArray();
         Assert.Equal(5, at.Length);
-        for (var i = 2; i < at.Length; i++)
-        {
-            Assert.True(at[i] - at[i - 1] >= TimeSpan.FromMilliseconds(70), $"connections {i - 1} and {i} only {(at[i] - at[i - 1]).TotalMilliseconds} ms apart");
-        }
+        // Over three refills, not gap by gap: the server's accept times carry the scheduler's jitter on a busy machine.
+        Assert.True(at[^1] - at[1] >= TimeSpan.FromMilliseconds(250), $"connections 2 to 5 at 10/s spread over only {(at[^1] - at[1]).TotalMilliseconds} ms");
         Assert.True(at[^1] - at[0] >= TimeSpan.FromMilliseconds(280), $"5 connections at 10/s spread over only {(at[^1] - at[0]).TotalMilliseconds} ms");
     }
 
