@@ -1,0 +1,22 @@
+using CyberWatch.Bench;
+using CyberWatch.Bench.Probe;
+
+if (args.Length == 0)
+{
+    Console.Error.WriteLine("usage: CyberWatch.Bench probe|ingest|api-fill|targets [options] (run by scripts/bench)");
+    return 2;
+}
+var options = new BenchArgs(args[1..]);
+try
+{
+    return args[0] switch
+    {
+        "probe" => await ProbeBench.RunAsync(options),
+        _ => throw new ArgumentException($"unknown benchmark {args[0]}"),
+    };
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"bench: {e.Message}");
+    return 2;
+}
