@@ -62,7 +62,8 @@ def main():
     if notes:
         lines += ["", "Notes:", ""] + notes
     if when:
-        lines += ["", f"Run: {when}, {os.cpu_count()} cores."]
+        load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else []
+        lines += ["", f"Run: {when}, {os.cpu_count()} cores, load average at the end {' '.join(load)} (the machine is shared: figures move with it)."]
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

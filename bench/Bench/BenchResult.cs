@@ -44,6 +44,7 @@ public sealed class BenchResult(string name, bool quick)
             ["when"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssK"),
             ["figures"] = figures,
             ["setup"] = Setup,
+            ["load_average"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null,
             ["notes"] = Notes,
         };
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);

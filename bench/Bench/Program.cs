@@ -12,6 +12,7 @@ try
     return args[0] switch
     {
         "probe" => await ProbeBench.RunAsync(options),
+        "ingest" => await CyberWatch.Bench.Ingest.IngestBench.RunAsync(options),
         _ => throw new ArgumentException($"unknown benchmark {args[0]}"),
     };
 }
