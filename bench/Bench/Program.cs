@@ -13,6 +13,7 @@ try
     {
         "probe" => await ProbeBench.RunAsync(options),
         "ingest" => await CyberWatch.Bench.Ingest.IngestBench.RunAsync(options),
+        "micro" => await CyberWatch.Bench.Micro.MicroBench.RunAsync(options),
         "api-fill" => await CyberWatch.Bench.Api.ApiFill.FillAsync(options),
         "api-drop" => await CyberWatch.Bench.Api.ApiFill.DropAsync(options),
         _ => throw new ArgumentException($"unknown benchmark {args[0]}"),
