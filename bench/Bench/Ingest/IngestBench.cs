@@ -22,7 +22,7 @@ public static class IngestBench
     public static async Task<int> RunAsync(BenchArgs args)
     {
         var quick = args.Has("quick");
-        var count = args.Int("count", quick ? 3_000 : 50_000);
+        var count = args.Int("count", quick ? 2_000 : 50_000);
         var runs = args.Int("runs", 3);
         var data = args.Require("data");
         var output = args.Require("out");
@@ -71,7 +71,7 @@ public static class IngestBench
             storeSeconds = 0;
             var writer = new MeasurementWriter(db.DataSource, NullLogger<MeasurementWriter>.Instance, meters);
             await writer.StartAsync(CancellationToken.None);
-            var n = run < 0 ? Math.Min(count, 2_000) : count;
+            var n = run < 0 ? Math.Min(count / 2, 2_000) : count;
             rows = new MeasurementRow[n];
             var ids = new Task<long>[n];
             long parse = 0, enrich = 0, submit = 0, extract = 0, edges = 0;
@@ -133,7 +133,7 @@ public static class IngestBench
             await db.ExecuteAsync("TRUNCATE measurements, hops");
             await db.ExecuteAsync("VACUUM ANALYZE measurements");
             var wall = Stopwatch.StartNew();
-            await CopyAsync(db.DataSource, run < 0 ? rows[..Math.Min(count, 2_000)] : rows);
+            await CopyAsync(db.DataSource, run < 0 ? rows[..Math.Min(count / 2, 2_000)] : rows);
             if (run < 0)
             {
                 continue;
