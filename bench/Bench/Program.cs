@@ -15,6 +15,8 @@ try
         "ingest" => await CyberWatch.Bench.Ingest.IngestBench.RunAsync(options),
         "micro" => await CyberWatch.Bench.Micro.MicroBench.RunAsync(options),
         "api-fill" => await CyberWatch.Bench.Api.ApiFill.FillAsync(options),
+        "db-create" => await CyberWatch.Bench.Api.ApiFill.CreateAsync(options),
+        "db-drop" => await CyberWatch.Bench.Api.ApiFill.DropAsync(options),
         "api-drop" => await CyberWatch.Bench.Api.ApiFill.DropAsync(options),
         _ => throw new ArgumentException($"unknown benchmark {args[0]}"),
     };

@@ -116,10 +116,22 @@ public static class ApiFill
         return 0;
     }
 
+    /// <summary>A new migrated database kept for a node: its name and connection string go to --out-dir.</summary>
+    public static async Task<int> CreateAsync(BenchArgs args)
+    {
+        var dir = args.Require("out-dir");
+        Directory.CreateDirectory(dir);
+        var db = await BenchDatabase.CreateAsync(args.Require("dsn"), args.Get("purpose") ?? "node");
+        await File.WriteAllTextAsync(Path.Combine(dir, "database"), db.Name + "\n");
+        await File.WriteAllTextAsync(Path.Combine(dir, "dsn"), db.ConnectionString + "\n");
+        await db.DataSource.DisposeAsync();
+        return 0;
+    }
+
     public static async Task<int> DropAsync(BenchArgs args)
     {
         var name = args.Require("database");
-        if (!name.StartsWith("cw_bench_api_", StringComparison.Ordinal) || !name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
+        if (!name.StartsWith("cw_bench_", StringComparison.Ordinal) || !name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
         {
             throw new ArgumentException($"{name} is not a bench database");
         }
