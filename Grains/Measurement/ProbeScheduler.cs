@@ -227,7 +227,7 @@ public sealed partial class ProbeScheduler : BackgroundService
                     inFlight.RemoveWhere(t => t.IsCompleted);
                 }
                 var waited = Stopwatch.StartNew();
-                using var lease = await limiter.AcquireAsync(1, stoppingToken);
+                using var lease = await AcquireAsync(stoppingToken);
                 limiterWait.Record(waited.Elapsed.TotalSeconds);
                 Interlocked.Increment(ref running);
                 inFlight.Add(RunAsync(job, stoppingToken));
@@ -242,6 +242,28 @@ public sealed partial class ProbeScheduler : BackgroundService
             settings.Changed -= OnSettingsChanged;
             await Task.WhenAll(inFlight).ContinueWith(_ => { }, TaskScheduler.Default);
             FailAll(new OperationCanceledException("the silo is shutting down"));
+        }
+    }
+
+    /// <summary>A token from the current limiter; a settings change replaces (and disposes) it under a waiting acquire.</summary>
+    private async Task<RateLimitLease> AcquireAsync(CancellationToken stoppingToken)
+    {
+        while (true)
+        {
+            try
+            {
+                var lease = await limiter.AcquireAsync(1, stoppingToken);
+                if (lease.IsAcquired)
+                {
+                    return lease;
+                }
+                // A disposed limiter fails its queued requests: the next turn waits on the new one.
+                lease.Dispose();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The limiter was swapped for one at the new rate: wait on that one.
+            }
         }
     }
 
@@ -297,17 +319,27 @@ public sealed partial class ProbeScheduler : BackgroundService
 
     /// <summary>
     /// One token, replenished every 60/N seconds: exactly N probes a minute with no burst, which is
-    /// what "N per minute" promises the networks we probe.
+    /// what "N per minute" promises the networks we probe (above 6,000/min, bursts of N/6,000 within 10 ms).
     /// </summary>
-    private static RateLimiter CreateLimiter(int perMinute) => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+    public const int MaxRatePerMinute = 60_000;
+
+    private static RateLimiter CreateLimiter(int perMinute)
     {
-        TokenLimit = 1,
-        TokensPerPeriod = 1,
-        ReplenishmentPeriod = TimeSpan.FromMinutes(1) / Math.Max(1, perMinute),
-        QueueLimit = 1,
-        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-        AutoReplenishment = true,
-    });
+        // At most 60,000/min (1,000 probes/s; scamper's own packets-per-second limit is the real cap). The
+        // replenishment timer cannot tick much faster than every few ms (a period under 1 ms stops it): above
+        // 6,000/min, several tokens per period of at least 10 ms, the period chosen so the rate stays exact.
+        perMinute = Math.Clamp(perMinute, 1, MaxRatePerMinute);
+        var tokens = (int)Math.Ceiling(perMinute / 6000.0);
+        return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = tokens,
+            TokensPerPeriod = tokens,
+            ReplenishmentPeriod = TimeSpan.FromMinutes(1) * tokens / perMinute,
+            QueueLimit = 1,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+            AutoReplenishment = true,
+        });
+    }
 
     private void FailAll(Exception reason)
     {

@@ -104,6 +104,29 @@ public sealed class ProbeSchedulerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task High_rate_limit_still_runs_probes_at_that_rate()
+    {
+        // 60,000/min (the most the settings allow) is one every ms: a replenishment period that short stopped the bucket.
+        await SetWorkerAsync("""{"rate_limit_per_minute": 60000, "max_concurrent_traceroutes": 10, "per_prefix_interval_seconds": 0}""");
+        await settings.RefreshAsync(CancellationToken.None);
+        var clock = Stopwatch.StartNew();
+
+        var done = 0;
+        var all = Task.WhenAll(Enumerable.Range(0, 500).Select(i => scheduler.ScheduleAsync(IPAddress.Parse($"32.{i / 250}.{i % 250}.1"),
+            ProbePriority.Scheduled, _ => { Interlocked.Increment(ref done); return Task.FromResult(0); })));
+        try
+        {
+            await all.WaitAsync(TimeSpan.FromSeconds(20));
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"stalled: {done} probes ran, {scheduler.Queued} queued, {scheduler.Running} running");
+        }
+
+        Assert.True(clock.ElapsedMilliseconds >= 400, $"500 probes at 60,000/min took only {clock.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
     public async Task Concurrency_cap_from_settings_is_never_exceeded()
     {
         await SetWorkerAsync("""{"max_concurrent_traceroutes": 3}""");

@@ -25,7 +25,7 @@ public static class SettingsSchema
         {
             ["worker_settings"] = new Dictionary<string, SettingField>
             {
-                ["rate_limit_per_minute"] = SettingField.Integer(1, 100_000),
+                ["rate_limit_per_minute"] = SettingField.Integer(1, CyberWatch.Measurement.ProbeScheduler.MaxRatePerMinute),
                 ["max_concurrent_traceroutes"] = SettingField.Integer(1, 1_000),
                 ["worker_count"] = SettingField.Integer(1, 64),
                 ["packets_per_second"] = SettingField.Integer(1, 10_000),
