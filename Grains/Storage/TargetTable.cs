@@ -13,15 +13,15 @@ namespace CyberWatch.Storage;
 /// milliseconds; while PostgreSQL is down they wait in memory (one row per target at most) and are
 /// written once it is back.
 /// </summary>
-public sealed partial class TargetTable(NpgsqlDataSource dataSource, ILogger<TargetTable> logger) : BackgroundService
+public sealed partial class TargetTable(NpgsqlDataSource dataSource, ILogger<TargetTable> logger)
+    : BatchedTableWriter(TimeSpan.FromMilliseconds(250))
 {
-    private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(250);
     private readonly object gate = new();
     private Dictionary<string, TargetInfo?> pending = new();
     private readonly SemaphoreSlim signal = new(0);
 
     /// <summary>Rows waiting to be written.</summary>
-    public int Pending
+    public override int Pending
     {
         get
         {
@@ -49,7 +49,7 @@ public sealed partial class TargetTable(NpgsqlDataSource dataSource, ILogger<Tar
     }
 
     /// <summary>Writes everything pending now.</summary>
-    public async Task FlushAsync(CancellationToken cancellationToken)
+    public override async Task FlushAsync(CancellationToken cancellationToken)
     {
         Dictionary<string, TargetInfo?> batch;
         lock (gate)
@@ -79,39 +79,7 @@ public sealed partial class TargetTable(NpgsqlDataSource dataSource, ILogger<Tar
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var failures = 0;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(failures == 0 ? FlushInterval : TimeSpan.FromSeconds(Math.Min(30, 1 << Math.Min(failures, 5))), stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            try
-            {
-                await FlushAsync(stoppingToken);
-                failures = 0;
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
-            {
-                failures++;
-                LogWriteFailed(Pending, e.Message);
-            }
-        }
-        try
-        {
-            await FlushAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException)
-        {
-            LogWriteFailed(Pending, e.Message);
-        }
-    }
+    protected override void ReportWriteFailed(int pending, string error) => LogWriteFailed(pending, error);
 
     private async Task WriteAsync(Dictionary<string, TargetInfo?> batch, CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using CyberWatch.Storage;
 using System.Net;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -12,9 +13,9 @@ namespace CyberWatch.Topology;
 /// written every 250 ms; while PostgreSQL is down they wait in memory (one row per edge or AS at most, path
 /// counts summed) and are written once it is back.
 /// </summary>
-public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<TopologyTables> logger) : BackgroundService
+public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<TopologyTables> logger)
+    : BatchedTableWriter(TimeSpan.FromMilliseconds(250))
 {
-    private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(250);
 
     // Vantage names are joined with the ASCII unit separator: PostgreSQL's unnest flattens arrays of arrays.
     private const char Separator = '\u001f';
@@ -49,7 +50,7 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
     }
 
     /// <summary>Rows waiting to be written.</summary>
-    public int Pending
+    public override int Pending
     {
         get
         {
@@ -110,7 +111,7 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
     }
 
     /// <summary>Writes everything pending now.</summary>
-    public async Task FlushAsync(CancellationToken cancellationToken)
+    public override async Task FlushAsync(CancellationToken cancellationToken)
     {
         Dictionary<(long, long), AsEdgeStats> edgeBatch;
         Dictionary<long, AsnInfo> asnBatch;
@@ -152,39 +153,7 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var failures = 0;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(failures == 0 ? FlushInterval : TimeSpan.FromSeconds(Math.Min(30, 1 << Math.Min(failures, 5))), stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            try
-            {
-                await FlushAsync(stoppingToken);
-                failures = 0;
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
-            {
-                failures++;
-                LogWriteFailed(Pending, e.Message);
-            }
-        }
-        try
-        {
-            await FlushAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException)
-        {
-            LogWriteFailed(Pending, e.Message);
-        }
-    }
+    protected override void ReportWriteFailed(int pending, string error) => LogWriteFailed(pending, error);
 
     private async Task WriteAsync(ICollection<AsEdgeStats> edgeRows, ICollection<AsnInfo> asnRows, ICollection<PathDelta> pathRows,
         CancellationToken cancellationToken)

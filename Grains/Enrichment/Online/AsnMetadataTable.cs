@@ -1,3 +1,4 @@
+using CyberWatch.Storage;
 using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -11,14 +12,14 @@ namespace CyberWatch.Enrichment.Online;
 /// writer). Rows are written within a second; while PostgreSQL is down they wait in memory, newest per AS.
 /// Registry names replace an org name taken from the prefix table's description.
 /// </summary>
-public sealed partial class AsnMetadataTable(NpgsqlDataSource dataSource, ILogger<AsnMetadataTable> logger) : BackgroundService
+public sealed partial class AsnMetadataTable(NpgsqlDataSource dataSource, ILogger<AsnMetadataTable> logger)
+    : BatchedTableWriter(TimeSpan.FromSeconds(1))
 {
-    private static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
 
     private readonly object gate = new();
     private Dictionary<long, AsnMetadata> pending = new();
 
-    public int Pending
+    public override int Pending
     {
         get
         {
@@ -40,7 +41,7 @@ public sealed partial class AsnMetadataTable(NpgsqlDataSource dataSource, ILogge
         }
     }
 
-    public async Task FlushAsync(CancellationToken cancellationToken)
+    public override async Task FlushAsync(CancellationToken cancellationToken)
     {
         Dictionary<long, AsnMetadata> batch;
         lock (gate)
@@ -69,39 +70,7 @@ public sealed partial class AsnMetadataTable(NpgsqlDataSource dataSource, ILogge
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var failures = 0;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(failures == 0 ? FlushInterval : TimeSpan.FromSeconds(Math.Min(30, 1 << Math.Min(failures, 5))), stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            try
-            {
-                await FlushAsync(stoppingToken);
-                failures = 0;
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
-            {
-                failures++;
-                LogWriteFailed(Pending, e.Message);
-            }
-        }
-        try
-        {
-            await FlushAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException)
-        {
-            LogWriteFailed(Pending, e.Message);
-        }
-    }
+    protected override void ReportWriteFailed(int pending, string error) => LogWriteFailed(pending, error);
 
     private async Task WriteAsync(ICollection<AsnMetadata> rows, CancellationToken cancellationToken)
     {
