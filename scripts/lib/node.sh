@@ -69,6 +69,10 @@ node_install_packages() {
     mkdir -p "$CW_DATA"
     command -v dotnet >/dev/null || die "the .NET SDK is not installed (dotnet not on PATH); install the .NET 10 SDK first"
     node_apt_install "${CW_PACKAGES[@]}"
+    # The web UI is bundled at build time (npm ci + esbuild); Debian's nodejs/npm when none is on PATH.
+    if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+        node_apt_install nodejs npm
+    fi
 }
 
 # ---------------------------------------------------------------- environment
