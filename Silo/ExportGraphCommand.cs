@@ -38,14 +38,7 @@ public static class ExportGraphCommand
             Usage(Console.Error);
             return SiloCommandLine.ExitConfiguration;
         }
-        var configuration = new ConfigurationBuilder()
-            .SetBasePath(AppContext.BaseDirectory)
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddCyberWatchEnvironment()
-            .Build();
-        var options = configuration.GetSection(CyberWatchOptions.Section).Get<CyberWatchOptions>() ?? new CyberWatchOptions();
-        await using var dataSource = NpgsqlDataSource.Create(PostgresConnectionString.Normalize(options.PostgresDsn));
-        await PostgresPreflight.CheckAsync(dataSource, cancellationToken);
+        await using var dataSource = await PostgresPreflight.OpenConfiguredAsync(cancellationToken);
         var report = await GraphExport.WriteAsync(new TopologyQueries(dataSource), output, cancellationToken);
         Console.WriteLine($"exported {report.Nodes} ASes and {report.Edges} AS edges:");
         foreach (var file in report.Files)

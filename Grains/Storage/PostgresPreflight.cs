@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using CyberWatch.Configuration;
+using Microsoft.Extensions.Configuration;
 using Npgsql;
 
 namespace CyberWatch.Storage;
@@ -7,6 +8,31 @@ namespace CyberWatch.Storage;
 /// <summary>Checks PostgreSQL is reachable before Orleans starts, so a bad DSN is one clear line, not a stack trace.</summary>
 public static class PostgresPreflight
 {
+    /// <summary>
+    /// For one-shot commands: the node's database (appsettings.json beside the binary, then CYBERWATCH_* variables),
+    /// checked reachable.
+    /// </summary>
+    public static async Task<NpgsqlDataSource> OpenConfiguredAsync(CancellationToken cancellationToken)
+    {
+        var configuration = new ConfigurationBuilder()
+            .SetBasePath(AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddCyberWatchEnvironment()
+            .Build();
+        var options = configuration.GetSection(CyberWatchOptions.Section).Get<CyberWatchOptions>() ?? new CyberWatchOptions();
+        var dataSource = NpgsqlDataSource.Create(PostgresConnectionString.Normalize(options.PostgresDsn));
+        try
+        {
+            await CheckAsync(dataSource, cancellationToken);
+            return dataSource;
+        }
+        catch
+        {
+            await dataSource.DisposeAsync();
+            throw;
+        }
+    }
+
     public static async Task CheckAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var target = Describe(dataSource.ConnectionString);

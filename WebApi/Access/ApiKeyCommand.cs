@@ -37,14 +37,7 @@ public static class ApiKeyCommand
             Usage(verb is null ? Console.Error : Console.Out);
             return verb is null ? 2 : 0;
         }
-        var configuration = new ConfigurationBuilder()
-            .SetBasePath(AppContext.BaseDirectory)
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddCyberWatchEnvironment()
-            .Build();
-        var options = configuration.GetSection(CyberWatchOptions.Section).Get<CyberWatchOptions>() ?? new CyberWatchOptions();
-        await using var dataSource = NpgsqlDataSource.Create(PostgresConnectionString.Normalize(options.PostgresDsn));
-        await PostgresPreflight.CheckAsync(dataSource, cancellationToken);
+        await using var dataSource = await PostgresPreflight.OpenConfiguredAsync(cancellationToken);
         await new SchemaMigrator(dataSource, NullLogger<SchemaMigrator>.Instance).MigrateAsync(cancellationToken);
         var keys = new ApiKeyStore(dataSource, TimeProvider.System);
         switch (verb)

@@ -34,52 +34,36 @@ public static class OnlineEnrichmentServiceCollectionExtensions
 
         if (online.PeeringDbEnabled)
         {
-            var limiter = OnlineResilience.RateLimiter(online.PeeringDbRatePerMinute);
-            services.AddHttpClient(PeeringDbClient.HttpClientName, http =>
+            AddSourceClient(services, online, PeeringDbClient.HttpClientName, "peeringdb", online.PeeringDbUrl, "CYBERWATCH_PEERINGDB_URL",
+                online.PeeringDbRatePerMinute, http =>
                 {
-                    http.BaseAddress = OnlineSourceOptions.BaseUrl(online.PeeringDbUrl, "CYBERWATCH_PEERINGDB_URL");
-                    http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cyberWatch", "1.0"));
                     if (online.PeeringDbApiKey.Length > 0)
                     {
                         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Api-Key", online.PeeringDbApiKey);
                     }
-                })
-                .AddResilienceHandler("peeringdb", builder => OnlineResilience.Configure(builder, limiter, online));
+                });
         }
         if (online.RipeStatEnabled)
         {
-            var limiter = OnlineResilience.RateLimiter(online.RipeStatRatePerMinute);
-            services.AddHttpClient(RipeStatClient.HttpClientName, http =>
-                {
-                    http.BaseAddress = OnlineSourceOptions.BaseUrl(online.RipeStatUrl, "CYBERWATCH_RIPESTAT_URL");
-                    http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cyberWatch", "1.0"));
-                })
-                .AddResilienceHandler("ripestat", builder => OnlineResilience.Configure(builder, limiter, online));
+            AddSourceClient(services, online, RipeStatClient.HttpClientName, "ripestat", online.RipeStatUrl, "CYBERWATCH_RIPESTAT_URL",
+                online.RipeStatRatePerMinute);
         }
         if (online.IpApiEnabled)
         {
-            var limiter = OnlineResilience.RateLimiter(online.IpApiRatePerMinute);
-            services.AddHttpClient(IpApiClient.HttpClientName, http =>
-                {
-                    http.BaseAddress = OnlineSourceOptions.BaseUrl(online.IpApiUrl, "CYBERWATCH_IPAPI_URL");
-                    http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cyberWatch", "1.0"));
-                })
-                .AddResilienceHandler("ip-api", builder => OnlineResilience.Configure(builder, limiter, online));
+            AddSourceClient(services, online, IpApiClient.HttpClientName, "ip-api", online.IpApiUrl, "CYBERWATCH_IPAPI_URL",
+                online.IpApiRatePerMinute);
         }
         if (online.IpInfoEnabled)
         {
-            var limiter = OnlineResilience.RateLimiter(online.IpInfoRatePerMinute);
-            services.AddHttpClient(IpInfoClient.HttpClientName, http =>
+            AddSourceClient(services, online, IpInfoClient.HttpClientName, "ipinfo", online.IpInfoUrl, "CYBERWATCH_IPINFO_URL",
+                online.IpInfoRatePerMinute, http =>
                 {
-                    http.BaseAddress = OnlineSourceOptions.BaseUrl(online.IpInfoUrl, "CYBERWATCH_IPINFO_URL");
-                    http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cyberWatch", "1.0"));
                     http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
                     if (online.IpInfoToken.Length > 0)
                     {
                         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", online.IpInfoToken);
                     }
-                })
-                .AddResilienceHandler("ipinfo", builder => OnlineResilience.Configure(builder, limiter, online));
+                });
         }
         services.AddHttpClient();
         services.AddSingleton(sp => new PeeringDbClient(sp.GetRequiredService<IHttpClientFactory>(), online, sp.GetRequiredService<EnrichmentCache>()));
@@ -111,5 +95,19 @@ public static class OnlineEnrichmentServiceCollectionExtensions
             services.AddHostedService(sp => sp.GetRequiredService<OnlineHopEnricher>());
         }
         return services;
+    }
+
+    /// <summary>A named HTTP client for one online source: its base URL, our User-Agent, its own rate limit, retries and breaker.</summary>
+    private static void AddSourceClient(IServiceCollection services, OnlineSourceOptions online, string name, string pipeline,
+        string url, string urlVariable, double ratePerMinute, Action<HttpClient>? configure = null)
+    {
+        var limiter = OnlineResilience.RateLimiter(ratePerMinute);
+        services.AddHttpClient(name, http =>
+            {
+                http.BaseAddress = OnlineSourceOptions.BaseUrl(url, urlVariable);
+                http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("cyberWatch", "1.0"));
+                configure?.Invoke(http);
+            })
+            .AddResilienceHandler(pipeline, builder => OnlineResilience.Configure(builder, limiter, online));
     }
 }
