@@ -184,6 +184,15 @@ node_start_postgres() {
     if [[ $EUID -eq 0 ]]; then
         id postgres >/dev/null 2>&1 || die "user postgres does not exist (is the postgresql package installed?)"
         chown postgres: "$CW_PG_DIR"
+        # A checkout in a private directory (mktemp -d is 0700): let postgres pass through (o+x, not read).
+        local dir
+        dir="$(cd "$CW_DATA" && pwd)"
+        while [[ $dir != / ]]; do
+            if ! runuser -u postgres -- test -x "$dir" && [[ $(stat -c %u "$dir") == 0 ]]; then
+                chmod o+x "$dir" && say "let user postgres pass through $dir (o+x)"
+            fi
+            dir="$(dirname "$dir")"
+        done
         runuser -u postgres -- test -x "$CW_DATA" \
             || die "user postgres cannot enter $CW_DATA; move the data directory with CYBERWATCH_DATA_DIR"
     fi
