@@ -60,6 +60,7 @@ public static class SiloBuilderExtensions
                 o.ConnectionString = connectionString;
             });
             silo.AddCyberWatchPersistence(connectionString);
+            silo.AddStartupTask(RemeasurementScheduleStartup.StartShardsAsync);
             silo.AddDashboard();
         });
 
@@ -67,6 +68,7 @@ public static class SiloBuilderExtensions
             .AddMeter("Microsoft.Orleans")
             .AddMeter("CyberWatch.*")
             .AddMeter("Npgsql")
+            .AddMeter("System.Runtime")
             .AddPrometheusExporter());
         builder.Services.AddHealthChecks();
         return builder;

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace CyberWatch.Measurement;
 
 /// <summary>One measurement target (key: its IP address in canonical text form), remeasured on a reminder.</summary>
@@ -7,7 +9,15 @@ public interface ITargetGrain : IGrainWithStringKey
     Task<TargetAcceptance> Accept(TargetSource source);
 
     /// <summary>Current knowledge of the target.</summary>
+    [ReadOnly]
     Task<TargetInfo> GetInfo();
+
+    /// <summary>
+    /// The latest stored measurement of the address with its hops, or null when it was never measured.
+    /// Served from memory while no newer measurement has been reported and for a few seconds at most.
+    /// </summary>
+    [ReadOnly]
+    Task<LatestMeasurement?> GetLatestMeasurement();
 
     /// <summary>Stops measuring the target and forgets it (measurements stay).</summary>
     Task Remove();

@@ -30,6 +30,8 @@ public static class MeasurementServiceCollectionExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddHostedSingleton<SettingsMonitor>();
         services.AddHostedSingleton<TargetTable>();
+        services.AddSingleton<RemeasurementSchedule>();
+        services.AddSingleton<RemeasurementMetrics>();
         services.AddHostedSingleton<PathChangeLog>();
         services.AddHostedSingleton<MeasurementWriter>();
         services.AddSingleton(sp => new ScamperOptions

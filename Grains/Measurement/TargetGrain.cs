@@ -5,19 +5,33 @@ using Microsoft.Extensions.Logging;
 namespace CyberWatch.Measurement;
 
 /// <summary>
-/// One measurement target. Owns its sources, its measurement history pointers and its remeasurement
-/// reminder; probes go through the silo-local <see cref="IProbeWorkerGrain"/> pool and come back
-/// through <see cref="OnMeasured"/>.
+/// One measurement target. Owns its sources, its measurement history pointers and its next due time
+/// (which the <see cref="RemeasurementScheduleGrain"/> shards read from the targets table); probes go
+/// through the silo-local <see cref="IProbeWorkerGrain"/> pool and come back through <see cref="OnMeasured"/>.
 /// </summary>
+// A target is touched once per measurement; with a million of them, idle activations go after 2
+// minutes rather than Orleans' default 15 (reactivating costs one state read).
+[CollectionAgeLimit(Minutes = 2)]
 public sealed partial class TargetGrain(
     [PersistentState("target", "cyberwatch")] IPersistentState<TargetState> state,
     SettingsMonitor settings,
     TargetTable table,
+    MeasurementQueries measurements,
+    ProbeScheduler probes,
     PathChangeLog pathChanges,
     TimeProvider clock,
-    ILogger<TargetGrain> logger) : Grain, ITargetGrain, IRemindable
+    ILogger<TargetGrain> logger) : Grain, ITargetGrain
 {
+    /// <summary>
+    /// How long a read of the latest measurement is served from memory. Measurements of this node come
+    /// through <see cref="OnMeasured"/> and replace it at once; the age bounds what arrives otherwise
+    /// (hops enriched later, rows imported by other means).
+    /// </summary>
+    private static readonly TimeSpan LatestMeasurementMaxAge = TimeSpan.FromSeconds(10);
+
     private IPAddress address = IPAddress.None;
+    private LatestMeasurement? latest;
+    private DateTimeOffset? latestReadAt;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -41,8 +55,8 @@ public sealed partial class TargetGrain(
         {
             state.State.Active = true;
             state.State.FirstSeen ??= now;
-            await ScheduleRemeasurementAsync(now);
-            await SubmitProbeAsync(now);
+            state.State.NextDueAt = NextDue(now);
+            await SubmitFirstProbeAsync(now);
             LogAccepted(address, source.ToWire());
         }
         if (changed || created)
@@ -55,12 +69,25 @@ public sealed partial class TargetGrain(
 
     public Task<TargetInfo> GetInfo() => Task.FromResult(Info());
 
+    public async Task<LatestMeasurement?> GetLatestMeasurement()
+    {
+        var now = clock.GetUtcNow();
+        var known = state.State.LastMeasurementId;
+        if (latestReadAt is { } readAt && now - readAt < LatestMeasurementMaxAge && (known is null || latest?.Measurement.Id == known))
+        {
+            return latest;
+        }
+        var read = await measurements.LatestWithHopsAsync(address, CancellationToken.None);
+        // A row older than the one reported (not yet visible to this read) is not kept.
+        if (known is null || read?.Measurement.Id == known)
+        {
+            (latest, latestReadAt) = (read, now);
+        }
+        return read;
+    }
+
     public async Task Remove()
     {
-        foreach (var name in new[] { RemeasureReminder, PendingReminder })
-        {
-            await UnregisterAsync(name);
-        }
         table.Delete(address.ToString());
         await state.ClearStateAsync();
         state.State = new TargetState();
@@ -85,6 +112,7 @@ public sealed partial class TargetGrain(
     public async Task OnMeasured(MeasurementSummary measurement)
     {
         var now = clock.GetUtcNow();
+        (latest, latestReadAt) = (null, null);
         state.State.LastMeasuredAt = measurement.StartedAt;
         state.State.LastMeasurementId = measurement.MeasurementId;
         state.State.ProbePendingSince = null;
@@ -104,11 +132,10 @@ public sealed partial class TargetGrain(
                 }
             }
         }
-        if (state.State.Active && settings.Current.Remeasurement.Enabled)
+        if (state.State.Active)
         {
-            state.State.NextDueAt = now + settings.Current.Remeasurement.Interval;
+            state.State.NextDueAt = NextDue(now);
         }
-        await UnregisterAsync(PendingReminder);
         await state.WriteStateAsync();
         if (state.State.Active)
         {

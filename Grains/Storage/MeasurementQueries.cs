@@ -1,59 +1,9 @@
 using System.Net;
-using System.Text.Json.Serialization;
 using Dapper;
 using Npgsql;
+using CyberWatch.Measurement;
 
 namespace CyberWatch.Storage;
-
-/// <summary>A stored measurement as the API shows it.</summary>
-public sealed record MeasurementRecord
-{
-    public long Id { get; init; }
-    public required string Target { get; init; }
-    public required string Tool { get; init; }
-    public required string Method { get; init; }
-    public required string Vantage { get; init; }
-    public DateTimeOffset StartedAt { get; init; }
-    public DateTimeOffset? CompletedAt { get; init; }
-    public bool Success { get; init; }
-    public string? StopReason { get; init; }
-    public string? FailureReason { get; init; }
-    public int? HopCount { get; init; }
-    public int? RespondingHops { get; init; }
-    public double? MinRttMs { get; init; }
-    public double? AvgRttMs { get; init; }
-    public double? MaxRttMs { get; init; }
-    public double? DestRttMs { get; init; }
-    public float? LossPct { get; init; }
-    public required string EnrichmentState { get; init; }
-
-    [JsonIgnore]
-    public string? RawResult { get; init; }
-}
-
-/// <summary>One reply of a stored measurement; a silent TTL has no address.</summary>
-public sealed record HopRecord
-{
-    public int Ttl { get; init; }
-    public int ReplyIndex { get; init; }
-    public string? Address { get; init; }
-    public double? RttMs { get; init; }
-    public double? RttBestMs { get; init; }
-    public double? RttWorstMs { get; init; }
-    public double? RttStdevMs { get; init; }
-    public float? LossPct { get; init; }
-    public int? ReplyTtl { get; init; }
-    public int? IcmpType { get; init; }
-    public int? IcmpCode { get; init; }
-    public string? MplsLabels { get; init; }
-    public string? AddressClass { get; init; }
-    public long? Asn { get; init; }
-    public long[]? OriginAsns { get; init; }
-    public string? Prefix { get; init; }
-    public string? Ixp { get; init; }
-    public string? Org { get; init; }
-    public string? Country { get; init; }
-}
 
 /// <summary>A row of the targets table.</summary>
 public sealed record TargetRecord
@@ -125,8 +75,7 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
     /// The latest measurement of a target and its hops, on one connection; the hops are read from the one
     /// partition that holds them (their measured_at is the measurement's started_at).
     /// </summary>
-    public async Task<(MeasurementRecord Measurement, IReadOnlyList<HopRecord> Hops)?> LatestWithHopsAsync(IPAddress target,
-        CancellationToken cancellationToken)
+    public async Task<LatestMeasurement?> LatestWithHopsAsync(IPAddress target, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var measurement = await connection.QuerySingleOrDefaultAsync<MeasurementRecord>(new CommandDefinition(
@@ -139,7 +88,7 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
         var hops = await connection.QueryAsync<HopRecord>(new CommandDefinition(
             $"SELECT {HopColumns} FROM hops WHERE measurement_id = @id AND measured_at = @startedAt ORDER BY ttl, reply_index",
             new { id = measurement.Id, startedAt = measurement.StartedAt }, cancellationToken: cancellationToken));
-        return (measurement, hops.AsList());
+        return new LatestMeasurement(measurement, [.. hops]);
     }
 
     /// <summary>The hops of a measurement in TTL order, or null when the measurement does not exist.</summary>

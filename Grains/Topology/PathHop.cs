@@ -1,4 +1,5 @@
 using System.Net;
+using CyberWatch.Measurement;
 using CyberWatch.Storage;
 
 namespace CyberWatch.Topology;

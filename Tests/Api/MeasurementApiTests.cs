@@ -63,6 +63,30 @@ public sealed class MeasurementApiTests(ApiNode node) : IClassFixture<ApiNode>
     }
 
     [Fact]
+    public async Task Latest_measurement_is_served_from_the_target_grain_and_a_new_measurement_replaces_it_at_once()
+    {
+        var run = await (await http.PostAsJsonAsync("/traceroute/run", new { target = "127.0.0.33" })).Content.ReadFromJsonAsync<JsonElement>();
+        var first = run.GetProperty("measurement").GetProperty("id").GetInt64();
+        var latest = await http.GetFromJsonAsync<JsonElement>("/measurements/latest?target=127.0.0.33");
+        Assert.Equal(first, latest.GetProperty("measurement").GetProperty("id").GetInt64());
+        Assert.Equal(run.GetProperty("hops").GetArrayLength(), latest.GetProperty("hops").GetArrayLength());
+
+        // Enqueueing the address makes it a target whose first (scheduled) probe runs at once, cooldown or not.
+        await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.33", source = "api" });
+        long second = 0;
+        await ClusterWait(async () =>
+        {
+            second = await db.ScalarAsync<long>("SELECT coalesce(max(id), 0) FROM measurements WHERE target = '127.0.0.33'");
+            return second != first;
+        });
+        // Well within the cache's 10 s: the grain was told of the new measurement and dropped the old one.
+        latest = await http.GetFromJsonAsync<JsonElement>("/measurements/latest?target=127.0.0.33");
+        Assert.Equal(second, latest.GetProperty("measurement").GetProperty("id").GetInt64());
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/measurements/latest?target=127.0.0.34")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync("/measurements/latest?target=-oX")).StatusCode);
+    }
+
+    [Fact]
     public async Task Enqueue_is_idempotent_and_a_deleted_target_is_gone()
     {
         var first = await (await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.20", source = "static" }))
@@ -82,15 +106,44 @@ public sealed class MeasurementApiTests(ApiNode node) : IClassFixture<ApiNode>
         var target = page.GetProperty("items")[0];
         Assert.Equal(["api", "static"], target.GetProperty("sources").EnumerateArray().Select(s => s.GetString()).Order());
         await ClusterWait(async () => await db.ScalarAsync<long>("SELECT count(*) FROM measurements WHERE target = '127.0.0.20'") == 1);
-        Assert.Equal(1, await db.ScalarAsync<long>(
-            "SELECT count(*) FROM orleans_reminders WHERE grainid LIKE '%127.0.0.20' AND remindername = 'remeasure'"));
+        // Measured: due again in 24 h ±10% (the default interval and jitter), on the schedule, not on a reminder of its own.
+        await ClusterWait(async () => await db.ScalarAsync<bool>(
+            "SELECT last_measurement_id IS NOT NULL FROM targets WHERE ip = '127.0.0.20'"));
+        var dueInHours = await db.ScalarAsync<double>(
+            "SELECT extract(epoch FROM next_due_at - last_measured_at)::float8 / 3600 FROM targets WHERE ip = '127.0.0.20' AND remeasure");
+        Assert.InRange(dueInHours, 21.5, 26.5);
+        Assert.Equal(0, await db.ScalarAsync<long>("SELECT count(*) FROM orleans_reminders WHERE grainid LIKE '%127.0.0.20'"));
 
         Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteAsync("/targets/127.0.0.20")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/targets/127.0.0.20")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.DeleteAsync("/targets/127.0.0.20")).StatusCode);
         Assert.Equal(0, await db.ScalarAsync<long>("SELECT count(*) FROM orleans_reminders WHERE grainid LIKE '%127.0.0.20'"));
-        await ClusterWait(async () => await db.ScalarAsync<long>("SELECT count(*) FROM targets") == 0);
+        await ClusterWait(async () => await db.ScalarAsync<long>("SELECT count(*) FROM targets WHERE ip = '127.0.0.20'") == 0);
         Assert.Equal(1, await db.ScalarAsync<long>("SELECT count(*) FROM measurements WHERE target = '127.0.0.20'"));
+    }
+
+    [Fact]
+    public async Task A_due_target_is_measured_again_by_its_schedule_shard_within_a_tick()
+    {
+        await ClusterWait(async () => await db.ScalarAsync<long>(
+            "SELECT count(*) FROM orleans_reminders WHERE remindername = 'remeasurement-shard'") == 16);
+        await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.40", source = "static" });
+        await ClusterWait(async () => await db.ScalarAsync<bool>(
+            "SELECT last_measurement_id IS NOT NULL FROM targets WHERE ip = '127.0.0.40'"));
+        var first = await db.ScalarAsync<long>("SELECT last_measurement_id FROM targets WHERE ip = '127.0.0.40'");
+
+        // Due now instead of in a day: the shard's next tick (every 10 s) hands it to the probe queue and leases it.
+        await db.ScalarAsync<object>("UPDATE targets SET next_due_at = now() - interval '1 second' WHERE ip = '127.0.0.40'");
+        await ClusterWait(async () => await db.ScalarAsync<long>(
+            "SELECT count(*) FROM measurements WHERE target = '127.0.0.40'") == 2);
+        var second = await db.ScalarAsync<long>("SELECT max(id) FROM measurements WHERE target = '127.0.0.40'");
+        Assert.NotEqual(first, second);
+        // The grain reported the new measurement and set the next due time a day on, replacing the lease.
+        await ClusterWait(async () => await db.ScalarAsync<long?>(
+            "SELECT last_measurement_id FROM targets WHERE ip = '127.0.0.40'") == second);
+        Assert.InRange(await db.ScalarAsync<double>(
+            "SELECT extract(epoch FROM next_due_at - now())::float8 / 3600 FROM targets WHERE ip = '127.0.0.40'"), 21, 26.5);
+        Assert.Equal(2, await db.ScalarAsync<long>("SELECT count(*) FROM measurements WHERE target = '127.0.0.40'"));
     }
 
     [Fact]

@@ -41,13 +41,13 @@ public static class MeasurementsApi
     }
 
     public static async Task<Results<Ok<MeasurementWithHops>, NotFound, ValidationProblem>> LatestAsync(string? target,
-        MeasurementQueries queries, CancellationToken cancellationToken)
+        IClusterClient cluster)
     {
         if (!TargetAddress.TryCanonical(target, out var canonical))
         {
             return TargetsApi.Problem("target", "target must be an IP address");
         }
-        var latest = await queries.LatestWithHopsAsync(System.Net.IPAddress.Parse(canonical), cancellationToken);
+        var latest = await cluster.GetGrain<ITargetGrain>(canonical).GetLatestMeasurement();
         return latest is { } found ? TypedResults.Ok(new MeasurementWithHops(found.Measurement, found.Hops)) : TypedResults.NotFound();
     }
 

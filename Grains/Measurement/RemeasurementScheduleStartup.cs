@@ -1,0 +1,48 @@
+using CyberWatch.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CyberWatch.Measurement;
+
+/// <summary>
+/// Starts every remeasurement schedule shard when a silo becomes active. Their reminders outlive the
+/// silo, so this matters on a new cluster; a shard that cannot start now (PostgreSQL away) is tried
+/// again in the background.
+/// </summary>
+public static partial class RemeasurementScheduleStartup
+{
+    public static Task StartShardsAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var grains = services.GetRequiredService<IGrainFactory>();
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RemeasurementScheduleStartup).FullName!);
+        _ = Task.Run(() => StartAllAsync(grains, logger), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private static async Task StartAllAsync(IGrainFactory grains, ILogger logger)
+    {
+        var waiting = Enumerable.Range(0, RemeasurementSchedule.Shards).ToList();
+        for (var attempt = 0; waiting.Count > 0; attempt++)
+        {
+            foreach (var shard in waiting.ToList())
+            {
+                try
+                {
+                    await grains.GetGrain<IRemeasurementScheduleGrain>(shard).Start();
+                    waiting.Remove(shard);
+                }
+                catch (Exception e)
+                {
+                    LogStartFailed(logger, shard, e.Message);
+                }
+            }
+            if (waiting.Count > 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(60, 5 << Math.Min(attempt, 4))));
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Remeasurement shard {Shard} could not start: {Error}; trying again")]
+    private static partial void LogStartFailed(ILogger logger, int shard, string error);
+}
