@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace CyberWatch.Measurement;
 
 /// <summary>
@@ -6,7 +8,11 @@ namespace CyberWatch.Measurement;
 /// </summary>
 public interface IRemeasurementScheduleGrain : IGrainWithIntegerKey
 {
-    /// <summary>Registers the shard's reminder (idempotent); the silo calls it for every shard at start.</summary>
+    /// <summary>
+    /// Registers the shard's reminder (idempotent); the silo calls it for every shard at start. It may
+    /// wait for the reminder service of a starting silo, and the shard's ticks go on meanwhile.
+    /// </summary>
+    [AlwaysInterleave]
     Task Start();
 
     /// <summary>Hands what is due now to the probe workers, as a tick does, and says what it did.</summary>

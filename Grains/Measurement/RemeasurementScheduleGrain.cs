@@ -76,9 +76,10 @@ public sealed partial class RemeasurementScheduleGrain(
         }
         if (state.State.IntervalSeconds != remeasurement.Interval.TotalSeconds)
         {
-            if (state.State.IntervalSeconds is not null)
+            // Also on a shard's first tick ever: what interval its rows were given is not known then.
+            var moved = await schedule.ShortenToIntervalAsync(Shard, remeasurement.Interval, CancellationToken.None);
+            if (state.State.IntervalSeconds is not null || moved > 0)
             {
-                var moved = await schedule.ShortenToIntervalAsync(Shard, remeasurement.Interval, CancellationToken.None);
                 LogIntervalChanged(Shard, remeasurement.Interval, moved);
             }
             state.State.IntervalSeconds = remeasurement.Interval.TotalSeconds;

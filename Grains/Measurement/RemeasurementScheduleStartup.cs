@@ -21,21 +21,25 @@ public static partial class RemeasurementScheduleStartup
 
     private static async Task StartAllAsync(IGrainFactory grains, ILogger logger)
     {
+        // All at once: the first call activates a shard (and its ticks) even while the reminder
+        // service of a starting silo keeps the registration waiting.
         var waiting = Enumerable.Range(0, RemeasurementSchedule.Shards).ToList();
         for (var attempt = 0; waiting.Count > 0; attempt++)
         {
-            foreach (var shard in waiting.ToList())
+            var results = await Task.WhenAll(waiting.Select(async shard =>
             {
                 try
                 {
                     await grains.GetGrain<IRemeasurementScheduleGrain>(shard).Start();
-                    waiting.Remove(shard);
+                    return -1;
                 }
                 catch (Exception e)
                 {
                     LogStartFailed(logger, shard, e.Message);
+                    return shard;
                 }
-            }
+            }));
+            waiting = [.. results.Where(shard => shard >= 0)];
             if (waiting.Count > 0)
             {
                 await Task.Delay(TimeSpan.FromSeconds(Math.Min(60, 5 << Math.Min(attempt, 4))));

@@ -9,8 +9,8 @@ namespace CyberWatch.Measurement;
 /// (which the <see cref="RemeasurementScheduleGrain"/> shards read from the targets table); probes go
 /// through the silo-local <see cref="IProbeWorkerGrain"/> pool and come back through <see cref="OnMeasured"/>.
 /// </summary>
-// A target is touched once per measurement; with a million of them, idle activations go after 2
-// minutes rather than Orleans' default 15 (reactivating costs one state read).
+// Read targets (API, UI) stay active; with a million of them, idle activations go after 2 minutes
+// rather than Orleans' default 15 (reactivating costs one state read).
 [CollectionAgeLimit(Minutes = 2)]
 public sealed partial class TargetGrain(
     [PersistentState("target", "cyberwatch")] IPersistentState<TargetState> state,
@@ -64,6 +64,12 @@ public sealed partial class TargetGrain(
             await state.WriteStateAsync();
         }
         table.Upsert(Info());
+        if (created)
+        {
+            // Nothing calls a new target again until its first probe reports back; added by the
+            // hundred thousand, their activations would hold the silo's memory until collected.
+            DeactivateOnIdle();
+        }
         return new TargetAcceptance(created, Info());
     }
 
@@ -144,6 +150,12 @@ public sealed partial class TargetGrain(
         if (measurement.Success && settings.Current.Worker.HopFeedbackEnabled)
         {
             FeedHops(measurement);
+        }
+        else
+        {
+            // The next call is the next measurement, an interval away, unless someone reads the
+            // target (which activates it again from its state row). Hop offers still in flight keep it.
+            DeactivateOnIdle();
         }
     }
 

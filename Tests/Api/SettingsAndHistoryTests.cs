@@ -35,6 +35,36 @@ public sealed class SettingsAndHistoryTests(ApiNode node) : IClassFixture<ApiNod
     }
 
     [Fact]
+    public async Task Shortening_the_remeasurement_interval_brings_the_due_targets_forward()
+    {
+        await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.70", source = "static" });
+        await WaitAsync("the target measured and due in about a day", () => node.Database.ScalarAsync<bool>(
+            "SELECT last_measurement_id IS NOT NULL AND next_due_at > now() + interval '20 hours' FROM targets WHERE ip = '127.0.0.70'"));
+        try
+        {
+            Assert.Equal(HttpStatusCode.OK, (await http.PutAsJsonAsync("/settings/remeasurement_settings", new { interval_minutes = 30 })).StatusCode);
+            // The silo reads settings every 2 s and every schedule shard ticks every 10 s.
+            await WaitAsync("next_due_at within 30 minutes of the last measurement", () => node.Database.ScalarAsync<bool>(
+                "SELECT next_due_at <= last_measured_at + interval '30 minutes' FROM targets WHERE ip = '127.0.0.70'"));
+            Assert.Contains("Remeasurement interval is now 00:30:00", node.SiloProcess.Output);
+        }
+        finally
+        {
+            await http.PutAsJsonAsync("/settings/remeasurement_settings", new { interval_minutes = (double?)null });
+        }
+    }
+
+    private async Task WaitAsync(string what, Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(45);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"not within 45 s: {what}\n" + node.SiloProcess.Output[^Math.Min(3000, node.SiloProcess.Output.Length)..]);
+            await Task.Delay(250);
+        }
+    }
+
+    [Fact]
     public async Task A_bad_setting_is_refused_field_by_field_and_nothing_is_written()
     {
         var before = await node.Database.ScalarAsync<string>("SELECT value::text FROM settings WHERE key = 'worker_settings'");
