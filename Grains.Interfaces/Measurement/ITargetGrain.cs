@@ -14,7 +14,7 @@ public interface ITargetGrain : IGrainWithStringKey
 
     /// <summary>
     /// The latest stored measurement of the address with its hops, or null when it was never measured.
-    /// Served from memory while no newer measurement has been reported and for a few seconds at most.
+    /// Served from memory until a newer measurement is reported; read again in the background every 10 s.
     /// </summary>
     [ReadOnly]
     Task<LatestMeasurement?> GetLatestMeasurement();

@@ -23,15 +23,17 @@ public sealed partial class TargetGrain(
     ILogger<TargetGrain> logger) : Grain, ITargetGrain
 {
     /// <summary>
-    /// How long a read of the latest measurement is served from memory. Measurements of this node come
-    /// through <see cref="OnMeasured"/> and replace it at once; the age bounds what arrives otherwise
-    /// (hops enriched later, rows imported by other means).
+    /// How long a read of the latest measurement is served from memory before it is read again (in
+    /// the background: callers get the copy in hand meanwhile). Measurements of this node come through
+    /// <see cref="OnMeasured"/> and replace it at once; the age bounds what arrives otherwise (hops
+    /// enriched later, rows written by other means).
     /// </summary>
     private static readonly TimeSpan LatestMeasurementMaxAge = TimeSpan.FromSeconds(10);
 
     private IPAddress address = IPAddress.None;
     private LatestMeasurement? latest;
     private DateTimeOffset? latestReadAt;
+    private Task? latestRefresh;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -77,19 +79,50 @@ public sealed partial class TargetGrain(
 
     public async Task<LatestMeasurement?> GetLatestMeasurement()
     {
-        var now = clock.GetUtcNow();
-        var known = state.State.LastMeasurementId;
-        if (latestReadAt is { } readAt && now - readAt < LatestMeasurementMaxAge && (known is null || latest?.Measurement.Id == known))
+        if (latestReadAt is { } readAt)
         {
+            if (clock.GetUtcNow() - readAt >= LatestMeasurementMaxAge && latestRefresh is null)
+            {
+                latestRefresh = RefreshLatestAsync();
+            }
             return latest;
         }
         var read = await measurements.LatestWithHopsAsync(address, CancellationToken.None);
-        // A row older than the one reported (not yet visible to this read) is not kept.
-        if (known is null || read?.Measurement.Id == known)
-        {
-            (latest, latestReadAt) = (read, now);
-        }
+        KeepIfCurrent(read);
         return read;
+    }
+
+    /// <summary>
+    /// Keeps a read unless it is older than the measurement this grain was last told of (that row is
+    /// not visible to the read yet); a newer row written by other means is kept.
+    /// </summary>
+    private void KeepIfCurrent(LatestMeasurement? read)
+    {
+        if (state.State.LastMeasuredAt is not { } reported || read is not null && read.Measurement.StartedAt >= reported)
+        {
+            (latest, latestReadAt) = (read, clock.GetUtcNow());
+        }
+    }
+
+    private async Task RefreshLatestAsync()
+    {
+        try
+        {
+            KeepIfCurrent(await measurements.LatestWithHopsAsync(address, CancellationToken.None));
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+        {
+            LogLatestRefreshFailed(address, e.Message);
+        }
+        finally
+        {
+            // Whatever came of it, the next try is an age away: the copy in hand is served meanwhile.
+            if (latestReadAt is not null)
+            {
+                latestReadAt = clock.GetUtcNow();
+            }
+            latestRefresh = null;
+        }
     }
 
     public async Task Remove()
@@ -231,6 +264,9 @@ public sealed partial class TargetGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Target {Target} accepted from {Source}")]
     private partial void LogAccepted(IPAddress target, string source);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Latest measurement of {Target} could not be read again: {Error}; serving the copy in hand")]
+    private partial void LogLatestRefreshFailed(IPAddress target, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Target {Target} removed")]
     private partial void LogRemoved(IPAddress target);

@@ -87,6 +87,36 @@ public sealed class MeasurementApiTests(ApiNode node) : IClassFixture<ApiNode>
     }
 
     [Fact]
+    public async Task A_measurement_written_by_other_means_is_served_after_the_next_background_read()
+    {
+        var run = await (await http.PostAsJsonAsync("/traceroute/run", new { target = "127.0.0.35" })).Content.ReadFromJsonAsync<JsonElement>();
+        var first = run.GetProperty("measurement").GetProperty("id").GetInt64();
+        Assert.Equal(first, (await http.GetFromJsonAsync<JsonElement>("/measurements/latest?target=127.0.0.35"))
+            .GetProperty("measurement").GetProperty("id").GetInt64());
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // A row the grain was not told of (an import, another tool).
+        var imported = await db.ScalarAsync<long>("""
+            INSERT INTO measurements (target, tool, method, vantage, started_at, success, hop_count)
+            VALUES ('127.0.0.35', 'traceroute', 'udp', 'import', now(), true, 1) RETURNING id
+            """);
+
+        // The copy in memory is served until it is 10 s old; then one read refreshes it in the background.
+        long served;
+        do
+        {
+            served = (await http.GetFromJsonAsync<JsonElement>("/measurements/latest?target=127.0.0.35"))
+                .GetProperty("measurement").GetProperty("id").GetInt64();
+            if (served == first)
+            {
+                await Task.Delay(500);
+            }
+        }
+        while (served == first && clock.Elapsed < TimeSpan.FromSeconds(20));
+        Assert.Equal(imported, served);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 9, 20);
+    }
+
+    [Fact]
     public async Task Enqueue_is_idempotent_and_a_deleted_target_is_gone()
     {
         var first = await (await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.20", source = "static" }))
