@@ -20,7 +20,7 @@ public sealed partial class RemeasurementScheduleGrain(
     TimeProvider clock,
     ILogger<RemeasurementScheduleGrain> logger) : Grain, IRemeasurementScheduleGrain, IRemindable
 {
-    public static readonly TimeSpan TickPeriod = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan TickPeriod = TimeSpan.FromSeconds(5);
 
     /// <summary>A handed-out target not measured by then (its silo died, its probe was lost) is due again.</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromMinutes(10);
@@ -105,8 +105,8 @@ public sealed partial class RemeasurementScheduleGrain(
             var late = Math.Max(0, (now - target.DueAt).TotalSeconds);
             latest = Math.Max(latest, late);
             metrics.Lateness.Record(late);
-            await pool.Submit(new ProbeRequest(target.Address, method, OnDemand: false));
         }
+        await Task.WhenAll(due.Select(target => pool.Submit(new ProbeRequest(target.Address, method, OnDemand: false))));
         metrics.Dispatched.Add(due.Count);
         return new ScheduleRound(due.Count, latest, null);
     }

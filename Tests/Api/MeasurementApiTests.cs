@@ -162,7 +162,7 @@ public sealed class MeasurementApiTests(ApiNode node) : IClassFixture<ApiNode>
             "SELECT last_measurement_id IS NOT NULL FROM targets WHERE ip = '127.0.0.40'"));
         var first = await db.ScalarAsync<long>("SELECT last_measurement_id FROM targets WHERE ip = '127.0.0.40'");
 
-        // Due now instead of in a day: the shard's next tick (every 10 s) hands it to the probe queue and leases it.
+        // Due now instead of in a day: the shard's next tick (every 5 s) hands it to the probe queue and leases it.
         await db.ScalarAsync<object>("UPDATE targets SET next_due_at = now() - interval '1 second' WHERE ip = '127.0.0.40'");
         await ClusterWait(async () => await db.ScalarAsync<long>(
             "SELECT count(*) FROM measurements WHERE target = '127.0.0.40'") == 2);

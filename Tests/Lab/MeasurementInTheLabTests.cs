@@ -48,7 +48,7 @@ public sealed class MeasurementInTheLabTests(LabFixture lab) : IAsyncLifetime
             AssertHopsMappedToTheirAs(hops);
         }
 
-        // interval_minutes 1: each target comes due a minute (±10% jitter) after its measurement; its shard ticks every 10 s.
+        // interval_minutes 1: each target comes due a minute (±10% jitter) after its measurement; its shard ticks every 5 s.
         var clock = Stopwatch.StartNew();
         await LabNode.WaitUntilAsync(async () => await MeasuredCountAsync(traces.Select(t => t.Address), 2), TimeSpan.FromSeconds(150),
             () => node.Silo.Output);
