@@ -31,6 +31,10 @@ public sealed partial class RemeasurementScheduleGrain(
     /// <summary>Minutes of probing (at the silo's rate limit) the probe queue may hold before the schedule stops adding.</summary>
     private const int QueueMinutes = 2;
 
+    /// <summary>A scheduled probe of <paramref name="target"/> with the silo's default method.</summary>
+    public static ProbeRequest ScheduledProbe(string target, WorkerSettings worker) =>
+        new(target, ProbeMethods.Parse(worker.DefaultMethod) ?? ProbeMethod.IcmpParis, OnDemand: false);
+
     /// <summary>How many more scheduled probes this silo's queue takes now.</summary>
     public static int QueueRoom(WorkerSettings worker, ProbeScheduler probes) => worker.RateLimitPerMinute * QueueMinutes - probes.Queued;
 
@@ -97,7 +101,6 @@ public sealed partial class RemeasurementScheduleGrain(
         {
             return new ScheduleRound(0, 0, null);
         }
-        var method = ProbeMethods.Parse(worker.DefaultMethod) ?? ProbeMethod.IcmpParis;
         var pool = GrainFactory.GetGrain<IProbeWorkerGrain>(0);
         var latest = 0.0;
         foreach (var target in due)
@@ -106,7 +109,7 @@ public sealed partial class RemeasurementScheduleGrain(
             latest = Math.Max(latest, late);
             metrics.Lateness.Record(late);
         }
-        await Task.WhenAll(due.Select(target => pool.Submit(new ProbeRequest(target.Address, method, OnDemand: false))));
+        await Task.WhenAll(due.Select(target => pool.Submit(ScheduledProbe(target.Address, worker))));
         metrics.Dispatched.Add(due.Count);
         return new ScheduleRound(due.Count, latest, null);
     }

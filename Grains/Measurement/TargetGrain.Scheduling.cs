@@ -30,8 +30,7 @@ public sealed partial class TargetGrain
             state.State.NextDueAt = now;
             return;
         }
-        var method = ProbeMethods.Parse(worker.DefaultMethod) ?? ProbeMethod.IcmpParis;
-        await GrainFactory.GetGrain<IProbeWorkerGrain>(0).Submit(new ProbeRequest(address.ToString(), method, OnDemand: false));
+        await GrainFactory.GetGrain<IProbeWorkerGrain>(0).Submit(RemeasurementScheduleGrain.ScheduledProbe(address.ToString(), worker));
         state.State.ProbePendingSince = now;
         if (state.State.NextDueAt is { } due && due - now > RemeasurementScheduleGrain.Lease)
         {

@@ -55,14 +55,6 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
             $"SELECT {MeasurementColumns} FROM measurements WHERE id = @id", new { id }, cancellationToken: cancellationToken));
     }
 
-    public async Task<MeasurementRecord?> LatestAsync(IPAddress target, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<MeasurementRecord>(new CommandDefinition(
-            $"SELECT {MeasurementColumns} FROM measurements WHERE target = @target ORDER BY started_at DESC, id DESC LIMIT 1",
-            new { target }, cancellationToken: cancellationToken));
-    }
-
     public async Task<IReadOnlyList<MeasurementRecord>> HistoryAsync(IPAddress target, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
