@@ -157,7 +157,7 @@ public sealed class MeasurementApiTests(ApiNode node) : IClassFixture<ApiNode>
     {
         await ClusterWait(async () => await db.ScalarAsync<long>(
             "SELECT count(*) FROM orleans_reminders WHERE remindername = 'remeasurement-shard'") == 16);
-        await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.40", source = "static" });
+        await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.40", source = "api" });
         await ClusterWait(async () => await db.ScalarAsync<bool>(
             "SELECT last_measurement_id IS NOT NULL FROM targets WHERE ip = '127.0.0.40'"));
         var first = await db.ScalarAsync<long>("SELECT last_measurement_id FROM targets WHERE ip = '127.0.0.40'");
