@@ -7,9 +7,12 @@ using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
 using CyberWatch.Topology;
+using CyberWatch.Vantages;
 using Npgsql;
 using OpenTelemetry.Metrics;
 using Orleans.Configuration;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.Runtime.Placement;
 using Orleans.Dashboard;
 
 namespace CyberWatch.Silo;
@@ -37,6 +40,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddCyberWatchStorage(builder.Configuration);
         builder.Services.AddTargetPolicy(options);
         builder.Services.AddProbePipeline(options);
+        builder.Services.AddVantagePoint(options);
         builder.Services.AddTopology(builder.Configuration);
         builder.Services.AddOnlineEnrichment(builder.Configuration);
         builder.Services.AddAsnExpansion();
@@ -52,6 +56,9 @@ public static class SiloBuilderExtensions
                 o.ServiceId = options.ServiceId;
             });
             silo.Configure<SiloOptions>(o => o.SiloName = $"{options.Vantage}-{options.SiloPort}");
+            // Every silo says which vantage point it serves; VantagePlacement reads it from the other silos.
+            silo.UseSiloMetadata(new Dictionary<string, string> { [VantagePlacement.MetadataKey] = options.Vantage });
+            silo.Services.AddPlacementDirector<VantagePlacement, VantagePlacementDirector>();
             // The location cache keeps up to a million grain addresses by default: with a million
             // targets that is half a GiB for grains called once a day. Hot grains fit in 100,000.
             silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = 100_000);

@@ -43,6 +43,7 @@ public static class ApiBuilderExtensions
         var connectionString = PostgresConnectionString.Normalize(options.PostgresDsn);
         builder.Services.AddCyberWatchStorage(builder.Configuration);
         builder.Services.AddTargetPolicy(options);
+        builder.Services.AddSingleton<CyberWatch.Vantages.VantageDirectory>();
         builder.Services.AddSingleton<DnsTables>();
         builder.Services.AddSingleton<MeasurementHistory>();
         builder.Services.AddSingleton<Settings.SettingsStore>();
@@ -132,6 +133,7 @@ public static class ApiBuilderExtensions
         app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiPolicies.Admin).ExcludeFromDescription();
         app.MapSystemApi();
         app.MapTargetsApi();
+        app.MapVantagesApi();
         app.MapMeasurementsApi();
         app.MapProbingApi();
         app.MapAsnApi();

@@ -1,6 +1,6 @@
 namespace CyberWatch.Measurement;
 
-/// <summary>The gist of a stored measurement, as the target grain keeps it.</summary>
+/// <summary>The gist of a stored measurement, as the target grain keeps it; <see cref="Vantage"/> is where it was taken from.</summary>
 [GenerateSerializer, Immutable]
 public sealed record MeasurementSummary(
     [property: Id(0)] long MeasurementId,
@@ -13,4 +13,5 @@ public sealed record MeasurementSummary(
     [property: Id(7)] string? StopReason,
     [property: Id(8)] string? FailureReason,
     [property: Id(9)] IReadOnlyList<string?> IpPath,
-    [property: Id(10)] IReadOnlyList<long> AsPath);
+    [property: Id(10)] IReadOnlyList<long> AsPath,
+    [property: Id(11)] string Vantage);

@@ -29,8 +29,10 @@ public static class MeasurementServiceCollectionExtensions
     {
         services.AddSingleton(TimeProvider.System);
         services.AddHostedSingleton<SettingsMonitor>();
-        services.AddHostedSingleton<TargetTable>();
+        services.AddSingleton<TargetTable>();
         services.AddSingleton<RemeasurementSchedule>();
+        services.AddSingleton<Vantages.IVantageArrivals>(sp => sp.GetRequiredService<RemeasurementSchedule>());
+        services.AddSingleton<Vantages.IVantageLoad, ProbeLoad>();
         services.AddSingleton<RemeasurementMetrics>();
         services.AddHostedSingleton<PathChangeLog>();
         services.AddHostedSingleton<MeasurementWriter>();

@@ -24,6 +24,8 @@ public sealed partial class ProbeRunner
     private readonly CyberWatch.Topology.AsPathExtractor extractor;
     private readonly CyberWatch.Topology.TopologyRecorder topology;
     private readonly IGrainFactory grains;
+    private readonly RemeasurementSchedule schedule;
+    private readonly TargetPolicy policy;
     private readonly SettingsMonitor settings;
     private readonly TimeProvider clock;
     private readonly ILogger<ProbeRunner> logger;
@@ -34,8 +36,8 @@ public sealed partial class ProbeRunner
 
     public ProbeRunner(ProbeScheduler scheduler, ScamperEngine scamper, TracerouteFallback traceroute, MeasurementWriter writer,
         ProbeResultMapper mapper, CyberWatch.Enrichment.HopEnricher enricher, CyberWatch.Topology.AsPathExtractor extractor,
-        CyberWatch.Topology.TopologyRecorder topology, IGrainFactory grains, SettingsMonitor settings, TimeProvider clock, ILogger<ProbeRunner> logger,
-        IMeterFactory meters)
+        CyberWatch.Topology.TopologyRecorder topology, IGrainFactory grains, RemeasurementSchedule schedule, TargetPolicy policy,
+        SettingsMonitor settings, TimeProvider clock, ILogger<ProbeRunner> logger, IMeterFactory meters)
     {
         this.scheduler = scheduler;
         this.scamper = scamper;
@@ -46,6 +48,8 @@ public sealed partial class ProbeRunner
         this.extractor = extractor;
         this.topology = topology;
         this.grains = grains;
+        this.schedule = schedule;
+        this.policy = policy;
         this.settings = settings;
         this.clock = clock;
         this.logger = logger;
@@ -55,6 +59,11 @@ public sealed partial class ProbeRunner
         failed = meter.CreateCounter<long>("cyberwatch.probe.failed", description: "probes that failed (stored as failed measurements or not stored), by method");
         duration = meter.CreateHistogram<double>("cyberwatch.probe.duration", "s", "time from sending the probe command to its result");
     }
+
+    private long finished;
+
+    /// <summary>Probes finished (stored or failed) since the silo started.</summary>
+    public long Finished => Interlocked.Read(ref finished);
 
     /// <summary>Queues a scheduled probe; its result reaches the target grain.</summary>
     public void Submit(ProbeRequest request) => _ = RunScheduledAsync(request);
@@ -71,18 +80,25 @@ public sealed partial class ProbeRunner
         }
         catch (Exception e)
         {
-            // The target grain's pending-probe reminder submits it again later.
+            // The schedule's lease on the pair runs out and it is taken again.
             LogScheduledFailed(request.Target, e.Message);
         }
     }
 
     private async Task<MeasurementSummary> RunAndReportAsync(ProbeRequest request, ProbePriority priority, CancellationToken cancellationToken)
     {
-        var target = IPAddress.Parse(request.Target);
+        var verdict = policy.Check(request.Target);
+        if (!verdict.Accepted)
+        {
+            // Whoever asked (API, schedule, a tool calling the grain), no packet leaves for what the policy refuses.
+            throw new ArgumentException($"not probed: {verdict.Reason}");
+        }
+        var target = IPAddress.Parse(verdict.Address!);
         var row = enricher.Enrich(
             await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, request.Tool, ct), cancellationToken));
         var tags = new KeyValuePair<string, object?>("method", request.Method.ToWire());
         (row.Success ? completed : failed).Add(1, tags);
+        Interlocked.Increment(ref finished);
         long id;
         try
         {
@@ -102,11 +118,28 @@ public sealed partial class ProbeRunner
         }
         var asPath = extractor.Extract(row.Hops.Select(CyberWatch.Topology.PathHop.From)).Path.OfType<long>().ToList();
         var summary = new MeasurementSummary(id, request.Target, row.Method, row.Success, row.StartedAt, row.HopCount ?? 0,
-            row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row), asPath);
+            row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row), asPath, row.Vantage);
+        await CompleteAsync(target, row.Vantage, id, row.StartedAt);
         await grains.GetGrain<ITargetGrain>(request.Target).OnMeasured(summary);
         var seconds = row.CompletedAt is { } completedAt ? Math.Round((completedAt - row.StartedAt).TotalSeconds, 3) : (double?)null;
         LogMeasured(request.Target, request.Method.ToWire(), id, row.Success ? "success" : "failed", seconds, row.HopCount ?? 0);
         return summary;
+    }
+
+    /// <summary>
+    /// The (target, vantage) pair is due an interval after this measurement. Should this fail, the pair's lease
+    /// runs out and it is measured again then: once more, never lost.
+    /// </summary>
+    private async Task CompleteAsync(IPAddress target, string vantage, long id, DateTimeOffset startedAt)
+    {
+        try
+        {
+            await schedule.CompleteAsync(target, vantage, id, startedAt, CancellationToken.None);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+        {
+            LogCompleteFailed(target.ToString(), vantage, e.Message);
+        }
     }
 
     private async Task<MeasurementRow> ProbeAsync(IPAddress target, ProbeMethod method, ProbeTool tool, CancellationToken cancellationToken)
@@ -176,6 +209,9 @@ public sealed partial class ProbeRunner
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Measured {Target} ({Method}): measurement {MeasurementId}, {Outcome} in {Duration} s, {Hops} hops")]
     private partial void LogMeasured(string target, string method, long measurementId, string outcome, double? duration, int hops);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Next due time of {Target} from {Vantage} not set ({Error}); it is measured again when its lease runs out")]
+    private partial void LogCompleteFailed(string target, string vantage, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduled probe of {Target} failed: {Error}")]
     private partial void LogScheduledFailed(string target, string error);

@@ -5,44 +5,40 @@ namespace CyberWatch.Measurement;
 public sealed partial class TargetGrain
 {
     /// <summary>
-    /// When the target is due next: an interval from now, jittered so that targets added or measured
-    /// together do not come due together. The remeasurement schedule takes it from the targets table
-    /// (while remeasurement is disabled it takes nothing, and what came due meanwhile runs once enabled).
+    /// Before vantage points a target had one history; it becomes the history of the vantage that took its
+    /// last measurement (or, when that row is gone, of this silo's vantage, the only one such a node had).
     /// </summary>
-    private DateTimeOffset NextDue(DateTimeOffset now)
+    private async Task MoveHistoryOfEarlierVersionsAsync(CancellationToken cancellationToken)
     {
-        var remeasurement = settings.Current.Remeasurement;
-        var jitter = Math.Clamp(remeasurement.JitterFraction, 0, 0.5);
-        return now + remeasurement.Interval * (1 + jitter * (Random.Shared.NextDouble() * 2 - 1));
-    }
-
-    /// <summary>
-    /// The first probe of a new target: at once while this silo's probe queue has room, else the target
-    /// is due now and its schedule shard hands it over when there is room (a million targets added
-    /// at once do not sit in memory as a million queued probes). A probe that never reports back is
-    /// taken again when the schedule's lease runs out.
-    /// </summary>
-    private async Task SubmitFirstProbeAsync(DateTimeOffset now)
-    {
-        var worker = settings.Current.Worker;
-        if (RemeasurementScheduleGrain.QueueRoom(worker, probes) <= 0)
+        var old = state.State;
+        if (old.History.Count > 0 || old.LastMeasurementId is null)
         {
-            state.State.NextDueAt = now;
             return;
         }
-        await GrainFactory.GetGrain<IProbeWorkerGrain>(0).Submit(RemeasurementScheduleGrain.ScheduledProbe(address.ToString(), worker));
-        state.State.ProbePendingSince = now;
-        if (state.State.NextDueAt is { } due && due - now > RemeasurementScheduleGrain.Lease)
+        var vantage = (await measurements.GetAsync(old.LastMeasurementId.Value, cancellationToken))?.Vantage ?? options.Vantage;
+        old.History[vantage] = new VantageHistory
         {
-            state.State.NextDueAt = now + RemeasurementScheduleGrain.Lease;
-        }
+            LastMeasuredAt = old.LastMeasuredAt,
+            LastMeasurementId = old.LastMeasurementId,
+            LastSuccessfulMeasurementId = old.LastSuccessfulMeasurementId,
+            LastIpPath = old.LastIpPath,
+            LastAsPath = old.LastAsPath,
+            SeenPerTtl = old.SeenPerTtl,
+            RecentRttsMs = old.RecentRttsMs,
+            LastProbeRequestedAt = old.LastProbeRequestedAt,
+        };
+        (old.LastMeasuredAt, old.LastMeasurementId, old.LastSuccessfulMeasurementId, old.LastProbeRequestedAt) = (null, null, null, null);
+        (old.LastIpPath, old.LastAsPath, old.SeenPerTtl, old.RecentRttsMs) = ([], [], [], []);
+        await state.WriteStateAsync(cancellationToken);
+        LogHistoryMoved(address, vantage);
     }
 
     private void FeedHops(MeasurementSummary measurement)
     {
         foreach (var hop in measurement.IpPath)
         {
-            if (hop is not null && hop != address.ToString() && TargetAddress.IsProbeable(hop))
+            // The one target policy: the grain offered to would refuse what it refuses, at the cost of an activation.
+            if (hop is not null && hop != address.ToString() && policy.Check(hop).Accepted)
             {
                 _ = OfferHopAsync(hop);
             }
@@ -60,6 +56,9 @@ public sealed partial class TargetGrain
             LogHopFeedbackFailed(hop, e.Message);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Target {Target}: its history of before vantage points is now that of {Vantage}")]
+    private partial void LogHistoryMoved(System.Net.IPAddress target, string vantage);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Hop {Hop} could not become a target: {Error}")]
     private partial void LogHopFeedbackFailed(string hop, string error);

@@ -68,9 +68,9 @@ public sealed partial class NodeStatusMetrics : BackgroundService
     public async Task<Snapshot> ReadAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
-            SELECT (SELECT count(*) FROM targets WHERE remeasure),
-                   (SELECT count(*) FROM targets WHERE remeasure AND next_due_at <= now()),
-                   (SELECT count(*) FROM targets WHERE remeasure AND next_due_at <= now() - make_interval(secs => @overdue)),
+            SELECT (SELECT count(*) FROM targets),
+                   (SELECT count(*) FROM target_vantages WHERE next_due_at <= now()),
+                   (SELECT count(*) FROM target_vantages WHERE next_due_at <= now() - make_interval(secs => @overdue)),
                    (SELECT count(*) FROM measurements WHERE enrichment_state = 'pending'),
                    (SELECT coalesce(extract(epoch FROM max(hour)), 0)::bigint FROM dns_queries)
             """);

@@ -12,10 +12,15 @@ public sealed record TargetRecord
     public required string[] Sources { get; init; }
     public DateTimeOffset FirstSeen { get; init; }
     public DateTimeOffset LastSeen { get; init; }
+    /// <summary>Latest measurement from any vantage point.</summary>
     public DateTimeOffset? LastMeasuredAt { get; init; }
     public long? LastMeasurementId { get; init; }
+    /// <summary>When the first of its (target, vantage) pairs is due.</summary>
     public DateTimeOffset? NextDueAt { get; init; }
-    public bool Remeasure { get; init; }
+    /// <summary>Null when measured from every vantage point, else their names.</summary>
+    public string[]? Vantages { get; init; }
+    /// <summary>The vantage points it is scheduled at now.</summary>
+    public required string[] ScheduledAt { get; init; }
 }
 
 /// <summary>A recorded path change; before/after are JSON objects.</summary>
@@ -30,6 +35,8 @@ public sealed record PathChangeRecord
     public required System.Text.Json.JsonElement Before { get; init; }
     public required System.Text.Json.JsonElement After { get; init; }
     public System.Text.Json.JsonElement? Details { get; init; }
+    /// <summary>The vantage point the change was seen from.</summary>
+    public string Vantage { get; init; } = "";
 }
 
 /// <summary>Read side of measurements, hops and targets for the API.</summary>
@@ -55,24 +62,24 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
             $"SELECT {MeasurementColumns} FROM measurements WHERE id = @id", new { id }, cancellationToken: cancellationToken));
     }
 
-    public async Task<IReadOnlyList<MeasurementRecord>> HistoryAsync(IPAddress target, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<MeasurementRecord>> HistoryAsync(IPAddress target, string? vantage, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return (await connection.QueryAsync<MeasurementRecord>(new CommandDefinition(
-            $"SELECT {MeasurementColumns} FROM measurements WHERE target = @target ORDER BY started_at DESC, id DESC LIMIT @limit",
-            new { target, limit }, cancellationToken: cancellationToken))).AsList();
+            $"SELECT {MeasurementColumns} FROM measurements WHERE target = @target AND (@vantage::text IS NULL OR vantage = @vantage) ORDER BY started_at DESC, id DESC LIMIT @limit",
+            new { target, vantage, limit }, cancellationToken: cancellationToken))).AsList();
     }
 
     /// <summary>
     /// The latest measurement of a target and its hops, on one connection; the hops are read from the one
     /// partition that holds them (their measured_at is the measurement's started_at).
     /// </summary>
-    public async Task<LatestMeasurement?> LatestWithHopsAsync(IPAddress target, CancellationToken cancellationToken)
+    public async Task<LatestMeasurement?> LatestWithHopsAsync(IPAddress target, string? vantage, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var measurement = await connection.QuerySingleOrDefaultAsync<MeasurementRecord>(new CommandDefinition(
-            $"SELECT {MeasurementColumns} FROM measurements WHERE target = @target ORDER BY started_at DESC, id DESC LIMIT 1",
-            new { target }, cancellationToken: cancellationToken));
+            $"SELECT {MeasurementColumns} FROM measurements WHERE target = @target AND (@vantage::text IS NULL OR vantage = @vantage) ORDER BY started_at DESC, id DESC LIMIT 1",
+            new { target, vantage }, cancellationToken: cancellationToken));
         if (measurement is null)
         {
             return null;
@@ -113,9 +120,16 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
         var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             $"SELECT count(*) FROM targets {filter}", new { source }, cancellationToken: cancellationToken));
         var items = await connection.QueryAsync<TargetRecord>(new CommandDefinition($"""
-            SELECT host(ip) AS ip, sources, first_seen AS firstseen, last_seen AS lastseen, last_measured_at AS lastmeasuredat,
-                   last_measurement_id AS lastmeasurementid, next_due_at AS nextdueat, remeasure
-              FROM targets {filter} ORDER BY ip OFFSET @offset LIMIT @limit
+            SELECT host(t.ip) AS ip, t.sources, t.first_seen AS firstseen, t.last_seen AS lastseen, t.vantages,
+                   p.last_measured_at AS lastmeasuredat, p.last_measurement_id AS lastmeasurementid, p.next_due_at AS nextdueat,
+                   coalesce(p.scheduled_at, ARRAY[]::text[]) AS scheduledat
+              FROM (SELECT * FROM targets {filter} ORDER BY ip OFFSET @offset LIMIT @limit) t
+              LEFT JOIN LATERAL (
+                   SELECT max(last_measured_at) AS last_measured_at,
+                          (array_agg(last_measurement_id ORDER BY last_measured_at DESC NULLS LAST))[1] AS last_measurement_id,
+                          min(next_due_at) AS next_due_at, array_agg(vantage ORDER BY vantage) AS scheduled_at
+                     FROM target_vantages WHERE ip = t.ip) p ON true
+             ORDER BY t.ip
             """, new { source, offset, limit }, cancellationToken: cancellationToken));
         return (items.AsList(), total);
     }
@@ -134,18 +148,19 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
         }
     }
 
-    public async Task<IReadOnlyList<PathChangeRecord>> PathChangesAsync(IPAddress? target, DateTimeOffset? since, int limit,
+    public async Task<IReadOnlyList<PathChangeRecord>> PathChangesAsync(IPAddress? target, string? vantage, DateTimeOffset? since, int limit,
         CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand($"""
-            SELECT id, host(target), detected_at, kind, previous_measurement_id, measurement_id, before::text, after::text, details::text
+            SELECT id, host(target), detected_at, kind, previous_measurement_id, measurement_id, before::text, after::text, details::text, vantage
               FROM path_changes
-             WHERE ($1::inet IS NULL OR target = $1) AND ($2::timestamptz IS NULL OR detected_at >= $2)
+             WHERE ($1::inet IS NULL OR target = $1) AND ($2::timestamptz IS NULL OR detected_at >= $2) AND ($4::text IS NULL OR vantage = $4)
              ORDER BY detected_at DESC, id DESC LIMIT $3
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)target ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Inet });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)since?.UtcDateTime ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)vantage ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         var changes = new List<PathChangeRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -161,6 +176,7 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
                 Before = System.Text.Json.JsonDocument.Parse(reader.GetString(6)).RootElement.Clone(),
                 After = System.Text.Json.JsonDocument.Parse(reader.GetString(7)).RootElement.Clone(),
                 Details = reader.IsDBNull(8) ? null : System.Text.Json.JsonDocument.Parse(reader.GetString(8)).RootElement.Clone(),
+                Vantage = reader.GetString(9),
             });
         }
         return changes;

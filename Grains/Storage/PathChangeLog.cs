@@ -9,9 +9,9 @@ using NpgsqlTypes;
 
 namespace CyberWatch.Storage;
 
-/// <summary>A detected path change, as stored in <c>path_changes</c>.</summary>
+/// <summary>A detected path change of a target seen from one vantage point, as stored in <c>path_changes</c>.</summary>
 public sealed record PathChangeRow(IPAddress Target, DateTimeOffset DetectedAt, string Kind, long? PreviousMeasurementId,
-    long MeasurementId, string BeforeJson, string AfterJson, string? DetailsJson);
+    long MeasurementId, string BeforeJson, string AfterJson, string? DetailsJson, string Vantage);
 
 /// <summary>Writes path changes in the background, keeping them while PostgreSQL is down.</summary>
 public sealed partial class PathChangeLog(NpgsqlDataSource dataSource, ILogger<PathChangeLog> logger, IMeterFactory meters) : BackgroundService
@@ -43,8 +43,8 @@ public sealed partial class PathChangeLog(NpgsqlDataSource dataSource, ILogger<P
         try
         {
             await using var command = dataSource.CreateCommand("""
-                INSERT INTO path_changes (target, detected_at, kind, previous_measurement_id, measurement_id, before, after, details)
-                SELECT * FROM unnest(@target, @detected_at, @kind, @previous, @measurement, @before::jsonb[], @after::jsonb[], @details::jsonb[])
+                INSERT INTO path_changes (target, detected_at, kind, previous_measurement_id, measurement_id, before, after, details, vantage)
+                SELECT * FROM unnest(@target, @detected_at, @kind, @previous, @measurement, @before::jsonb[], @after::jsonb[], @details::jsonb[], @vantage)
                 """);
             command.Parameters.Add(new NpgsqlParameter<IPAddress[]>("target", batch.Select(c => c.Target).ToArray()));
             command.Parameters.Add(new NpgsqlParameter("detected_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = batch.Select(c => c.DetectedAt.UtcDateTime).ToArray() });
@@ -54,6 +54,7 @@ public sealed partial class PathChangeLog(NpgsqlDataSource dataSource, ILogger<P
             command.Parameters.Add(new NpgsqlParameter<string[]>("before", batch.Select(c => c.BeforeJson).ToArray()));
             command.Parameters.Add(new NpgsqlParameter<string[]>("after", batch.Select(c => c.AfterJson).ToArray()));
             command.Parameters.Add(new NpgsqlParameter<string?[]>("details", batch.Select(c => c.DetailsJson).ToArray()));
+            command.Parameters.Add(new NpgsqlParameter<string[]>("vantage", batch.Select(c => c.Vantage).ToArray()));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         catch

@@ -138,9 +138,9 @@ public sealed class MeasurementApiTests(ApiNode node) : IClassFixture<ApiNode>
         await ClusterWait(async () => await db.ScalarAsync<long>("SELECT count(*) FROM measurements WHERE target = '127.0.0.20'") == 1);
         // Measured: due again in 24 h ±10% (the default interval and jitter), on the schedule, not on a reminder of its own.
         await ClusterWait(async () => await db.ScalarAsync<bool>(
-            "SELECT last_measurement_id IS NOT NULL FROM targets WHERE ip = '127.0.0.20'"));
+            "SELECT bool_and(last_measurement_id IS NOT NULL) FROM target_vantages WHERE ip = '127.0.0.20'"));
         var dueInHours = await db.ScalarAsync<double>(
-            "SELECT extract(epoch FROM next_due_at - last_measured_at)::float8 / 3600 FROM targets WHERE ip = '127.0.0.20' AND remeasure");
+            "SELECT extract(epoch FROM next_due_at - last_measured_at)::float8 / 3600 FROM target_vantages WHERE ip = '127.0.0.20'");
         Assert.InRange(dueInHours, 21.5, 26.5);
         Assert.Equal(0, await db.ScalarAsync<long>("SELECT count(*) FROM orleans_reminders WHERE grainid LIKE '%127.0.0.20'"));
 
@@ -148,7 +148,8 @@ public sealed class MeasurementApiTests(ApiNode node) : IClassFixture<ApiNode>
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/targets/127.0.0.20")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.DeleteAsync("/targets/127.0.0.20")).StatusCode);
         Assert.Equal(0, await db.ScalarAsync<long>("SELECT count(*) FROM orleans_reminders WHERE grainid LIKE '%127.0.0.20'"));
-        await ClusterWait(async () => await db.ScalarAsync<long>("SELECT count(*) FROM targets WHERE ip = '127.0.0.20'") == 0);
+        Assert.Equal(0, await db.ScalarAsync<long>("SELECT count(*) FROM targets WHERE ip = '127.0.0.20'"));
+        Assert.Equal(0, await db.ScalarAsync<long>("SELECT count(*) FROM target_vantages WHERE ip = '127.0.0.20'"));
         Assert.Equal(1, await db.ScalarAsync<long>("SELECT count(*) FROM measurements WHERE target = '127.0.0.20'"));
     }
 
@@ -156,23 +157,23 @@ public sealed class MeasurementApiTests(ApiNode node) : IClassFixture<ApiNode>
     public async Task A_due_target_is_measured_again_by_its_schedule_shard_within_a_tick()
     {
         await ClusterWait(async () => await db.ScalarAsync<long>(
-            "SELECT count(*) FROM orleans_reminders WHERE remindername = 'remeasurement-shard'") == 16);
+            "SELECT count(*) FROM orleans_reminders WHERE remindername = 'vantage-schedule-shard'") == 16);
         await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.40", source = "api" });
         await ClusterWait(async () => await db.ScalarAsync<bool>(
-            "SELECT last_measurement_id IS NOT NULL FROM targets WHERE ip = '127.0.0.40'"));
-        var first = await db.ScalarAsync<long>("SELECT last_measurement_id FROM targets WHERE ip = '127.0.0.40'");
+            "SELECT last_measurement_id IS NOT NULL FROM target_vantages WHERE ip = '127.0.0.40'"));
+        var first = await db.ScalarAsync<long>("SELECT last_measurement_id FROM target_vantages WHERE ip = '127.0.0.40'");
 
         // Due now instead of in a day: the shard's next tick (every 5 s) hands it to the probe queue and leases it.
-        await db.ScalarAsync<object>("UPDATE targets SET next_due_at = now() - interval '1 second' WHERE ip = '127.0.0.40'");
+        await db.ScalarAsync<object>("UPDATE target_vantages SET next_due_at = now() - interval '1 second' WHERE ip = '127.0.0.40'");
         await ClusterWait(async () => await db.ScalarAsync<long>(
             "SELECT count(*) FROM measurements WHERE target = '127.0.0.40'") == 2);
         var second = await db.ScalarAsync<long>("SELECT max(id) FROM measurements WHERE target = '127.0.0.40'");
         Assert.NotEqual(first, second);
-        // The grain reported the new measurement and set the next due time a day on, replacing the lease.
+        // The measurement reported back set the pair's next due time a day on, replacing the lease.
         await ClusterWait(async () => await db.ScalarAsync<long?>(
-            "SELECT last_measurement_id FROM targets WHERE ip = '127.0.0.40'") == second);
+            "SELECT last_measurement_id FROM target_vantages WHERE ip = '127.0.0.40'") == second);
         Assert.InRange(await db.ScalarAsync<double>(
-            "SELECT extract(epoch FROM next_due_at - now())::float8 / 3600 FROM targets WHERE ip = '127.0.0.40'"), 21, 26.5);
+            "SELECT extract(epoch FROM next_due_at - now())::float8 / 3600 FROM target_vantages WHERE ip = '127.0.0.40'"), 21, 26.5);
         Assert.Equal(2, await db.ScalarAsync<long>("SELECT count(*) FROM measurements WHERE target = '127.0.0.40'"));
     }
 

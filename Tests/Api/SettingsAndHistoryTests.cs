@@ -39,14 +39,14 @@ public sealed class SettingsAndHistoryTests(ApiNode node) : IClassFixture<ApiNod
     {
         await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.70", source = "static" });
         await WaitAsync("the target measured and due in about a day", () => node.Database.ScalarAsync<bool>(
-            "SELECT last_measurement_id IS NOT NULL AND next_due_at > now() + interval '20 hours' FROM targets WHERE ip = '127.0.0.70'"));
+            "SELECT last_measurement_id IS NOT NULL AND next_due_at > now() + interval '20 hours' FROM target_vantages WHERE ip = '127.0.0.70'"));
         try
         {
             Assert.Equal(HttpStatusCode.OK, (await http.PutAsJsonAsync("/settings/remeasurement_settings", new { interval_minutes = 30 })).StatusCode);
             // The silo reads settings every 2 s and every schedule shard ticks every 5 s.
             await WaitAsync("next_due_at within 30 minutes of the last measurement", () => node.Database.ScalarAsync<bool>(
-                "SELECT next_due_at <= last_measured_at + interval '30 minutes' FROM targets WHERE ip = '127.0.0.70'"));
-            Assert.Contains("Remeasurement interval is now 00:30:00", node.SiloProcess.Output);
+                "SELECT next_due_at <= last_measured_at + interval '30 minutes' FROM target_vantages WHERE ip = '127.0.0.70'"));
+            Assert.Contains("Remeasurement interval is 00:30:00", node.SiloProcess.Output);
         }
         finally
         {

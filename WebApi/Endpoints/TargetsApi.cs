@@ -1,5 +1,6 @@
 using CyberWatch.Measurement;
 using CyberWatch.Storage;
+using CyberWatch.Vantages;
 using CyberWatch.WebApi.Access;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -13,7 +14,9 @@ public static class TargetsApi
     {
         var group = app.MapGroup("/targets").WithTags("Targets");
         group.MapPost("/enqueue", EnqueueAsync).RequireAuthorization(ApiPolicies.Probe)
-            .WithSummary("Adds one target ({target, source}) or many ({targets: [...], source}); idempotent.");
+            .WithSummary("Adds one target ({target, source}) or many ({targets: [...], source}), measured from vantages (\"all\", the default, or a list of names); idempotent.");
+        group.MapPut("/{ip}", PutAsync).RequireAuthorization(ApiPolicies.Probe)
+            .WithSummary("Adds a target or changes which vantage points measure it ({vantages: \"all\" | [names], source}).");
         group.MapGet("", ListAsync).WithSummary("Targets, paged, optionally filtered by source.");
         group.MapGet("/{ip}", GetAsync).WithSummary("What the node knows of one target.");
         group.MapDelete("/{ip}", DeleteAsync).RequireAuthorization(ApiPolicies.Admin).WithSummary("Stops measuring a target (its measurements stay).");
@@ -21,8 +24,12 @@ public static class TargetsApi
     }
 
     public static async Task<Results<Ok<EnqueueResponse>, ValidationProblem>> EnqueueAsync(EnqueueRequest request,
-        TargetPolicy policy, IClusterClient cluster)
+        TargetPolicy policy, IClusterClient cluster, VantageDirectory vantages, CancellationToken cancellationToken)
     {
+        if (request.Vantages is { } selection && UnknownVantages(selection, await vantages.NamesAsync(cancellationToken)) is { } unknown)
+        {
+            return Problem("vantages", unknown);
+        }
         var inputs = new List<string?>();
         if (request.Target is not null)
         {
@@ -54,8 +61,8 @@ public static class TargetsApi
                 results[i] = new EnqueueResult(inputs[i] ?? "", false, false, verdict.Reason);
                 return;
             }
-            var acceptance = await cluster.GetGrain<ITargetGrain>(verdict.Address!).Accept(source);
-            results[i] = new EnqueueResult(verdict.Address!, true, acceptance.Created, null);
+            var acceptance = await cluster.GetGrain<ITargetGrain>(verdict.Address!).Accept(source, request.Vantages);
+            results[i] = new EnqueueResult(verdict.Address!, acceptance.Refused is null, acceptance.Created, acceptance.Refused);
         });
         return TypedResults.Ok(new EnqueueResponse(results.Count(r => r.Accepted), results.Count(r => !r.Accepted), results));
     }
@@ -85,6 +92,41 @@ public static class TargetsApi
         return info.Active ? TypedResults.Ok(info) : TypedResults.NotFound();
     }
 
+    public static async Task<Results<Ok<TargetInfo>, ValidationProblem>> PutAsync(string ip, PutTargetRequest request, TargetPolicy policy,
+        IClusterClient cluster, VantageDirectory vantages, CancellationToken cancellationToken)
+    {
+        var verdict = policy.Check(ip);
+        if (!verdict.Accepted)
+        {
+            return Problem("ip", verdict.Reason!);
+        }
+        var source = TargetSource.Api;
+        if (request.Source is not null && !TargetSourceNames.TryParse(request.Source, out source))
+        {
+            return Problem("source", $"unknown source '{request.Source}'");
+        }
+        var selection = request.Vantages ?? VantageSelection.Everywhere;
+        if (UnknownVantages(selection, await vantages.NamesAsync(cancellationToken)) is { } unknown)
+        {
+            return Problem("vantages", unknown);
+        }
+        var grain = cluster.GetGrain<ITargetGrain>(verdict.Address!);
+        var acceptance = await grain.Accept(source, selection);
+        return acceptance.Refused is { } refused ? Problem("ip", refused) : TypedResults.Ok(await grain.GetInfo());
+    }
+
+    /// <summary>Why a selection names vantage points the cluster does not know, or null when it names none such.</summary>
+    internal static string? UnknownVantages(VantageSelection selection, IReadOnlySet<string> known)
+    {
+        var unknown = selection.Names.Where(name => !known.Contains(name)).ToList();
+        if (unknown.Count == 0)
+        {
+            return null;
+        }
+        var shown = string.Join(", ", unknown.Take(10).Select(n => $"'{(n.Length > 64 ? n[..64] + "..." : n)}'"));
+        return $"unknown vantage point{(unknown.Count > 1 ? "s" : "")} {shown}; known: {(known.Count == 0 ? "none yet" : string.Join(", ", known.Order(StringComparer.Ordinal)))}";
+    }
+
     public static async Task<Results<NoContent, NotFound, ValidationProblem>> DeleteAsync(string ip, IClusterClient cluster)
     {
         if (!TargetAddress.TryCanonical(ip, out var canonical))
@@ -104,8 +146,11 @@ public static class TargetsApi
         TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, detail: message);
 }
 
-/// <summary>Body of POST /targets/enqueue: one target, a list, or both.</summary>
-public sealed record EnqueueRequest(string? Target, IReadOnlyList<string?>? Targets, string? Source);
+/// <summary>Body of POST /targets/enqueue: one target, a list, or both; vantages "all" (a new target's default) or a list of names.</summary>
+public sealed record EnqueueRequest(string? Target, IReadOnlyList<string?>? Targets, string? Source, VantageSelection? Vantages = null);
+
+/// <summary>Body of PUT /targets/{ip}: which vantage points measure it ("all" when absent).</summary>
+public sealed record PutTargetRequest(VantageSelection? Vantages, string? Source);
 
 public sealed record EnqueueResult(string Target, bool Accepted, bool Created, string? Reason);
 

@@ -15,7 +15,26 @@ public sealed class OnDemandProbes(ApiAccessOptions access, IMemoryCache cache)
     public int Limit => Math.Max(1, access.MaxConcurrentProbes);
 
     /// <summary>A slot for one probe, or null when <see cref="Limit"/> probes are running.</summary>
-    public IDisposable? TryEnter() => inFlight.Wait(0) ? new Slot(inFlight) : null;
+    public IDisposable? TryEnter() => inFlight.Wait(0) ? new Slot(inFlight, 1) : null;
+
+    /// <summary><paramref name="count"/> slots at once (a probe from several vantage points), or null when they are not free.</summary>
+    public IDisposable? TryEnter(int count)
+    {
+        var taken = 0;
+        while (taken < count && inFlight.Wait(0))
+        {
+            taken++;
+        }
+        if (taken == count)
+        {
+            return new Slot(inFlight, count);
+        }
+        if (taken > 0)
+        {
+            inFlight.Release(taken);
+        }
+        return null;
+    }
 
     public bool TryGetCached(string key, out MeasurementWithHops result) => cache.TryGetValue(key, out result!);
 
@@ -27,7 +46,7 @@ public sealed class OnDemandProbes(ApiAccessOptions access, IMemoryCache cache)
         }
     }
 
-    private sealed class Slot(SemaphoreSlim semaphore) : IDisposable
+    private sealed class Slot(SemaphoreSlim semaphore, int count) : IDisposable
     {
         private int released;
 
@@ -35,7 +54,7 @@ public sealed class OnDemandProbes(ApiAccessOptions access, IMemoryCache cache)
         {
             if (Interlocked.Exchange(ref released, 1) == 0)
             {
-                semaphore.Release();
+                semaphore.Release(count);
             }
         }
     }

@@ -1,25 +1,25 @@
-using CyberWatch.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace CyberWatch.Measurement;
 
 /// <summary>
-/// Starts every remeasurement schedule shard when a silo becomes active. Their reminders outlive the
-/// silo, so this matters on a new cluster; a shard that cannot start now (PostgreSQL away) is tried
-/// again in the background.
+/// Starts every remeasurement schedule shard of the silo's vantage point when the silo becomes active. Their
+/// reminders outlive the silo, so this matters for a new vantage; a shard that cannot start now (PostgreSQL
+/// away) is tried again in the background.
 /// </summary>
 public static partial class RemeasurementScheduleStartup
 {
     public static Task StartShardsAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         var grains = services.GetRequiredService<IGrainFactory>();
+        var vantage = services.GetRequiredService<CyberWatch.Configuration.CyberWatchOptions>().Vantage;
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RemeasurementScheduleStartup).FullName!);
-        _ = Task.Run(() => StartAllAsync(grains, logger), CancellationToken.None);
+        _ = Task.Run(() => StartAllAsync(grains, vantage, logger), CancellationToken.None);
         return Task.CompletedTask;
     }
 
-    private static async Task StartAllAsync(IGrainFactory grains, ILogger logger)
+    private static async Task StartAllAsync(IGrainFactory grains, string vantage, ILogger logger)
     {
         // All at once: the first call activates a shard (and its ticks) even while the reminder
         // service of a starting silo keeps the registration waiting.
@@ -30,12 +30,12 @@ public static partial class RemeasurementScheduleStartup
             {
                 try
                 {
-                    await grains.GetGrain<IRemeasurementScheduleGrain>(shard).Start();
+                    await grains.GetGrain<IRemeasurementScheduleGrain>(RemeasurementSchedule.ShardKey(vantage, shard)).Start();
                     return -1;
                 }
                 catch (Exception e)
                 {
-                    LogStartFailed(logger, shard, e.Message);
+                    LogStartFailed(logger, RemeasurementSchedule.ShardKey(vantage, shard), e.Message);
                     return shard;
                 }
             }));
@@ -48,5 +48,5 @@ public static partial class RemeasurementScheduleStartup
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Remeasurement shard {Shard} could not start: {Error}; trying again")]
-    private static partial void LogStartFailed(ILogger logger, int shard, string error);
+    private static partial void LogStartFailed(ILogger logger, string shard, string error);
 }
