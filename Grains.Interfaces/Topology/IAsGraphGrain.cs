@@ -85,14 +85,14 @@ public sealed record AsTopologyAnswer(
 /// </summary>
 public interface IAsGraphGrain : IGrainWithIntegerKey
 {
-    /// <summary>Neighbors of an AS with the statistics of the edges to and from each.</summary>
-    Task<AsNeighborsAnswer> Neighbors(long asn);
+    /// <summary>Neighbors of an AS with the statistics of the edges to and from each (only edges seen from <paramref name="vantage"/> when given).</summary>
+    Task<AsNeighborsAnswer> Neighbors(long asn, string? vantage = null);
 
-    /// <summary>Shortest AS path (BFS, fewest AS hops); directed follows edges in path order only.</summary>
-    Task<AsPathAnswer> Path(long srcAsn, long dstAsn, bool directed);
+    /// <summary>Shortest AS path (BFS, fewest AS hops); directed follows edges in path order only; over the edges seen from <paramref name="vantage"/> when given.</summary>
+    Task<AsPathAnswer> Path(long srcAsn, long dstAsn, bool directed, string? vantage = null);
 
-    /// <summary>ASes within <paramref name="depth"/> (1..3) AS hops, at most <paramref name="limit"/> of them, and the edges among them.</summary>
-    Task<AsTopologyAnswer> Topology(long asn, int depth, int limit);
+    /// <summary>ASes within <paramref name="depth"/> (1..3) AS hops, at most <paramref name="limit"/> of them, and the edges among them (seen from <paramref name="vantage"/> when given).</summary>
+    Task<AsTopologyAnswer> Topology(long asn, int depth, int limit, string? vantage = null);
 
     /// <summary>Size and age of the answering silo's index.</summary>
     Task<AsGraphFreshness> Freshness();

@@ -41,6 +41,35 @@ public sealed class AsGraphIndex
 
     private sealed record Snapshot(AsGraph Graph, AsEdgeStats[] Stats);
 
+    /// <summary>The graph as one vantage point saw it, built from a snapshot on first use and kept until the next one.</summary>
+    private sealed record VantageView(Snapshot Source, Snapshot View);
+
+    private readonly Dictionary<string, VantageView> views = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The snapshot to search: the whole graph, or only the edges seen from <paramref name="vantage"/>. A view is
+    /// built once per snapshot (the edges are few per vantage; a rebuild of the whole graph takes tens of ms).
+    /// </summary>
+    private Snapshot SnapshotFor(string? vantage)
+    {
+        var current = Volatile.Read(ref snapshot);
+        if (vantage is null)
+        {
+            return current;
+        }
+        lock (views)
+        {
+            if (views.TryGetValue(vantage, out var view) && ReferenceEquals(view.Source, current))
+            {
+                return view.View;
+            }
+            var seen = current.Stats.Where(e => e.Vantages.Contains(vantage, StringComparer.Ordinal)).ToArray();
+            var built = new Snapshot(AsGraph.Build(Array.ConvertAll(seen, e => (e.SrcAsn, e.DstAsn))), seen);
+            views[vantage] = new VantageView(current, built);
+            return built;
+        }
+    }
+
     private sealed class ObservedEntry(long?[] path)
     {
         public long?[] Path { get; } = path;
@@ -219,9 +248,9 @@ public sealed class AsGraphIndex
         });
     }
 
-    public AsNeighborsAnswer Neighbors(long asn)
+    public AsNeighborsAnswer Neighbors(long asn, string? vantage = null)
     {
-        var current = Volatile.Read(ref snapshot);
+        var current = SnapshotFor(vantage);
         var graph = current.Graph;
         if (!graph.TryGetNode(asn, out var node))
         {
@@ -258,9 +287,9 @@ public sealed class AsGraphIndex
         return nodes is null ? null : Array.ConvertAll(nodes, n => graph.Asns[n]);
     }
 
-    public AsPathAnswer Path(long srcAsn, long dstAsn, bool directed)
+    public AsPathAnswer Path(long srcAsn, long dstAsn, bool directed, string? vantage = null)
     {
-        var current = Volatile.Read(ref snapshot);
+        var current = SnapshotFor(vantage);
         var graph = current.Graph;
         var srcKnown = graph.TryGetNode(srcAsn, out var src);
         var dstKnown = graph.TryGetNode(dstAsn, out var dst);
@@ -282,7 +311,7 @@ public sealed class AsGraphIndex
             }
         }
         return new AsPathAnswer(srcAsn, dstAsn, directed, srcKnown, dstKnown,
-            nodes is null ? null : Array.ConvertAll(nodes, n => graph.Asns[n]), links, Observed(srcAsn, dstAsn, directed), Freshness());
+            nodes is null ? null : Array.ConvertAll(nodes, n => graph.Asns[n]), links, Observed(srcAsn, dstAsn, directed, vantage), Freshness());
     }
 
     private static AsEdgeStats? FindEdge(Snapshot current, int from, int to)
@@ -302,7 +331,7 @@ public sealed class AsGraphIndex
     /// The stretches of observed AS paths from <paramref name="srcAsn"/> to <paramref name="dstAsn"/>
     /// (and, undirected, from dst to src, marked reversed), merged when equal, most observed first.
     /// </summary>
-    public IReadOnlyList<ObservedAsPath> Observed(long srcAsn, long dstAsn, bool directed)
+    public IReadOnlyList<ObservedAsPath> Observed(long srcAsn, long dstAsn, bool directed, string? vantage = null)
     {
         var merged = new Dictionary<(string, bool), ObservedAsPath>();
         lock (gate)
@@ -315,7 +344,7 @@ public sealed class AsGraphIndex
             {
                 var i = Array.IndexOf(entry.Path, srcAsn);
                 var j = Array.IndexOf(entry.Path, dstAsn);
-                if (i < 0 || j < 0 || (directed && j < i))
+                if (i < 0 || j < 0 || (directed && j < i) || (vantage is not null && !entry.Vantages.Contains(vantage)))
                 {
                     continue;
                 }
@@ -337,9 +366,9 @@ public sealed class AsGraphIndex
             .Take(MaxObservedPaths).ToArray();
     }
 
-    public AsTopologyAnswer Topology(long asn, int depth, int limit)
+    public AsTopologyAnswer Topology(long asn, int depth, int limit, string? vantage = null)
     {
-        var current = Volatile.Read(ref snapshot);
+        var current = SnapshotFor(vantage);
         var graph = current.Graph;
         if (!graph.TryGetNode(asn, out var centre))
         {

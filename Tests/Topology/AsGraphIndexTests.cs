@@ -34,6 +34,32 @@ public sealed class AsGraphIndexTests
     }
 
     [Fact]
+    public void A_vantage_sees_only_the_edges_and_paths_observed_from_it()
+    {
+        // vp1 reached 4 over 1 → 2 → 4; vp2 over 1 → 3 → 4; both saw 1 → 2.
+        var index = new AsGraphIndex();
+        index.Apply([
+            Edge(1, 2) with { Vantages = ["vp1", "vp2"] },
+            Edge(2, 4) with { Vantages = ["vp1"] },
+            Edge(1, 3) with { Vantages = ["vp2"] },
+            Edge(3, 4) with { Vantages = ["vp2"] },
+        ]);
+        index.ApplyPath([1, 2, 4], 1, T0, T0, ["vp1"], increment: true);
+        index.ApplyPath([1, 3, 4], 1, T0, T0, ["vp2"], increment: true);
+        index.RebuildNow();
+
+        Assert.Equal([1L, 2L, 4L], index.Path(1, 4, directed: true, vantage: "vp1").Path);
+        Assert.Equal([1L, 3L, 4L], index.Path(1, 4, directed: true, vantage: "vp2").Path);
+        Assert.Equal([[1L, 3L, 4L]], index.Path(1, 4, directed: true, vantage: "vp2").Observed.Select(o => o.Path.Select(a => a!.Value).ToArray()));
+        Assert.Equal(2, index.Path(1, 4, directed: true).Observed.Count);
+        Assert.Equal([2L], index.Neighbors(1, "vp1").Neighbors.Select(n => n.Asn));
+        Assert.Equal([2L, 3L], index.Neighbors(1, "vp2").Neighbors.Select(n => n.Asn).Order());
+        Assert.False(index.Neighbors(3, "vp1").Known);
+        Assert.Equal(2, index.Topology(1, 1, 10, "vp1").Nodes.Count);
+        Assert.False(index.Path(1, 4, directed: true, vantage: "vp3").SrcKnown);
+    }
+
+    [Fact]
     public void Unknown_AS_and_disconnected_ASes_give_no_path()
     {
         var index = Index((1, 2), (3, 4));

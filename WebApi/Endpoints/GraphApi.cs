@@ -17,29 +17,37 @@ public static class GraphApi
     {
         var graph = app.MapGroup("/graph").WithTags("AS graph");
         graph.MapGet("/neighbors/{asn}", NeighborsAsync)
-            .WithSummary("Neighbors of an AS with the statistics of the observed edges in each direction.");
+            .WithSummary("Neighbors of an AS with the statistics of the observed edges in each direction; vantage= keeps only edges seen from that vantage point.");
         graph.MapGet("/path", PathAsync)
-            .WithSummary("Shortest AS path between two ASes over observed edges (undirected unless directed=true), with the observed AS paths through both.");
+            .WithSummary("Shortest AS path between two ASes over observed edges (undirected unless directed=true), with the observed AS paths through both; vantage= keeps only what that vantage point saw.");
         graph.MapGet("/topology", TopologyAsync)
-            .WithSummary("ASes within depth (1..3) AS hops of an AS, at most limit of them, and the edges among them.");
+            .WithSummary("ASes within depth (1..3) AS hops of an AS, at most limit of them, and the edges among them; vantage= keeps only edges seen from that vantage point.");
         app.MapGet("/asn/{asn}", AsnAsync).WithTags("ASN")
             .WithSummary("What the node's measurements say about an AS (counts, first-hop RTT, first/last seen, neighbors) and, when online sources are configured, its registry and PeeringDB metadata with the source of each field.");
         return app;
     }
 
-    public static async Task<Results<Ok<AsNeighborsAnswer>, NotFound<ProblemDetails>, ValidationProblem>> NeighborsAsync(string asn, IClusterClient cluster)
+    public static async Task<Results<Ok<AsNeighborsAnswer>, NotFound<ProblemDetails>, ValidationProblem>> NeighborsAsync(string asn, IClusterClient cluster, string? vantage = null)
     {
         if (!TryParseAsn(asn, out var number))
         {
             return BadAsn("asn", asn);
         }
-        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Neighbors(number);
+        if (vantage is not null && !CyberWatch.Vantages.VantageNames.IsValid(vantage))
+        {
+            return TargetsApi.Problem("vantage", "vantage must be a vantage point name");
+        }
+        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Neighbors(number, vantage);
         return answer.Known ? TypedResults.Ok(answer) : NotInGraph(number, answer.Freshness);
     }
 
     public static async Task<Results<Ok<AsPathAnswer>, NotFound<ProblemDetails>, ValidationProblem>> PathAsync(IClusterClient cluster,
-        [FromQuery(Name = "src_asn")] string? srcAsn = null, [FromQuery(Name = "dst_asn")] string? dstAsn = null, string? directed = null)
+        [FromQuery(Name = "src_asn")] string? srcAsn = null, [FromQuery(Name = "dst_asn")] string? dstAsn = null, string? directed = null, string? vantage = null)
     {
+        if (vantage is not null && !CyberWatch.Vantages.VantageNames.IsValid(vantage))
+        {
+            return TargetsApi.Problem("vantage", "vantage must be a vantage point name");
+        }
         if (!TryParseAsn(srcAsn, out var src))
         {
             return BadAsn("src_asn", srcAsn);
@@ -53,7 +61,7 @@ public static class GraphApi
         {
             return TargetsApi.Problem("directed", "directed must be true or false");
         }
-        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Path(src, dst, isDirected);
+        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Path(src, dst, isDirected, vantage);
         if (!answer.SrcKnown)
         {
             return NotInGraph(src, answer.Freshness);
@@ -75,8 +83,12 @@ public static class GraphApi
     }
 
     public static async Task<Results<Ok<AsTopologyAnswer>, NotFound<ProblemDetails>, ValidationProblem>> TopologyAsync(IClusterClient cluster,
-        string? asn = null, string? depth = null, string? limit = null)
+        string? asn = null, string? depth = null, string? limit = null, string? vantage = null)
     {
+        if (vantage is not null && !CyberWatch.Vantages.VantageNames.IsValid(vantage))
+        {
+            return TargetsApi.Problem("vantage", "vantage must be a vantage point name");
+        }
         if (!TryParseAsn(asn, out var number))
         {
             return BadAsn("asn", asn);
@@ -91,7 +103,7 @@ public static class GraphApi
         {
             return TargetsApi.Problem("limit", $"limit must be 1..{AsGraphGrain.MaxLimit} (nodes)");
         }
-        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Topology(number, depthValue, limitValue);
+        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Topology(number, depthValue, limitValue, vantage);
         return answer.Known ? TypedResults.Ok(answer) : NotInGraph(number, answer.Freshness);
     }
 
