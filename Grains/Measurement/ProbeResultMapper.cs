@@ -13,6 +13,9 @@ namespace CyberWatch.Measurement;
 /// </summary>
 public sealed class ProbeResultMapper(CyberWatchOptions options)
 {
+    /// <summary>The vantage point every measurement of this silo is taken from.</summary>
+    public string Vantage => options.Vantage;
+
     public MeasurementRow FromScamper(string raw, IPAddress target, ProbeMethod method, DateTimeOffset startedAt)
     {
         var context = Context(target, method, startedAt);

@@ -96,7 +96,7 @@ public sealed partial class ProbeRunner
         var target = IPAddress.Parse(verdict.Address!);
         var row = enricher.Enrich(
             await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, request.Tool, ct), cancellationToken));
-        var tags = new KeyValuePair<string, object?>("method", request.Method.ToWire());
+        var tags = new TagList { { "method", request.Method.ToWire() }, { "vantage", row.Vantage } };
         (row.Success ? completed : failed).Add(1, tags);
         Interlocked.Increment(ref finished);
         long id;
@@ -147,7 +147,8 @@ public sealed partial class ProbeRunner
         var worker = settings.Current.Worker;
         var startedAt = clock.GetUtcNow();
         var timer = Stopwatch.StartNew();
-        started.Add(1, new KeyValuePair<string, object?>("method", method.ToWire()));
+        var tags = new TagList { { "method", method.ToWire() }, { "vantage", mapper.Vantage } };
+        started.Add(1, tags);
         try
         {
             if (tool == ProbeTool.Mtr)
@@ -176,7 +177,7 @@ public sealed partial class ProbeRunner
         }
         finally
         {
-            duration.Record(timer.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("method", method.ToWire()));
+            duration.Record(timer.Elapsed.TotalSeconds, tags);
         }
     }
 

@@ -33,9 +33,12 @@ public sealed partial class NodeStatusMetrics : BackgroundService
         // Exported from the start, so the first failure already shows in rate().
         errors.Add(0, new KeyValuePair<string, object?>("operation", "status_poll"));
         meter.CreateObservableGauge("cyberwatch.targets.total", () => Read(s => s.Targets), description: "targets that are remeasured");
-        meter.CreateObservableGauge("cyberwatch.targets.due", () => Read(s => s.Due), description: "targets whose next measurement is due now");
-        meter.CreateObservableGauge("cyberwatch.targets.overdue", () => Read(s => s.Overdue),
-            description: "targets due for more than 10 minutes (a tardy reminder or a stalled queue)");
+        meter.CreateObservableGauge("cyberwatch.targets.due", () => ReadPerVantage(v => v.Due),
+            description: "(target, vantage) pairs whose next measurement is due now, by vantage point");
+        meter.CreateObservableGauge("cyberwatch.targets.overdue", () => ReadPerVantage(v => v.Overdue),
+            description: "(target, vantage) pairs due for more than 10 minutes (a stalled queue, or a vantage point with no silo up), by vantage point");
+        meter.CreateObservableGauge("cyberwatch.vantage.silos_answering", () => ReadPerVantage(v => v.SilosAnswering),
+            description: "silos of the vantage point that reported in within the last minute (0: the vantage point is down)");
         meter.CreateObservableGauge("cyberwatch.enrichment.backlog", () => Read(s => s.EnrichmentBacklog),
             description: "measurements waiting for enrichment");
         meter.CreateObservableGauge("cyberwatch.dns.last_query_hour", () => Read(s => s.DnsLastHour), "s",
@@ -69,22 +72,41 @@ public sealed partial class NodeStatusMetrics : BackgroundService
     {
         await using var command = dataSource.CreateCommand("""
             SELECT (SELECT count(*) FROM targets),
-                   (SELECT count(*) FROM target_vantages WHERE next_due_at <= now()),
-                   (SELECT count(*) FROM target_vantages WHERE next_due_at <= now() - make_interval(secs => @overdue)),
                    (SELECT count(*) FROM measurements WHERE enrichment_state = 'pending'),
-                   (SELECT coalesce(extract(epoch FROM max(hour)), 0)::bigint FROM dns_queries)
+                   (SELECT coalesce(extract(epoch FROM max(hour)), 0)::bigint FROM dns_queries);
+            SELECT v.name,
+                   (SELECT count(*) FROM target_vantages p WHERE p.vantage = v.name AND p.next_due_at <= now()),
+                   (SELECT count(*) FROM target_vantages p WHERE p.vantage = v.name AND p.next_due_at <= now() - make_interval(secs => @overdue)),
+                   (SELECT count(*) FROM vantage_silos s WHERE s.vantage = v.name AND s.last_heartbeat > now() - make_interval(secs => @down))
+              FROM vantages v ORDER BY v.name
             """);
         command.Parameters.AddWithValue("overdue", OverdueAfter.TotalSeconds);
+        command.Parameters.AddWithValue("down", CyberWatch.Vantages.VantageDirectory.DownAfter.TotalSeconds);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return new Snapshot(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
+        var (targets, backlog, dnsLastHour) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        await reader.NextResultAsync(cancellationToken);
+        var vantages = new List<VantageFigures>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            vantages.Add(new VantageFigures(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3)));
+        }
+        return new Snapshot(targets, vantages.Sum(v => v.Due), vantages.Sum(v => v.Overdue), backlog, dnsLastHour, vantages);
     }
+
+    private IEnumerable<Measurement<long>> ReadPerVantage(Func<VantageFigures, long> value) =>
+        Last is { } snapshot
+            ? snapshot.Vantages.Select(v => new Measurement<long>(value(v), new KeyValuePair<string, object?>("vantage", v.Vantage)))
+            : [];
 
     // Before the first successful read there is nothing to report, rather than a misleading zero.
     private IEnumerable<Measurement<long>> Read(Func<Snapshot, long> value) =>
         Last is { } snapshot ? [new Measurement<long>(value(snapshot))] : [];
 
-    public sealed record Snapshot(long Targets, long Due, long Overdue, long EnrichmentBacklog, long DnsLastHour);
+    public sealed record Snapshot(long Targets, long Due, long Overdue, long EnrichmentBacklog, long DnsLastHour, IReadOnlyList<VantageFigures> Vantages);
+
+    /// <summary>One vantage point's share of the schedule and how many of its silos answer.</summary>
+    public sealed record VantageFigures(string Vantage, long Due, long Overdue, long SilosAnswering);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot read the node status from PostgreSQL: {Error}")]
     private partial void LogReadFailed(string error);

@@ -19,7 +19,7 @@ public sealed class PrometheusTests
         var promtool = Tool("promtool");
         var check = await RunAsync(promtool, RulesFolder, "check", "rules", "alerts.yml");
         Assert.True(check.ExitCode == 0, check.Output);
-        Assert.Contains("SUCCESS: 7 rules found", check.Output);
+        Assert.Contains("SUCCESS: 8 rules found", check.Output);
         var test = await RunAsync(promtool, RulesFolder, "test", "rules", "alerts.test.yml");
         Assert.True(test.ExitCode == 0, test.Output);
     }
@@ -29,11 +29,12 @@ public sealed class PrometheusTests
     {
         var prometheusBinary = Tool("prometheus");
         await using var database = await TestDatabase.CreateAsync();
-        // Two targets due for an hour that no grain will measure: due and overdue without any probe.
+        // Two targets due for an hour from a vantage point with no silo: due and overdue without any probe.
         await database.ScalarAsync<object>("""
-            INSERT INTO targets (ip, sources, next_due_at, remeasure)
-            VALUES ('127.0.0.10', ARRAY['static'], now() - interval '1 hour', true),
-                   ('127.0.0.11', ARRAY['static'], now() - interval '1 hour', true)
+            INSERT INTO vantages (name) VALUES ('ghost');
+            INSERT INTO targets (ip, sources, vantages) VALUES ('127.0.0.10', ARRAY['static'], ARRAY['ghost']), ('127.0.0.11', ARRAY['static'], ARRAY['ghost']);
+            INSERT INTO target_vantages (ip, vantage, next_due_at)
+            VALUES ('127.0.0.10', 'ghost', now() - interval '1 hour'), ('127.0.0.11', 'ghost', now() - interval '1 hour');
             """);
         var directory = Directory.CreateTempSubdirectory("cw-prometheus-").FullName;
         try
@@ -71,8 +72,11 @@ public sealed class PrometheusTests
             try
             {
                 using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };
-                var due = await EventuallyAsync(http, "max(cyberwatch_targets_due)", log);
+                var due = await EventuallyAsync(http, "max(cyberwatch_targets_due{vantage=\"ghost\"})", log);
                 Assert.Equal("2", due);
+                // The silo's own vantage point answers; the ghost has no silo.
+                Assert.Equal("0", await EventuallyAsync(http, "max(cyberwatch_vantage_silos_answering{vantage=\"ghost\"})", log));
+                Assert.Equal("1", await EventuallyAsync(http, "sum(cyberwatch_vantage_silos_answering)", log));
                 Assert.Equal("1", await EventuallyAsync(http, "up{job=\"cyberwatch-silo\"}", log));
                 Assert.Equal("2", await EventuallyAsync(http, "max(cyberwatch_targets_overdue)", log));
                 foreach (var gauge in new[] { "cyberwatch_targets_total", "cyberwatch_enrichment_backlog", "cyberwatch_probe_queue_depth",
@@ -97,17 +101,19 @@ public sealed class PrometheusTests
                         .SelectMany(g => g.GetProperty("rules").EnumerateArray())
                         .Select(r => (r.GetProperty("name").GetString()!, r.GetProperty("health").GetString()!, r.GetProperty("state").GetString()!))
                         .ToList();
-                    if (rules.Count == 7 && rules.All(r => r.Health == "ok") && rules.Any(r => r.Name == "CyberWatchPipelineStalled" && r.State == "pending")
+                    if (rules.Count == 8 && rules.All(r => r.Health == "ok") && rules.Any(r => r.Name == "CyberWatchPipelineStalled" && r.State == "pending")
+                        && rules.Any(r => r.Name == "CyberWatchVantageDown" && r.State == "pending")
                         || DateTime.UtcNow > deadline)
                     {
                         break;
                     }
                     await Task.Delay(500);
                 }
-                Assert.Equal(7, rules.Count);
+                Assert.Equal(8, rules.Count);
                 Assert.All(rules, r => Assert.True(r.Health == "ok", $"{r.Name} is {r.Health}"));
                 Assert.Equal("pending", rules.Single(r => r.Name == "CyberWatchPipelineStalled").State);
                 Assert.Equal("pending", rules.Single(r => r.Name == "CyberWatchRemindersTardy").State);
+                Assert.Equal("pending", rules.Single(r => r.Name == "CyberWatchVantageDown").State);
                 Assert.Equal("inactive", rules.Single(r => r.Name == "CyberWatchPostgresErrors").State);
             }
             finally

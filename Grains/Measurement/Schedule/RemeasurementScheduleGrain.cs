@@ -145,10 +145,10 @@ public sealed partial class RemeasurementScheduleGrain(
         {
             var late = Math.Max(0, (now - target.DueAt).TotalSeconds);
             latest = Math.Max(latest, late);
-            metrics.Lateness.Record(late);
+            metrics.Lateness.Record(late, new KeyValuePair<string, object?>("vantage", vantage));
         }
         await Task.WhenAll(due.Select(target => pool.Submit(ScheduledProbe(target.Address, worker))));
-        metrics.Dispatched.Add(due.Count);
+        metrics.Dispatched.Add(due.Count, new KeyValuePair<string, object?>("vantage", vantage));
         return new ScheduleRound(due.Count, latest, null);
     }
 
