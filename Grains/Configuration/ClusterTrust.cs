@@ -84,7 +84,7 @@ public sealed class ClusterTrust
         var statuses = chain.ChainStatus.Select(s => s.Status).ToHashSet();
         if (statuses.Contains(X509ChainStatusFlags.PartialChain) || statuses.Contains(X509ChainStatusFlags.UntrustedRoot))
         {
-            return $"issued by {peer.Issuer}, not by the cluster CA";
+            return $"issued by {peer.Issuer}, not by the cluster CA {Authority.Subject}";
         }
         if (statuses.Contains(X509ChainStatusFlags.NotTimeValid))
         {

@@ -33,13 +33,14 @@ cert_init() {
     cert_new_key "$dir/ca.key"
     local config
     config="$(mktemp)"
+    # The random suffix tells two clusters' CAs apart in logs ("issued by ..., not by the cluster CA ...").
     cat >"$config" <<EOF2
 [req]
 distinguished_name = dn
 x509_extensions = ca
 prompt = no
 [dn]
-CN = cyberWatch cluster CA $(hostname -s 2>/dev/null || hostname) $(date -u +%Y-%m-%d)
+CN = cyberWatch cluster CA $(hostname -s 2>/dev/null || hostname) $(date -u +%Y-%m-%d) $(openssl rand -hex 4)
 [ca]
 basicConstraints = critical, CA:TRUE, pathlen:0
 keyUsage = critical, keyCertSign, cRLSign
