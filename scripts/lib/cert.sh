@@ -24,43 +24,66 @@ cert_new_key() {
     chmod 600 "$1"
 }
 
+# Signs WORK/req.csr into OUT with the extensions in WORK/ext, valid from an hour ago (another
+# machine's clock a little behind must not find a new certificate "not yet valid") for DAYS days.
+# With SELFSIGN the request's own key signs (the CA); otherwise the CA in DIR.
+cert_sign() {
+    local work="$1" dir="$2" out="$3" days="$4" selfsign="${5:-}"
+    : >"$work/index.txt"
+    openssl rand -hex 16 >"$work/serial"
+    cat >"$work/ca.cnf" <<EOF2
+[ca]
+default_ca = cluster
+[cluster]
+database = $work/index.txt
+new_certs_dir = $work
+serial = $work/serial
+default_md = sha256
+policy = any
+unique_subject = no
+email_in_dn = no
+[any]
+commonName = supplied
+EOF2
+    local signer=(-cert "$dir/ca.crt" -keyfile "$dir/ca.key")
+    [[ -n $selfsign ]] && signer=(-selfsign -keyfile "$dir/ca.key")
+    openssl ca -batch -notext -config "$work/ca.cnf" "${signer[@]}" -in "$work/req.csr" -out "$out" \
+        -startdate "$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ)" -days "$days" -extfile "$work/ext" 2>>"$work/openssl.log"
+}
+
 cert_init() {
     local dir="$1"
     [[ -e $dir/ca.crt || -e $dir/ca.key ]] \
         && die "a cluster CA already exists in $dir (ca.crt, ca.key); refusing to overwrite it: nodes signed by it would be locked out. Use another --dir for a new cluster"
     mkdir -p "$dir"
     chmod 700 "$dir"
+    local work
+    work="$(mktemp -d)"
     cert_new_key "$dir/ca.key"
-    local config
-    config="$(mktemp)"
-    # The random suffix tells two clusters' CAs apart in logs ("issued by ..., not by the cluster CA ...").
-    cat >"$config" <<EOF2
-[req]
-distinguished_name = dn
-x509_extensions = ca
-prompt = no
-[dn]
-CN = cyberWatch cluster CA $(hostname -s 2>/dev/null || hostname) $(date -u +%Y-%m-%d) $(openssl rand -hex 4)
-[ca]
+    cat >"$work/ext" <<EOF2
 basicConstraints = critical, CA:TRUE, pathlen:0
 keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 EOF2
-    if ! openssl req -new -x509 -config "$config" -key "$dir/ca.key" -sha256 -days "$CW_CERT_DAYS_CA" \
-        -set_serial "0x$(openssl rand -hex 16)" -out "$dir/ca.crt" 2>"$dir/openssl.log"; then
-        rm -f "$config" "$dir/ca.key" "$dir/ca.crt"
-        cat "$dir/openssl.log" >&2
+    # The random suffix tells two clusters' CAs apart in logs ("issued by ..., not by the cluster CA ...").
+    if ! { openssl req -new -key "$dir/ca.key" -out "$work/req.csr" \
+            -subj "/CN=cyberWatch cluster CA $(hostname -s 2>/dev/null || hostname) $(date -u +%Y-%m-%d) $(openssl rand -hex 4)" 2>>"$work/openssl.log" \
+        && cert_sign "$work" "$dir" "$dir/ca.crt" "$CW_CERT_DAYS_CA" selfsign; }; then
+        cat "$work/openssl.log" >&2
+        rm -rf "$work"
+        rm -f "$dir/ca.key" "$dir/ca.crt"
         die "openssl could not create the CA certificate"
     fi
-    rm -f "$config" "$dir/openssl.log"
+    rm -rf "$work"
+    chmod 644 "$dir/ca.crt"
     say "cluster CA created: $dir/ca.crt (copy it to every node), $dir/ca.key (keep it here, mode 0600)" >&2
 }
 
 cert_node() {
     local dir="$1" name="$2" ips="$3" dns="$4"
     [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "node name '$name' must be letters, digits, '.', '_' or '-'"
-    [[ -f $dir/ca.crt && -f $dir/ca.key ]] || die "no cluster CA in $dir (ca.crt, ca.key): run scripts/cyberwatch cert init${dir:+ --dir $dir} first, on the machine that keeps the CA"
-    local sans=() item
+    [[ -f $dir/ca.crt && -f $dir/ca.key ]] || die "no cluster CA in $dir (ca.crt, ca.key): run scripts/cyberwatch cert init --dir $dir first, on the machine that keeps the CA"
+    local sans=() item items
     IFS=',' read -ra items <<<"$ips"
     for item in "${items[@]}"; do [[ -n $item ]] && sans+=("IP:$item"); done
     IFS=',' read -ra items <<<"$dns"
@@ -77,10 +100,8 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF2
     cert_new_key "$work/node.key"
-    if ! { openssl req -new -key "$work/node.key" -subj "/CN=$name" -out "$work/node.csr" \
-        && openssl x509 -req -in "$work/node.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
-            -set_serial "0x$(openssl rand -hex 16)" -days "$CW_CERT_DAYS_NODE" -sha256 \
-            -extfile "$work/ext" -out "$work/node.crt"; } 2>"$work/openssl.log"; then
+    if ! { openssl req -new -key "$work/node.key" -subj "/CN=$name" -out "$work/req.csr" 2>>"$work/openssl.log" \
+        && cert_sign "$work" "$dir" "$work/node.crt" "$CW_CERT_DAYS_NODE"; }; then
         cat "$work/openssl.log" >&2
         rm -rf "$work"
         die "openssl could not sign the certificate of $name (are --ip addresses valid?)"
