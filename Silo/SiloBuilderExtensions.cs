@@ -64,6 +64,7 @@ public static class SiloBuilderExtensions
             silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = 100_000);
             silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort,
                 listenOnAnyHostAddress: !IPAddress.IsLoopback(advertised));
+            silo.UseClusterTls();
             silo.UseAdoNetClustering(o =>
             {
                 o.Invariant = Invariant;
@@ -113,11 +114,12 @@ public static class SiloBuilderExtensions
     }
 
     /// <summary>
-    /// Everything that must hold before Orleans joins the cluster: free ports, a reachable PostgreSQL,
-    /// an up-to-date schema. Each failure is a <see cref="ConfigurationException"/> with one clear line.
+    /// Everything that must hold before Orleans joins the cluster: usable TLS certificates (or a loopback
+    /// address), free ports, a reachable PostgreSQL, an up-to-date schema. Each failure is a <see cref="ConfigurationException"/> with one clear line.
     /// </summary>
     public static async Task PrepareSiloAsync(this WebApplication app, CancellationToken cancellationToken)
     {
+        app.Services.ValidateClusterTls();
         var options = app.Services.GetRequiredService<CyberWatchOptions>();
         var advertised = IPAddress.Parse(options.AdvertisedAddress);
         var bind = IPAddress.IsLoopback(advertised) ? advertised : IPAddress.Any;

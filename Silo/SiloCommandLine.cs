@@ -2,6 +2,7 @@ using CyberWatch.Configuration;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace CyberWatch.Silo;
@@ -32,7 +33,7 @@ public static class SiloCommandLine
                 _ => Usage(Console.Error, ExitConfiguration),
             };
         }
-        catch (Exception e) when (e is ConfigurationException or MigrationException)
+        catch (Exception e) when (e is ConfigurationException or MigrationException or OptionsValidationException)
         {
             await Console.Error.WriteLineAsync($"cyberwatch silo: {e.Message}");
             return ExitConfiguration;

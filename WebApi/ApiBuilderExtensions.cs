@@ -66,6 +66,7 @@ public static class ApiBuilderExtensions
                 o.ConnectionString = connectionString;
             });
             client.UseConnectionRetryFilter<RetryUntilSiloIsUp>();
+            client.UseClusterTls();
             client.AddDashboard();
         });
 

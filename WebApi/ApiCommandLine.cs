@@ -19,12 +19,13 @@ public static class ApiCommandLine
             builder.AddCyberWatchApi();
             await using var app = builder.Build();
             app.MapCyberWatchApi();
+            app.Services.ValidateClusterTls();
             await app.RefuseUnsafeExposureAsync(cancellationToken);
             await app.StartAsync(cancellationToken);
             await app.WaitForShutdownAsync(cancellationToken);
             return 0;
         }
-        catch (Exception e) when (e is ConfigurationException or Storage.MigrationException)
+        catch (Exception e) when (e is ConfigurationException or Storage.MigrationException or Microsoft.Extensions.Options.OptionsValidationException)
         {
             await Console.Error.WriteLineAsync($"cyberwatch api: {e.Message}");
             return 2;

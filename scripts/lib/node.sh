@@ -119,6 +119,11 @@ node_print_env() {
     echo "CYBERWATCH_REDIS_URL=${CYBERWATCH_REDIS_URL%%password=*}${CYBERWATCH_REDIS_URL:+...}"
     echo "CYBERWATCH_API_URL=$CW_API_URL"
     echo "CYBERWATCH_SILO_HTTP=$CW_SILO_HTTP"
+    if [[ -n ${CYBERWATCH_TLS_CERT:-} ]]; then
+        echo "CYBERWATCH_TLS_CA=${CYBERWATCH_TLS_CA:-}"
+        echo "CYBERWATCH_TLS_CERT=$CYBERWATCH_TLS_CERT"
+        echo "CYBERWATCH_TLS_KEY=${CYBERWATCH_TLS_KEY:-}"
+    fi
 }
 
 # libpq connection string for psql from the node's DSN (Npgsql key=value or a URI).
