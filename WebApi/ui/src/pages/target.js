@@ -162,7 +162,7 @@ export function targetPage(root, ip) {
       else rttCanvas.replaceWith(empty("No RTT in this range."));
       if (hopSeries.points.length) charts.push(lineChart(hopCanvas, hopSeries, "Hops", "hops", colors, true));
       else hopCanvas.replaceWith(empty("No traceroute in this range."));
-      mount(paths, await distinctPaths(history));
+      mount(paths, await distinctPaths(history, colors));
     } catch (e) {
       mount(body, problemBox(e));
     }
@@ -200,7 +200,7 @@ function perVantageTable(info, latest, colors) {
     })));
 }
 
-async function distinctPaths(history) {
+async function distinctPaths(history, colors) {
   const traces = history.filter((m) => m.method !== "ping" && m.tool !== "mtr");
   if (!traces.length) return empty("No traceroute yet.");
   const summaries = await Promise.all(traces.map((m) => api(`/measurements/${m.id}/summary`).then((s) => ({ m, s })).catch(() => null)));
@@ -216,7 +216,7 @@ async function distinctPaths(history) {
   return h("table", { class: "paths" },
     h("thead", {}, h("tr", {}, ["AS path", "Vantage", "Seen", "First", "Last"].map((c) => h("th", {}, c)))),
     h("tbody", {}, [...byPath.values()].sort((a, b) => a.vantage.localeCompare(b.vantage) || b.count - a.count).map((p) =>
-      h("tr", {}, h("td", {}, asPathStrip(p.path)), h("td", {}, p.vantage), h("td", { class: "num" }, p.count),
+      h("tr", {}, h("td", {}, asPathStrip(p.path)), h("td", {}, vantageSwatch(colors.get(p.vantage)), ` ${p.vantage}`), h("td", { class: "num" }, p.count),
         h("td", {}, fmt.time(p.first)), h("td", {}, fmt.time(p.last))))));
 }
 

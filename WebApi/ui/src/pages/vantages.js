@@ -42,17 +42,16 @@ function vantageCard(v, color) {
   return h("section", { class: `vantage-card ${v.status}`, "data-vantage": v.name },
     h("div", { class: "vantage-head" },
       h("h2", {}, vantageSwatch(color), " ", v.name), statusBadge(v.status),
-      h("span", { class: "muted" }, `${answering} of ${v.silos.length} silo${v.silos.length === 1 ? "" : "s"} answering`)),
+      h("span", { class: "muted" }, `${answering} of ${v.silos.length} silo${v.silos.length === 1 ? "" : "s"} answering · last seen ${fmt.time(v.lastSeen)}`)),
     h("dl", { class: "stats" },
       stat("Origin AS", v.originAsn != null ? asnLink(v.originAsn) : "–"),
       stat("Prefix", v.prefix ?? "–"),
-      stat("Source addresses", v.sourceAddresses.length ? v.sourceAddresses.join(", ") : "–"),
+      stat("Source addresses", v.sourceAddresses.length ? v.sourceAddresses.map((a) => h("code", { class: "source-address" }, a)) : "–", "wide"),
       stat("Scheduled pairs", fmt.num(v.schedule.pairs)),
       stat("Due now", fmt.num(v.schedule.dueNow)),
       stat("Overdue", fmt.num(v.schedule.overdue)),
       stat("Queued / running", `${fmt.num(sum("queued"))} / ${fmt.num(sum("running"))}`),
-      stat("Probes last minute", fmt.num(sum("probesLastMinute"))),
-      stat("Last seen", fmt.time(v.lastSeen))),
+      stat("Probes last minute", fmt.num(sum("probesLastMinute")))),
     v.silos.length ? h("table", { class: "silos" },
       h("thead", {}, h("tr", {}, ["Silo", "Answering", "Engine", "Queued", "Running", "Rate / min", "Last minute", "Started", "Heartbeat"].map((c, i) =>
         h("th", { class: i >= 3 && i <= 6 ? "num" : "" }, c)))),
@@ -75,6 +74,6 @@ function ago(time) {
   return fmt.time(time);
 }
 
-function stat(label, value) {
-  return h("div", {}, h("dt", {}, label), h("dd", {}, value));
+function stat(label, value, className) {
+  return h("div", { class: className }, h("dt", {}, label), h("dd", {}, value));
 }
