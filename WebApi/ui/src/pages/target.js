@@ -182,7 +182,8 @@ function perVantageTable(info, latest, colors) {
   const latestOf = new Map(latest.byVantage.map((m) => [m.measurement.vantage, m]));
   const rows = info?.perVantage?.length
     ? info.perVantage
-    : latest.byVantage.map((m) => ({ vantage: m.measurement.vantage, scheduled: null, lastMeasuredAt: m.measurement.startedAt, lastAsPath: m.summary.asPath }));
+    : latest.byVantage.map((m) => ({ vantage: m.measurement.vantage, scheduled: null, lastMeasuredAt: m.measurement.startedAt, lastAsPath: m.summary.asPath }))
+      .sort((a, b) => a.vantage.localeCompare(b.vantage));
   return h("table", { class: "per-vantage", id: "per-vantage" },
     h("thead", {}, h("tr", {}, ["Vantage", "Scheduled", "Next due", "Last measured", "Last RTT", "Hops", "Baseline RTT", "AS path"].map((c, i) =>
       h("th", { class: i >= 4 && i <= 6 ? "num" : "" }, c)))),
