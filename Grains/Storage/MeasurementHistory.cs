@@ -7,11 +7,11 @@ using NpgsqlTypes;
 
 namespace CyberWatch.Storage;
 
-/// <summary>One point of a target's time series.</summary>
-public sealed record SeriesPoint(DateTimeOffset At, double? Value, long MeasurementId, string Method);
+/// <summary>One point of a target's time series, measured from <paramref name="Vantage"/>.</summary>
+public sealed record SeriesPoint(DateTimeOffset At, double? Value, long MeasurementId, string Method, string Vantage);
 
-/// <summary>A path change marked on a series.</summary>
-public sealed record SeriesChange(DateTimeOffset At, string Kind, long MeasurementId);
+/// <summary>A path change marked on a series, seen from <paramref name="Vantage"/>.</summary>
+public sealed record SeriesChange(DateTimeOffset At, string Kind, long MeasurementId, string Vantage);
 
 /// <summary>A target's measurements over time: series for charts, and exports as JSON Lines or CSV.</summary>
 public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
@@ -21,38 +21,41 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// <c>rtt</c>: the destination's RTT (a ping's average when there is no trace), <c>hops</c>: the hop count;
-    /// oldest first, with the path changes detected in the same range.
+    /// oldest first, with the path changes detected in the same range; from every vantage point, or only from <paramref name="vantage"/>.
     /// </summary>
     public async Task<(IReadOnlyList<SeriesPoint> Points, IReadOnlyList<SeriesChange> Changes)> SeriesAsync(IPAddress target, string metric,
-        DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+        string? vantage, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
         var column = metric == "hops" ? "hop_count::double precision" : "COALESCE(dest_rtt_ms, avg_rtt_ms)";
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var points = new List<SeriesPoint>();
         await using (var command = new NpgsqlCommand($"""
-            SELECT started_at, {column}, id, method FROM measurements
-             WHERE target = $1 AND started_at >= $2 AND started_at <= $3 AND {(metric == "hops" ? "method <> 'ping'" : "true")}
+            SELECT started_at, {column}, id, method, vantage FROM measurements
+             WHERE target = $1 AND started_at >= $2 AND started_at <= $3 AND ($4::text IS NULL OR vantage = $4)
+               AND {(metric == "hops" ? "method <> 'ping'" : "true")}
              ORDER BY started_at, id LIMIT {MaxSeriesPoints}
             """, connection))
         {
-            AddRange(command, target, from, to);
+            AddRange(command, target, from, to, vantage);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                points.Add(new SeriesPoint(Utc(reader.GetDateTime(0)), reader.IsDBNull(1) ? null : reader.GetDouble(1), reader.GetInt64(2), reader.GetString(3)));
+                points.Add(new SeriesPoint(Utc(reader.GetDateTime(0)), reader.IsDBNull(1) ? null : reader.GetDouble(1), reader.GetInt64(2),
+                    reader.GetString(3), reader.GetString(4)));
             }
         }
         var changes = new List<SeriesChange>();
         await using (var command = new NpgsqlCommand("""
-            SELECT detected_at, kind, measurement_id FROM path_changes
-             WHERE target = $1 AND detected_at >= $2 AND detected_at <= $3 ORDER BY detected_at, id LIMIT 1000
+            SELECT detected_at, kind, measurement_id, vantage FROM path_changes
+             WHERE target = $1 AND detected_at >= $2 AND detected_at <= $3 AND ($4::text IS NULL OR vantage = $4)
+             ORDER BY detected_at, id LIMIT 1000
             """, connection))
         {
-            AddRange(command, target, from, to);
+            AddRange(command, target, from, to, vantage);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                changes.Add(new SeriesChange(Utc(reader.GetDateTime(0)), reader.GetString(1), reader.GetInt64(2)));
+                changes.Add(new SeriesChange(Utc(reader.GetDateTime(0)), reader.GetString(1), reader.GetInt64(2), reader.GetString(3)));
             }
         }
         return (points, changes);
@@ -66,9 +69,10 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Writes the measurements of a target in a time range, oldest first: <c>jsonl</c> one measurement per line with
-    /// its hops, <c>csv</c> one row per hop (a measurement with no hop is one row with empty hop columns).
+    /// its hops, <c>csv</c> one row per hop (a measurement with no hop is one row with empty hop columns);
+    /// from every vantage point, or only from <paramref name="vantage"/>.
     /// </summary>
-    public async Task<int> ExportAsync(IPAddress target, DateTimeOffset from, DateTimeOffset to, string format, Stream output,
+    public async Task<int> ExportAsync(IPAddress target, string? vantage, DateTimeOffset from, DateTimeOffset to, string format, Stream output,
         CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -76,7 +80,7 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
             WITH m AS (
                 SELECT id, started_at, host(target) AS target, tool, method, vantage, success, hop_count, dest_rtt_ms, loss_pct,
                        avg_rtt_ms, completed_at, stop_reason
-                  FROM measurements WHERE target = $1 AND started_at >= $2 AND started_at <= $3
+                  FROM measurements WHERE target = $1 AND started_at >= $2 AND started_at <= $3 AND ($4::text IS NULL OR vantage = $4)
                  ORDER BY started_at, id LIMIT {MaxExportMeasurements})
             SELECT m.id, m.started_at, m.target, m.tool, m.method, m.vantage, m.success, m.hop_count, m.dest_rtt_ms, m.loss_pct,
                    h.ttl, h.reply_index, host(h.address), h.rtt_ms, h.loss_pct, h.asn, h.prefix::text, h.ixp, h.org, h.country,
@@ -84,7 +88,7 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
               FROM m LEFT JOIN hops h ON h.measurement_id = m.id
              ORDER BY m.started_at, m.id, h.ttl, h.reply_index
             """, connection);
-        AddRange(command, target, from, to);
+        AddRange(command, target, from, to, vantage);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await using var writer = new StreamWriter(output, new UTF8Encoding(false), 64 * 1024, leaveOpen: true);
         var count = 0;
@@ -189,11 +193,12 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
         return text.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + text.Replace("\"", "\"\"") + "\"" : text;
     }
 
-    private static void AddRange(NpgsqlCommand command, IPAddress target, DateTimeOffset from, DateTimeOffset to)
+    private static void AddRange(NpgsqlCommand command, IPAddress target, DateTimeOffset from, DateTimeOffset to, string? vantage)
     {
         command.Parameters.Add(new NpgsqlParameter { Value = target, NpgsqlDbType = NpgsqlDbType.Inet });
         command.Parameters.Add(new NpgsqlParameter { Value = from.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter { Value = to.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)vantage ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
     }
 
     private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));

@@ -123,8 +123,8 @@ public sealed class SettingsAndHistoryTests(ApiNode node) : IClassFixture<ApiNod
                    ({older}, now() - interval '1 hour', 2, NULL, NULL, NULL, NULL, NULL),
                    ({older}, now() - interval '1 hour', 3, '127.0.0.2', 10.0, 64501, 'DE', 'Org, "quoted"'),
                    ({older}, now() - interval '1 hour', 4, '127.0.0.61', 20.25, 64501, 'DE', NULL);
-            INSERT INTO path_changes (target, detected_at, kind, measurement_id, before, after)
-            VALUES ('127.0.0.61', now() - interval '1 hour', 'as_path', {older}, '[64500]', '[64500, 64501]');
+            INSERT INTO path_changes (target, detected_at, kind, measurement_id, before, after, vantage)
+            VALUES ('127.0.0.61', now() - interval '1 hour', 'as_path', {older}, '[64500]', '[64500, 64501]', 'test');
             """);
 
         var rtt = await http.GetFromJsonAsync<JsonElement>("/targets/127.0.0.61/series?metric=rtt");
@@ -173,6 +173,69 @@ public sealed class SettingsAndHistoryTests(ApiNode node) : IClassFixture<ApiNod
         Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync("/measurements/export?target=127.0.0.61&format=xml")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync("/measurements/export?target=127.0.0.61&from=2020-01-01T00:00:00Z")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync("/measurements/export?target=-oX")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Series_and_exports_carry_the_vantage_of_each_measurement_and_keep_one_vantage_when_asked()
+    {
+        // Two vantages measure one target, interleaved; each sees its own path change.
+        var ids = await node.Database.ScalarAsync<long[]>("""
+            WITH m AS (INSERT INTO measurements (target, tool, method, vantage, started_at, success, hop_count, responding_hops, dest_rtt_ms)
+                       VALUES ('127.0.0.62', 'scamper', 'icmp-paris', 'home',   now() - interval '40 minutes', true, 3, 3, 10.0),
+                              ('127.0.0.62', 'scamper', 'icmp-paris', 'office', now() - interval '30 minutes', true, 5, 5, 30.0),
+                              ('127.0.0.62', 'scamper', 'icmp-paris', 'home',   now() - interval '20 minutes', true, 4, 4, 11.0),
+                              ('127.0.0.62', 'scamper', 'icmp-paris', 'office', now() - interval '10 minutes', true, 6, 6, 32.0)
+                       RETURNING id, started_at)
+            SELECT array_agg(id ORDER BY started_at) FROM m
+            """) ?? [];
+        await node.Database.ScalarAsync<object>($"""
+            INSERT INTO hops (measurement_id, measured_at, ttl, address, rtt_ms)
+            VALUES ({ids[2]}, now() - interval '20 minutes', 1, '127.0.0.62', 11.0),
+                   ({ids[3]}, now() - interval '10 minutes', 1, '127.0.0.1', 1.0),
+                   ({ids[3]}, now() - interval '10 minutes', 2, '127.0.0.62', 32.0);
+            INSERT INTO path_changes (target, detected_at, kind, measurement_id, previous_measurement_id, before, after, vantage)
+            VALUES ('127.0.0.62', now() - interval '20 minutes', 'ip_path', {ids[2]}, {ids[0]}, '[]', '[]', 'home'),
+                   ('127.0.0.62', now() - interval '10 minutes', 'as_path', {ids[3]}, {ids[1]}, '[]', '[]', 'office');
+            """);
+
+        var all = await http.GetFromJsonAsync<JsonElement>("/targets/127.0.0.62/series?metric=rtt");
+        Assert.Equal(["home", "office", "home", "office"], all.GetProperty("points").EnumerateArray().Select(p => p.GetProperty("vantage").GetString()));
+        Assert.Equal(["home", "office"], all.GetProperty("changes").EnumerateArray().Select(c => c.GetProperty("vantage").GetString()));
+
+        var office = await http.GetFromJsonAsync<JsonElement>("/targets/127.0.0.62/series?metric=hops&vantage=office");
+        Assert.Equal([5.0, 6.0], office.GetProperty("points").EnumerateArray().Select(p => p.GetProperty("value").GetDouble()));
+        Assert.All(office.GetProperty("points").EnumerateArray(), p => Assert.Equal("office", p.GetProperty("vantage").GetString()));
+        var officeChange = Assert.Single(office.GetProperty("changes").EnumerateArray());
+        Assert.Equal(ids[3], officeChange.GetProperty("measurementId").GetInt64());
+        Assert.Empty((await http.GetFromJsonAsync<JsonElement>("/targets/127.0.0.62/series?metric=rtt&vantage=elsewhere")).GetProperty("points").EnumerateArray());
+
+        var lines = (await http.GetStringAsync("/measurements/export?target=127.0.0.62&format=jsonl"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["home", "office", "home", "office"], lines.Select(l => l.GetProperty("vantage").GetString()));
+        var homeLines = (await http.GetStringAsync("/measurements/export?target=127.0.0.62&format=jsonl&vantage=home"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([ids[0], ids[2]], homeLines.Select(l => l.GetProperty("id").GetInt64()));
+
+        var csv = await http.GetAsync("/measurements/export?target=127.0.0.62&format=csv&vantage=office");
+        Assert.Contains("-office-", csv.Content.Headers.ContentDisposition?.ToString());
+        var rows = (await csv.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var vantageColumn = Array.IndexOf(rows[0].Split(','), "vantage");
+        Assert.True(vantageColumn >= 0, rows[0]);
+        // The office's first measurement has no hop (one row), its second two.
+        Assert.Equal(["office", "office", "office"], rows[1..].Select(r => r.Split(',')[vantageColumn]));
+        var allRows = (await http.GetStringAsync("/measurements/export?target=127.0.0.62&format=csv")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1 + 1 + 1 + 1 + 2, allRows.Length);
+
+        foreach (var url in new[]
+        {
+            "/targets/127.0.0.62/series?metric=rtt&vantage=-oX", "/targets/127.0.0.62/series?metric=rtt&vantage=a%20b",
+            "/measurements/export?target=127.0.0.62&vantage=-oX", $"/measurements/export?target=127.0.0.62&vantage={new string('a', 64)}",
+        })
+        {
+            var response = await http.GetAsync(url);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains("vantage", await response.Content.ReadAsStringAsync());
+        }
     }
 
     [Fact]

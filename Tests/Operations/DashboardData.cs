@@ -132,23 +132,26 @@ public sealed class DashboardData : IAsyncLifetime
     }
 
     private const string Seed = """
-        INSERT INTO targets (ip, sources, first_seen, last_seen, last_measured_at)
-        SELECT DISTINCT ON (target) target, ARRAY['api'], now() - interval '30 hours', now(), max(started_at) OVER (PARTITION BY target)
-          FROM measurements;
+        INSERT INTO targets (ip, sources, first_seen, last_seen)
+        SELECT DISTINCT target, ARRAY['api'], now() - interval '30 hours', now() FROM measurements;
+
+        INSERT INTO target_vantages (ip, vantage, next_due_at, last_measured_at, last_measurement_id)
+        SELECT DISTINCT ON (target, vantage) target, vantage, started_at + interval '30 minutes', started_at, id
+          FROM measurements ORDER BY target, vantage, started_at DESC;
 
         INSERT INTO asns (asn, org_name, country, measurement_count, first_seen, last_seen)
         SELECT asn, min(org), 'ZZ', count(DISTINCT measurement_id), min(measured_at), max(measured_at)
           FROM hops WHERE asn IS NOT NULL GROUP BY asn;
 
         INSERT INTO as_edges (src_asn, dst_asn, observed_count, min_rtt_ms, avg_rtt_ms, max_rtt_ms, first_seen, last_seen, vantages)
-        SELECT a.asn, b.asn, count(*), min(b.rtt_ms), avg(b.rtt_ms), max(b.rtt_ms), min(a.measured_at), max(a.measured_at), ARRAY['home']
+        SELECT a.asn, b.asn, count(*), min(b.rtt_ms), avg(b.rtt_ms), max(b.rtt_ms), min(a.measured_at), max(a.measured_at), ARRAY['home', 'office']
           FROM hops a JOIN hops b ON b.measurement_id = a.measurement_id AND b.measured_at = a.measured_at AND b.ttl = a.ttl + 1
          WHERE a.asn IS NOT NULL AND b.asn IS NOT NULL AND a.asn <> b.asn
          GROUP BY a.asn, b.asn;
 
-        INSERT INTO path_changes (target, detected_at, kind, previous_measurement_id, measurement_id, before, after)
+        INSERT INTO path_changes (target, detected_at, kind, previous_measurement_id, measurement_id, before, after, vantage)
         SELECT target, started_at, (ARRAY['as_path', 'ip_path', 'latency'])[1 + (id % 3)], id - 1, id,
-               '{"as_path": [3320, 3356]}', '{"as_path": [3320, 1299]}'
+               '{"as_path": [3320, 3356]}', '{"as_path": [3320, 1299]}', vantage
           FROM measurements WHERE id % 10 = 0;
 
         INSERT INTO dns_queries (domain_key, domain_policy, qtype, hour, query_count)

@@ -25,7 +25,7 @@ public sealed class GrafanaDashboardTests(DashboardData data) : IClassFixture<Da
                           ("mean RTT", Kind.Number), ("P95 RTT", Kind.Number)],
         ["AS edge observations"] = [("from ASN", Kind.Number), ("to ASN", Kind.Number), ("observations", Kind.Number), ("min RTT", Kind.Number),
                                     ("mean RTT", Kind.Number), ("max RTT", Kind.Number), ("IXP", Kind.Text), ("first seen", Kind.Time), ("last seen", Kind.Time)],
-        ["Recent path changes"] = [("time", Kind.Time), ("target", Kind.Text), ("kind", Kind.Text), ("before", Kind.Text), ("after", Kind.Text),
+        ["Recent path changes"] = [("time", Kind.Time), ("target", Kind.Text), ("vantage", Kind.Text), ("kind", Kind.Text), ("before", Kind.Text), ("after", Kind.Text),
                                    ("measurement", Kind.Number)],
         ["Targets from DNS"] = [("domain", Kind.Text), ("addresses", Kind.Number), ("resolutions", Kind.Number), ("last seen", Kind.Time)],
     };
@@ -94,6 +94,72 @@ public sealed class GrafanaDashboardTests(DashboardData data) : IClassFixture<Da
             }
         }
     }
+
+    // Panels of a dashboard with a vantage variable that cannot filter by it, and why.
+    private static readonly Dictionary<string, string> AcrossAllVantages = new()
+    {
+        ["Mean RTT by ASN (hourly aggregates)"] = "asn_stats is not kept per vantage point",
+    };
+
+    [Fact]
+    public async Task Every_dashboard_of_measurements_has_a_vantage_variable_that_its_panels_filter_by()
+    {
+        foreach (var file in Directory.GetFiles(DashboardFolder, "*.json").Order())
+        {
+            var dashboard = Dashboard.Load(file);
+            var name = Path.GetFileName(file);
+            if (!dashboard.Panels.Any(p => MeasuresSomething(p.Sql)))
+            {
+                continue;
+            }
+            var vantage = dashboard.Variables.SingleOrDefault(v => v.Name == "vantage");
+            Assert.True(vantage is not null, $"{name} shows measurements but has no vantage variable");
+            using (var json = JsonDocument.Parse(File.ReadAllText(file)))
+            {
+                var definition = json.RootElement.GetProperty("templating").GetProperty("list").EnumerateArray()
+                    .Single(v => v.GetProperty("name").GetString() == "vantage");
+                Assert.True(definition.GetProperty("multi").GetBoolean() && definition.GetProperty("includeAll").GetBoolean(),
+                    $"{name}: the vantage variable must be multi-value with All");
+            }
+            var variables = await VariablesAsync(dashboard);
+            Assert.Equal(DashboardData.Vantages, variables["vantage"].Options);
+            foreach (var panel in dashboard.Panels)
+            {
+                var context = $"{name} / {panel.Title}";
+                if (AcrossAllVantages.ContainsKey(panel.Title))
+                {
+                    Assert.DoesNotContain("${vantage", panel.Sql);
+                    continue;
+                }
+                Assert.True(panel.Sql.Contains("${vantage:sqlstring}", StringComparison.Ordinal), $"{context} does not use the vantage variable");
+                Dictionary<string, VariableSelection> Only(params string[] chosen) => variables.Values.ToDictionary(v => v.Name,
+                    v => v.Name == "vantage" ? new VariableSelection.Values(chosen) : (VariableSelection)new VariableSelection.All());
+                var all = await RunAsync(panel.Sql, variables, Only([.. DashboardData.Vantages]));
+                var elsewhere = await RunAsync(panel.Sql, variables, Only("elsewhere"));
+                Assert.True(all.Rows.Count > 0, $"{context}: no rows for every vantage");
+                Assert.True(elsewhere.Rows.Count == 0 || elsewhere.Rows.All(r => r.All(v => v is null or 0L or 0 or 0m or 0.0)),
+                    $"{context}: a vantage that measured nothing still shows data");
+            }
+        }
+
+        // Counts add up: what home saw and what office saw is what both saw.
+        var measurements = Dashboard.Load(Path.Combine(DashboardFolder, "measurements.json"));
+        var options = await VariablesAsync(measurements);
+        async Task<long> CountAsync(params string[] vantages)
+        {
+            var selections = options.Values.ToDictionary(v => v.Name,
+                v => v.Name == "vantage" ? new VariableSelection.Values(vantages) : (VariableSelection)new VariableSelection.All());
+            var result = await RunAsync(measurements.Panels.Single(p => p.Title == "Successful measurements").Sql, options, selections);
+            return Convert.ToInt64(result.Rows.Single()[0]);
+        }
+        var home = await CountAsync("home");
+        var office = await CountAsync("office");
+        Assert.True(home > 0 && office > 0, $"home {home}, office {office}");
+        Assert.Equal(home + office, await CountAsync("home", "office"));
+    }
+
+    private static bool MeasuresSomething(string sql) =>
+        Regex.IsMatch(sql, @"\b(measurements|hops|path_changes|target_hourly_stats|as_edges|asn_stats)\b");
 
     [Fact]
     public void Every_panel_and_variable_uses_the_provisioned_data_source_and_dashboard_uids_are_unique()

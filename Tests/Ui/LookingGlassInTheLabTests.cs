@@ -78,9 +78,9 @@ public sealed class LookingGlassInTheLabTests(LabFixture lab) : IAsyncLifetime
         await page.FillAsync("#key-input", key);
         await page.PressAsync("#key-input", "Enter");
         await page.ClickAsync("#lg-run");
-        var rows = page.Locator("#hop-table tbody tr");
+        var rows = page.Locator("#lg-result table.hops tbody tr");
         await rows.First.WaitForAsync();
-        var ttls = (await page.Locator("#hop-table tbody tr td:first-child").AllInnerTextsAsync()).Where(t => t.Length > 0).ToList();
+        var ttls = (await page.Locator("#lg-result table.hops tbody tr td:first-child").AllInnerTextsAsync()).Where(t => t.Length > 0).ToList();
         Assert.Equal(hopCount, ttls.Count);
         Assert.Equal(address, (await rows.Last.Locator("td.addr").InnerTextAsync()).Trim());
         var strip = await page.Locator("#lg-result ol.as-path li").AllInnerTextsAsync();

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using CyberWatch.Measurement;
 using CyberWatch.Storage;
+using CyberWatch.Vantages;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CyberWatch.WebApi.Endpoints;
@@ -15,9 +16,9 @@ public static class HistoryApi
     public static IEndpointRouteBuilder MapHistoryApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/targets/{ip}/series", SeriesAsync).WithTags("Targets")
-            .WithSummary("A target's RTT (metric=rtt, the destination's) or hop count (metric=hops) over time, oldest first, with the path changes in the range (from/to: ISO 8601, default the last 7 days).");
+            .WithSummary("A target's RTT (metric=rtt, the destination's) or hop count (metric=hops) over time, oldest first, with the path changes in the range (from/to: ISO 8601, default the last 7 days); each point and change carries its vantage point, vantage= keeps one.");
         app.MapGet("/measurements/export", ExportAsync).WithTags("Measurements")
-            .WithSummary("A target's measurements in a time range as JSON Lines (format=jsonl, one measurement with its hops a line) or CSV (format=csv, one hop a row).")
+            .WithSummary("A target's measurements in a time range as JSON Lines (format=jsonl, one measurement with its hops a line) or CSV (format=csv, one hop a row), each with its vantage point; vantage= keeps one.")
             .Produces(StatusCodes.Status200OK, contentType: "application/x-ndjson")
             .Produces(StatusCodes.Status200OK, contentType: "text/csv");
         app.MapGet("/measurements/{id:long}/summary", SummaryAsync).WithTags("Measurements")
@@ -26,7 +27,7 @@ public static class HistoryApi
     }
 
     public static async Task<Results<Ok<TargetSeries>, ValidationProblem>> SeriesAsync(string ip, MeasurementHistory history, TimeProvider clock,
-        string? metric = null, string? from = null, string? to = null, CancellationToken cancellationToken = default)
+        string? metric = null, string? from = null, string? to = null, string? vantage = null, CancellationToken cancellationToken = default)
     {
         if (!TargetAddress.TryCanonical(ip, out var canonical))
         {
@@ -36,16 +37,20 @@ public static class HistoryApi
         {
             return TargetsApi.Problem("metric", "metric must be rtt or hops");
         }
+        if (vantage is not null && !VantageNames.IsValid(vantage))
+        {
+            return TargetsApi.Problem("vantage", "vantage must be a vantage point name");
+        }
         if (ParseRange(from, to, clock, DefaultRange) is not { } range)
         {
             return TargetsApi.Problem("from", "from and to must be ISO 8601 times (2026-11-30T12:00:00Z) with from before to");
         }
-        var (points, changes) = await history.SeriesAsync(IPAddress.Parse(canonical), metric, range.From, range.To, cancellationToken);
+        var (points, changes) = await history.SeriesAsync(IPAddress.Parse(canonical), metric, vantage, range.From, range.To, cancellationToken);
         return TypedResults.Ok(new TargetSeries(canonical, metric, metric == "rtt" ? "ms" : "hops", range.From, range.To, points, changes));
     }
 
     public static async Task<Results<EmptyHttpResult, ValidationProblem>> ExportAsync(MeasurementHistory history, TimeProvider clock,
-        HttpContext http, string? target = null, string? from = null, string? to = null, string? format = null,
+        HttpContext http, string? target = null, string? from = null, string? to = null, string? format = null, string? vantage = null,
         CancellationToken cancellationToken = default)
     {
         if (!TargetAddress.TryCanonical(target, out var canonical))
@@ -57,14 +62,18 @@ public static class HistoryApi
         {
             return TargetsApi.Problem("format", "format must be jsonl or csv");
         }
+        if (vantage is not null && !VantageNames.IsValid(vantage))
+        {
+            return TargetsApi.Problem("vantage", "vantage must be a vantage point name");
+        }
         if (ParseRange(from, to, clock, DefaultRange) is not { } range || range.To - range.From > MaxExportRange)
         {
             return TargetsApi.Problem("from", $"from and to must be ISO 8601 times with from before to, at most {MaxExportRange.TotalDays} days apart");
         }
         http.Response.ContentType = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8";
         http.Response.Headers.ContentDisposition =
-            $"attachment; filename=\"cyberwatch-{canonical.Replace(':', '-')}-{range.From:yyyyMMddTHHmmss}-{range.To:yyyyMMddTHHmmss}.{format}\"";
-        await history.ExportAsync(IPAddress.Parse(canonical), range.From, range.To, format, http.Response.Body, cancellationToken);
+            $"attachment; filename=\"cyberwatch-{canonical.Replace(':', '-')}{(vantage is null ? "" : "-" + vantage)}-{range.From:yyyyMMddTHHmmss}-{range.To:yyyyMMddTHHmmss}.{format}\"";
+        await history.ExportAsync(IPAddress.Parse(canonical), vantage, range.From, range.To, format, http.Response.Body, cancellationToken);
         return TypedResults.Empty;
     }
 

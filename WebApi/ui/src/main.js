@@ -5,6 +5,7 @@ import { asnPage } from "./pages/asn.js";
 import { graphPage } from "./pages/graph.js";
 import { dnsPage } from "./pages/dns.js";
 import { statusPage } from "./pages/status.js";
+import { vantagesPage } from "./pages/vantages.js";
 
 const routes = [
   [/^#?\/?$/, "lg", (root) => lookingGlass(root, {})],
@@ -14,6 +15,7 @@ const routes = [
   [/^#\/asn(?:\/([^/]+))?$/, "asn", (root, m) => asnPage(root, m[1] ? decodeURIComponent(m[1]) : null)],
   [/^#\/graph(?:\/([^/]+))?$/, "graph", (root, m) => graphPage(root, m[1] ? decodeURIComponent(m[1]) : null)],
   [/^#\/dns$/, "dns", (root) => dnsPage(root)],
+  [/^#\/vantages$/, "vantages", (root) => vantagesPage(root)],
   [/^#\/status$/, "status", (root) => statusPage(root)],
 ];
 

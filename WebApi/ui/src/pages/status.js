@@ -1,5 +1,6 @@
 import { api } from "../api.js";
 import { h, mount, fmt, problemBox } from "../dom.js";
+import { listVantages, statusBadge, vantageColors, vantageSwatch } from "../vantages.js";
 
 export function statusPage(root) {
   const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
@@ -7,10 +8,12 @@ export function statusPage(root) {
   load();
 
   async function load() {
-    const [info, health] = await Promise.all([
+    const [info, health, vantages] = await Promise.all([
       api("/service-info").catch((e) => e),
       fetch("/health").then((r) => r.json()).catch((e) => e),
+      listVantages(),
     ]);
+    const colors = vantageColors((vantages ?? []).map((v) => v.name));
     mount(body,
       info instanceof Error ? problemBox(info) : h("dl", { class: "stats" },
         stat("Vantage", info.vantage), stat("Version", info.version.split("+")[0]), stat("Cluster", info.clusterId),
@@ -22,6 +25,19 @@ export function statusPage(root) {
           h("tbody", {}, Object.entries(health.checks).map(([name, c]) => h("tr", {},
             h("td", {}, name), h("td", {}, h("span", { class: `badge ${c.status.toLowerCase()}` }, c.status)),
             h("td", {}, c.description || ""), h("td", { class: "num" }, `${c.duration_ms} ms`)))))),
+      !vantages?.length ? null : h("div", {},
+        h("h3", {}, "Vantage points ", h("a", { href: "#/vantages", class: "more" }, "details →")),
+        h("table", { id: "vantage-table" },
+          h("thead", {}, h("tr", {}, ["Vantage", "Status", "Silos answering", "Origin AS", "Due now", "Overdue", "Last seen"].map((c, i) =>
+            h("th", { class: i === 2 || i === 4 || i === 5 ? "num" : "" }, c)))),
+          h("tbody", {}, vantages.map((v) => h("tr", { "data-vantage": v.name },
+            h("td", {}, vantageSwatch(colors.get(v.name)), " ", h("a", { href: "#/vantages" }, v.name)),
+            h("td", {}, statusBadge(v.status)),
+            h("td", { class: "num" }, `${v.silos.filter((s) => s.answering).length} / ${v.silos.length}`),
+            h("td", {}, v.originAsn != null ? `AS${v.originAsn}` : "–"),
+            h("td", { class: "num" }, fmt.num(v.schedule.dueNow)),
+            h("td", { class: "num" }, fmt.num(v.schedule.overdue)),
+            h("td", {}, fmt.time(v.lastSeen))))))),
       info instanceof Error || !info.silos.length ? null : h("div", {},
         h("h3", {}, "Silos"),
         h("table", {},
