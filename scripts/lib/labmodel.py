@@ -6,7 +6,8 @@ ground truth come from one description and cannot drift apart:
 
   plan             namespaces, veths, addresses and static routes, one tab-separated line each
   bird-configs     a BIRD 2 config per border router and one for the route collector
-  truth            the ground truth as JSON (hops, AS paths, adjacencies, prefixes)
+  truth            the ground truth as JSON (hops, AS paths, adjacencies, prefixes), for the
+                   default vantage at the top level and for every vantage under "vantages"
   prefixes         prefix<TAB>origin ASN, as pyasn reads it
   converged        waits until every BIRD holds exactly the routes the model predicts
   check            traces from each vantage (scamper, traceroute, mtr) compared with the truth, and
