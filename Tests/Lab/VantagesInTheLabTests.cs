@@ -73,6 +73,27 @@ public sealed class VantagesInTheLabTests(LabFixture lab)
             $"SELECT count(*) FROM orleans_membership WHERE deploymentid = '{cluster.ClusterId}' AND suspecttimes IS NOT NULL AND suspecttimes <> ''"));
     }
 
+    [Fact]
+    public async Task A_vantage_silo_stopped_or_killed_comes_back_on_its_lab_address()
+    {
+        lab.SkipIfUnavailable();
+        var vantage = LabFixture.Vantages.First(v => !v.IsDefault).Name;
+        await using var cluster = await LabCluster.StartAsync(lab, [LabFixture.DefaultVantage, LabFixture.VantageNamed(vantage)]);
+
+        await cluster.StopAsync(vantage);
+        await LabNode.WaitUntilAsync(async () => await cluster.ActiveSilosAsync() == 1, TimeSpan.FromSeconds(60));
+        await cluster.StartAsync(vantage);
+        Assert.Contains(cluster.SiloEndpoint(vantage), await cluster.ActiveEndpointsAsync());
+
+        // Killed, it leaves its row active until the others vote it dead; started again, it joins with a new one.
+        var killed = cluster.SiloEndpoint(vantage);
+        await cluster.KillAsync(vantage);
+        await cluster.StartAsync(vantage);
+        Assert.Contains(cluster.SiloEndpoint(vantage), await cluster.ActiveEndpointsAsync());
+        await LabNode.WaitUntilAsync(async () => !(await cluster.ActiveEndpointsAsync()).Contains(killed), TimeSpan.FromSeconds(120));
+        Assert.Equal(2, await cluster.ActiveSilosAsync());
+    }
+
     private static async Task<List<string?>> ParisTraceAsync(string netns, string address)
     {
         var (exit, output) = await LabFixture.RunAsync(("ip", ["netns", "exec", netns, "scamper", "-O", "json", "-c", "trace -P icmp-paris -q 1 -w 1", "-i", address]),
