@@ -526,7 +526,9 @@ lab_node_up() {
         fi
     done
     lab_say "cluster cyberwatch-lab: one silo per vantage, each advertising its lab address (scripts/lab status)"
-    lab_say "the API runs in $(lab_vantage_ns); try: scripts/lab exec -- curl -s 127.0.0.1:8000/health"
+    if [[ -z $only || $only == "$default" ]]; then
+        lab_say "the API runs in $(lab_vantage_ns); try: scripts/lab exec -- curl -s 127.0.0.1:8000/service-info"
+    fi
     lab_say "prefix data (CYBERWATCH_PREFIX_DATA): $LAB_NODE_DIR/collector.mrt, the route collector's RIB"
 }
 
