@@ -485,13 +485,16 @@ lab_node_cert() {
     lab_has_tls || return 0
     tls="$(lab_tls_dir)"
     default="$(lab_default_vantage)"
+    local out
+    # Its output (the environment to set) is for a person; the lab sets that environment itself.
     if [[ ! -f $tls/ca.crt ]]; then
-        lab_node_env "$default" "$ROOT/scripts/cyberwatch" cert init --dir "$tls" 9>&- >/dev/null \
-            || lab_die "scripts/cyberwatch cert init --dir $tls failed"
+        out="$(lab_node_env "$default" "$ROOT/scripts/cyberwatch" cert init --dir "$tls" 9>&- 2>&1)" \
+            || lab_die "scripts/cyberwatch cert init --dir $tls failed: $out"
     fi
     if [[ ! -f $tls/$name.crt ]]; then
-        lab_node_env "$default" "$ROOT/scripts/cyberwatch" cert node "$name" --dir "$tls" --ip "$(lab_vantage_addresses "$name")" 9>&- >/dev/null \
-            || lab_die "scripts/cyberwatch cert node $name failed"
+        out="$(lab_node_env "$default" "$ROOT/scripts/cyberwatch" cert node "$name" --dir "$tls" --ip "$(lab_vantage_addresses "$name")" 9>&- 2>&1)" \
+            || lab_die "scripts/cyberwatch cert node $name failed: $out"
+        lab_say "certificate of $name from the lab's cluster CA: $tls/$name.crt"
     fi
 }
 
