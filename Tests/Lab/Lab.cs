@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text.Json;
 using CyberWatch.Tests.Infrastructure;
 
@@ -14,15 +15,41 @@ public sealed class LabFixture : IAsyncLifetime
     /// The vantage namespace, from the topology scripts/lab builds (<c>CYBERWATCH_LAB_TOPOLOGY</c> names another one,
     /// with its own <c>namespace_prefix</c>, so that two checkouts can each run a lab on one machine).
     /// </summary>
-    public static string Vantage { get; } = ReadVantage();
+    public static string Vantage => DefaultVantage.Namespace;
 
-    private static string ReadVantage()
+    /// <summary>Every vantage of the topology, the default one (<see cref="DefaultVantage"/>) first.</summary>
+    public static IReadOnlyList<LabVantage> Vantages { get; } = ReadVantages();
+
+    /// <summary>The vantage of the topology's <c>vantage</c> key: the lab node's, and the one the top level of the truth describes.</summary>
+    public static LabVantage DefaultVantage => Vantages[0];
+
+    public static LabVantage VantageNamed(string name) =>
+        Vantages.FirstOrDefault(v => v.Name == name) ?? throw new ArgumentException($"no vantage '{name}' in the lab topology", nameof(name));
+
+    private static IReadOnlyList<LabVantage> ReadVantages()
     {
         var file = Environment.GetEnvironmentVariable("CYBERWATCH_LAB_TOPOLOGY") is { Length: > 0 } custom
             ? custom
             : Path.Combine(Repository.Root, "scripts", "lab.d", "topology.json");
-        using var topology = JsonDocument.Parse(File.ReadAllText(file));
-        return topology.RootElement.GetProperty("namespace_prefix").GetString() + topology.RootElement.GetProperty("vantage").GetString();
+        using var document = JsonDocument.Parse(File.ReadAllText(file));
+        var topology = document.RootElement;
+        var prefix = topology.GetProperty("namespace_prefix").GetString();
+        var defaultName = topology.GetProperty("vantage").GetString()!;
+        List<string> names = topology.TryGetProperty("vantages", out var list)
+            ? list.EnumerateArray().Select(v => v.GetString()!).ToList()
+            : [];
+        names.Remove(defaultName);
+        names.Insert(0, defaultName);
+        return [.. names.Select(name =>
+        {
+            var asn = topology.GetProperty("nodes").EnumerateArray().First(n => n.GetProperty("name").GetString() == name).GetProperty("asn").GetInt64();
+            // A vantage is a host: one link, and its end of it lists the addresses (CIDR).
+            var end = topology.GetProperty("links").EnumerateArray()
+                .SelectMany(l => l.GetProperty("ends").EnumerateArray())
+                .First(e => e[0].GetString() == name);
+            var addresses = end.EnumerateArray().Skip(1).Select(a => IPAddress.Parse(a.GetString()!.Split('/')[0])).ToList();
+            return new LabVantage(name, prefix + name, asn, addresses, name == defaultName);
+        })];
     }
 
     private string? skipReason;
@@ -73,7 +100,14 @@ public sealed class LabFixture : IAsyncLifetime
         where trace.GetProperty("reachable").GetBoolean()
         select (trace.GetProperty("address").GetString()!, trace);
 
-    /// <summary>Runs curl inside the vantage namespace (the lab node's API listens on that namespace's loopback).</summary>
+    /// <summary>Destination addresses with their expected hops, as traced from one vantage (<c>vantages.NAME</c> of the truth).</summary>
+    public IEnumerable<(string Address, JsonElement Trace)> Traces(LabVantage vantage) =>
+        from destination in Truth.GetProperty("vantages").GetProperty(vantage.Name).GetProperty("destinations").EnumerateArray()
+        from trace in destination.GetProperty("traces").EnumerateArray()
+        where trace.GetProperty("reachable").GetBoolean()
+        select (trace.GetProperty("address").GetString()!, trace);
+
+    /// <summary>Runs curl inside the default vantage's namespace (the lab node's API listens on that namespace's loopback).</summary>
     public static async Task<(int Status, string Body)> CurlAsync(string method, string url, string? json = null)
     {
         var args = new List<string> { "netns", "exec", Vantage, "curl", "-sS", "-m", "120", "-o", "-", "-w", "\n%{http_code}", "-X", method, url };
@@ -134,6 +168,14 @@ public sealed class LabFixture : IAsyncLifetime
         var errors = await stderr;
         return (process.ExitCode, process.ExitCode == 0 ? output : output + errors);
     }
+}
+
+/// <summary>A vantage of the lab: a host namespace in its own AS, with no default route and no way out of the lab.</summary>
+/// <param name="Name">The vantage name a silo there runs with (<c>CYBERWATCH_VANTAGE</c>); the namespace is the lab's prefix and this name.</param>
+/// <param name="Addresses">Its lab addresses, IPv4 first; a silo there advertises the IPv4 one.</param>
+public sealed record LabVantage(string Name, string Namespace, long Asn, IReadOnlyList<IPAddress> Addresses, bool IsDefault)
+{
+    public IPAddress Address => Addresses.First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
 }
 
 [CollectionDefinition(Name)]

@@ -24,7 +24,16 @@ lab_model() {
 }
 
 lab_prefix() { jq -r '.namespace_prefix' "$LAB_TOPOLOGY"; }
-lab_vantage_ns() { jq -r '.namespace_prefix + .vantage' "$LAB_TOPOLOGY"; }
+lab_default_vantage() { jq -r '.vantage' "$LAB_TOPOLOGY"; }
+# The vantages' names, the default one first.
+lab_vantage_names() { lab_model vantages | cut -f1; }
+# The namespace of vantage NAME (the default one without NAME).
+lab_vantage_ns() { jq -r --arg v "${1:-}" '.namespace_prefix + (if $v == "" then .vantage else $v end)' "$LAB_TOPOLOGY"; }
+# The addresses of vantage NAME, comma-separated, IPv4 first.
+lab_vantage_addresses() { lab_model vantages | awk -F'\t' -v v="$1" '$1 == v {print $4}'; }
+lab_require_vantage() {
+    lab_vantage_names | grep -qxF -- "$1" || lab_die "no vantage '$1' in the topology (vantages: $(lab_vantage_names | paste -sd' '))"
+}
 lab_collector() { jq -r '.collector.node' "$LAB_TOPOLOGY"; }
 
 lab_namespaces() {
@@ -177,8 +186,11 @@ lab_up() {
         || lab_die "BGP did not converge; BIRD logs are in $LAB_RUN (the lab stays up for a look; scripts/lab down removes it)"
     lab_say "BGP converged in $((SECONDS - t0))s; every BIRD holds the routes the topology predicts"
     lab_mrt
-    lab_say "the lab is up; vantage: $(lab_vantage_ns) ($(lab_model truth | jq -r '.vantage.addresses | join(", ")'))"
+    lab_say "the lab is up; default vantage: $(lab_vantage_ns) ($(lab_model truth | jq -r '.vantage.addresses | join(", ")'))"
     lab_model truth | jq -r '.destinations[] | .name as $n | .traces[] | "lab:   \($n) \(.address)  AS path \(.as_path | map(tostring) | join(" "))"'
+    lab_model truth | jq -r '.vantages[] | select(.vantage.default | not)
+        | "lab: vantage \(.vantage.node): \(.vantage.namespace) (\(.vantage.addresses | join(", ")))",
+          (.destinations[] | .name as $n | .traces[] | "lab:   \($n) \(.address)  AS path \(.as_path | map(tostring) | join(" "))")'
 }
 
 # ---------------------------------------------------------------- down
@@ -245,18 +257,31 @@ lab_status() {
         echo "links down  $(paste -sd, "$LAB_DOWN_FILE")"
     fi
     [[ -f $LAB_MRT_FILE ]] && echo "mrt         $LAB_MRT_FILE ($(bgpdump -m "$LAB_MRT_FILE" 2>/dev/null | wc -l) routes)"
-    if lab_node_running; then
-        echo "lab node    running in $(lab_vantage_ns) (data $LAB_NODE_DIR)"
-    else
-        echo "lab node    stopped"
-    fi
+    local name ns addresses what p
+    while IFS=$'\t' read -r name ns _ addresses; do
+        what=""
+        for p in silo api; do
+            pid="$(cat "$(lab_node_dir "$name")/run/$p.pid" 2>/dev/null || true)"
+            [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && what+="${what:+, }$p pid $pid"
+        done
+        printf '%-11s %s (%s): %s\n' "$name" "$ns" "$addresses" "${what:-no node}"
+    done < <(lab_model vantages)
     return $rc
 }
 
 lab_exec() {
+    local vantage=""
+    if [[ ${1:-} == --vantage ]]; then
+        [[ $# -ge 2 ]] || lab_die "usage: scripts/lab exec [--vantage NAME] -- CMD [ARG...]"
+        vantage="$2"
+        shift 2
+        lab_require_vantage "$vantage"
+    fi
+    [[ ${1:-} == -- ]] && shift
+    [[ $# -gt 0 ]] || lab_die "usage: scripts/lab exec [--vantage NAME] -- CMD [ARG...]"
     lab_require_root
     lab_ns_up || lab_die "the lab is not up (scripts/lab up)"
-    exec ip netns exec "$(lab_vantage_ns)" "$@"
+    exec ip netns exec "$(lab_vantage_ns "$vantage")" "$@"
 }
 
 # ---------------------------------------------------------------- MRT, check
@@ -291,31 +316,34 @@ lab_check() {
     lab_ns_up || lab_die "the lab is not up (scripts/lab up)"
     lab_model converged --run-dir "$LAB_RUN" --timeout 5 || lab_die "BIRD does not hold the routes the model predicts"
     lab_say "BGP: every BIRD holds the routes the model predicts"
-    lab_no_way_out
+    local name
+    for name in $(lab_vantage_names); do
+        lab_no_way_out "$name"
+    done
     lab_model check
 }
 
-# Proves the vantage has no way out of the lab: each of its interfaces leads to another lab
+# Proves a vantage has no way out of the lab: each of its interfaces leads to another lab
 # namespace, it has no default route, and a non-lab address fails on the spot. 192.0.2.1 and
 # 2001:db8::1 are documentation addresses; no packet is sent, the route lookup itself fails.
 lab_no_way_out() {
-    local ns prefix line out
-    ns="$(lab_vantage_ns)"
+    local name="$1" ns prefix line out
+    ns="$(lab_vantage_ns "$name")"
     prefix="$(lab_prefix)"
     while read -r line; do
         [[ $line == *" lo: "* ]] && continue
-        [[ $line == *"link-netns $prefix"* ]] || lab_die "vantage interface leads out of the lab: $line"
+        [[ $line == *"link-netns $prefix"* ]] || lab_die "$name: interface leads out of the lab: $line"
     done < <(ip -n "$ns" -o -d link show)
     if ip -n "$ns" route show default | grep -q . || ip -n "$ns" -6 route show default | grep -q .; then
-        lab_die "the vantage has a default route"
+        lab_die "$name has a default route"
     fi
     if out="$(ip netns exec "$ns" ping -c1 -W1 192.0.2.1 2>&1)"; then
-        lab_die "ping 192.0.2.1 from the vantage succeeded: $out"
+        lab_die "ping 192.0.2.1 from $name succeeded: $out"
     fi
-    grep -q 'Network is unreachable' <<<"$out" || lab_die "ping 192.0.2.1 from the vantage did not fail locally: $out"
+    grep -q 'Network is unreachable' <<<"$out" || lab_die "ping 192.0.2.1 from $name did not fail locally: $out"
     out="$(ip -n "$ns" -6 route get 2001:db8::1 2>&1 || true)"
-    grep -q 'Network is unreachable' <<<"$out" || lab_die "the vantage has an IPv6 route for 2001:db8::1: $out"
-    lab_say "no way out: the vantage's only links lead to lab namespaces, it has no default route, ping 192.0.2.1 fails locally (Network is unreachable)"
+    grep -q 'Network is unreachable' <<<"$out" || lab_die "$name has an IPv6 route for 2001:db8::1: $out"
+    lab_say "no way out of $name: its only links lead to lab namespaces, it has no default route, ping 192.0.2.1 fails locally (Network is unreachable)"
 }
 
 # ---------------------------------------------------------------- links
@@ -325,8 +353,13 @@ lab_link() {
     lab_require_root
     lab_ns_up || lab_die "the lab is not up (scripts/lab up)"
     ends="$(lab_model link "$a" "$b")" || exit 1
-    local before after
-    before="$(lab_model truth | jq -c '[.destinations[].traces[] | {address, as_path}]')"
+    local before after paths
+    # The AS paths of every vantage, to the destinations and to the other vantages.
+    # shellcheck disable=SC2016 # a jq program
+    paths='[.vantages | to_entries[] | .key as $v
+        | (.value.destinations[].traces[] | {vantage: $v, address, as_path}),
+          (.value.vantage_paths | to_entries[] | {vantage: $v, address: "\(.key) (\(.value.vantage))", as_path: .value.as_path})]'
+    before="$(lab_model truth | jq -c "$paths")"
     while IFS=$'\t' read -r ns ifname; do
         ip -n "$ns" link set "$ifname" "$action"
     done <<<"$ends"
@@ -342,10 +375,10 @@ lab_link() {
     # stay as predicted for a few seconds before the change counts as done.
     lab_model converged --run-dir "$LAB_RUN" --timeout "$LAB_TIMEOUT" --settle 3 \
         || lab_die "BGP did not converge after link $action"
-    after="$(lab_model truth | jq -c '[.destinations[].traces[] | {address, as_path}]')"
+    after="$(lab_model truth | jq -c "$paths")"
     jq -rn --argjson b "$before" --argjson a "$after" \
         '[$b, $a] | transpose[] | select(.[0].as_path != .[1].as_path)
-         | "lab:   \(.[0].address): AS path \(.[0].as_path | map(tostring) | join(" ")) -> \(.[1].as_path | map(tostring) | join(" "))"'
+         | "lab:   from \(.[0].vantage) to \(.[0].address): AS path \(.[0].as_path // [] | map(tostring) | join(" ")) -> \(.[1].as_path // [] | map(tostring) | join(" "))"'
     lab_mrt
 }
 
@@ -360,24 +393,67 @@ lab_move_route() {
     esac
 }
 
-# ---------------------------------------------------------------- the lab node
+# ---------------------------------------------------------------- the lab nodes
 
-# The node in the vantage namespace: its own data directory, PostgreSQL and Redis in the root
-# namespace (ports apart from the main node's), reached from the namespace through their Unix
-# sockets; its silo and API listen on the namespace's own 127.0.0.1.
+# A node per vantage, one cluster. The default vantage's node is the lab node of old: its own data
+# directory, PostgreSQL and Redis in the root namespace (ports apart from the main node's), reached
+# from the namespaces through their Unix sockets, and the API on its namespace's 127.0.0.1:8000.
+# Each other vantage runs a silo only, with its pid files and logs in a directory of its own, on
+# the same PostgreSQL and Redis. Every silo advertises its vantage's lab address, so the silos
+# reach each other (ports 11111 and 30000 of each namespace) over the lab's BGP routing.
+lab_node_dir() {
+    local name="${1:-$(lab_default_vantage)}"
+    if [[ $name == "$(lab_default_vantage)" ]]; then
+        echo "$LAB_NODE_DIR"
+    else
+        echo "$LAB_NODE_DIR/vantages/$name"
+    fi
+}
+
+lab_tls_dir() { echo "$LAB_NODE_DIR/tls"; }
+
+# Cluster TLS (CYBERWATCH_TLS_*) exists once scripts/cyberwatch has the `cert` command; a silo
+# advertising a non-loopback address then refuses to start without it.
+lab_has_tls() { grep -qE '^[[:space:]]*cert\)' "$ROOT/scripts/cyberwatch"; }
+
+# The environment of vantage NAME's node; runs the rest of the arguments in it.
 lab_node_env() {
+    local name="$1" default address dir extra=()
+    shift
+    default="$(lab_default_vantage)"
+    address="$(lab_vantage_addresses "$name")"
+    dir="$(lab_node_dir "$name")"
+    if [[ $name != "$default" ]]; then
+        local envfile="$LAB_NODE_DIR/cyberwatch.env" dsn redis
+        [[ -f $envfile ]] || lab_die "$envfile is missing: the default vantage's node makes it (scripts/lab node-up)"
+        # shellcheck disable=SC1090 # the generated environment of the default vantage's node
+        dsn="$(set -a; source "$envfile"; printf '%s' "$CYBERWATCH_PG_DSN")"
+        # shellcheck disable=SC1090
+        redis="$(set -a; source "$envfile"; printf '%s' "$CYBERWATCH_REDIS_URL")"
+        extra+=(CYBERWATCH_PG_DSN="$dsn" CYBERWATCH_REDIS_URL="$redis")
+    fi
+    local tls
+    tls="$(lab_tls_dir)"
+    if lab_has_tls && [[ -f $tls/$name.crt ]]; then
+        extra+=(CYBERWATCH_TLS_CA="$tls/ca.crt" CYBERWATCH_TLS_CERT="$tls/$name.crt" CYBERWATCH_TLS_KEY="$tls/$name.key")
+    fi
     env -u CYBERWATCH_PG_DSN -u CYBERWATCH_REDIS_URL \
-        CYBERWATCH_DATA_DIR="$LAB_NODE_DIR" \
+        CYBERWATCH_DATA_DIR="$dir" \
         CYBERWATCH_PG_PORT="${CYBERWATCH_LAB_PG_PORT:-55442}" \
         CYBERWATCH_REDIS_PORT="${CYBERWATCH_LAB_REDIS_PORT:-56389}" \
         CYBERWATCH_API_URL="http://127.0.0.1:8000" \
         CYBERWATCH_SILO_HTTP="http://127.0.0.1:8001" \
-        CYBERWATCH_VANTAGE="${CYBERWATCH_LAB_VANTAGE:-lab-vantage}" \
+        CYBERWATCH_SILO_PORT=11111 \
+        CYBERWATCH_GATEWAY_PORT=30000 \
+        CYBERWATCH_ADVERTISED_ADDRESS="${address%%,*}" \
+        CYBERWATCH_VANTAGE="$name" \
         CYBERWATCH_CLUSTER_ID="cyberwatch-lab" \
+        CYBERWATCH_SERVICE_ID="cyberwatch-lab" \
         CYBERWATCH_STOP_HINT="scripts/lab node-down (or scripts/lab down)" \
         CYBERWATCH_PREFIX_DATA="$LAB_NODE_DIR/collector.mrt" \
         CYBERWATCH_IXP_PREFIXES="$(lab_ixp_prefixes)" \
         CYBERWATCH_IXP_MEMBERS="$(lab_ixp_members)" \
+        "${extra[@]}" \
         "$@"
 }
 
@@ -393,36 +469,83 @@ lab_ixp_members() {
 }
 
 lab_node_running() {
-    local name pid
-    for name in silo api; do
-        pid="$(cat "$LAB_NODE_DIR/run/$name.pid" 2>/dev/null || true)"
-        [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && return 0
+    local vantage name pid
+    for vantage in $(lab_vantage_names); do
+        for name in silo api; do
+            pid="$(cat "$(lab_node_dir "$vantage")/run/$name.pid" 2>/dev/null || true)"
+            [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && return 0
+        done
     done
     return 1
 }
 
+# The certificate of vantage NAME's silo, from the lab's private CA, once cluster TLS exists.
+lab_node_cert() {
+    local name="$1" tls default
+    lab_has_tls || return 0
+    tls="$(lab_tls_dir)"
+    default="$(lab_default_vantage)"
+    local out
+    # Its output (the environment to set) is for a person; the lab sets that environment itself.
+    if [[ ! -f $tls/ca.crt ]]; then
+        out="$(lab_node_env "$default" "$ROOT/scripts/cyberwatch" cert init --dir "$tls" 9>&- 2>&1)" \
+            || lab_die "scripts/cyberwatch cert init --dir $tls failed: $out"
+    fi
+    if [[ ! -f $tls/$name.crt ]]; then
+        out="$(lab_node_env "$default" "$ROOT/scripts/cyberwatch" cert node "$name" --dir "$tls" --ip "$(lab_vantage_addresses "$name")" 9>&- 2>&1)" \
+            || lab_die "scripts/cyberwatch cert node $name failed: $out"
+        lab_say "certificate of $name from the lab's cluster CA: $tls/$name.crt"
+    fi
+}
+
+# Starts the node of every vantage, or of vantage ONLY.
 lab_node_up() {
+    local only="${1:-}" default name ns
     lab_require_root
     lab_ns_up || lab_die "the lab is not up (scripts/lab up)"
+    [[ -z $only ]] || lab_require_vantage "$only"
+    default="$(lab_default_vantage)"
     mkdir -p "$LAB_NODE_DIR"
-    # The node maps hops with what BGP announced, as the route collector saw it.
+    # The nodes map hops with what BGP announced, as the route collector saw it.
     lab_mrt
     cp "$LAB_MRT_FILE" "$LAB_NODE_DIR/collector.mrt"
-    # PostgreSQL, Redis and the build first, in the root namespace: the namespace has no way to a
+    # PostgreSQL, Redis and the build first, in the root namespace: the namespaces have no way to a
     # package mirror, and the databases belong outside the simulated internet.
     # shellcheck disable=SC2016 # expanded by the inner bash
-    # 9>&-: PostgreSQL, Redis, the silo and the API must not inherit the lab lock.
-    lab_node_env bash -c 'set -euo pipefail; ROOT="$1"; source "$ROOT/scripts/lib/node.sh";
+    # 9>&-: PostgreSQL, Redis, the silos and the API must not inherit the lab lock.
+    lab_node_env "$default" bash -c 'set -euo pipefail; ROOT="$1"; source "$ROOT/scripts/lib/node.sh";
         node_install_packages; node_start_postgres; node_start_redis; node_build' _ "$ROOT" 9>&-
-    lab_node_env ip netns exec "$(lab_vantage_ns)" "$ROOT/scripts/cyberwatch" up 9>&-
-    lab_say "the lab node runs in $(lab_vantage_ns); try: scripts/lab exec -- curl -s 127.0.0.1:8000/health"
-    lab_say "its prefix data (CYBERWATCH_PREFIX_DATA): $LAB_NODE_DIR/collector.mrt, the route collector's RIB"
+    for name in $(lab_vantage_names); do
+        [[ -z $only || $only == "$name" ]] || continue
+        ns="$(lab_vantage_ns "$name")"
+        lab_node_cert "$name"
+        if [[ $name == "$default" ]]; then
+            lab_node_env "$name" ip netns exec "$ns" "$ROOT/scripts/cyberwatch" up 9>&-
+        else
+            lab_say "starting the silo of vantage $name in $ns ($(lab_vantage_addresses "$name"))"
+            # shellcheck disable=SC2016 # expanded by the inner bash
+            lab_node_env "$name" ip netns exec "$ns" bash -c 'set -euo pipefail; ROOT="$1"; source "$ROOT/scripts/lib/node.sh";
+                node_load_env; node_start_silo' _ "$ROOT" 9>&-
+        fi
+    done
+    lab_say "cluster cyberwatch-lab: one silo per vantage, each advertising its lab address (scripts/lab status)"
+    if [[ -z $only || $only == "$default" ]]; then
+        lab_say "the API runs in $(lab_vantage_ns); try: scripts/lab exec -- curl -s 127.0.0.1:8000/service-info"
+    fi
+    lab_say "prefix data (CYBERWATCH_PREFIX_DATA): $LAB_NODE_DIR/collector.mrt, the route collector's RIB"
 }
 
 lab_node_down() {
     lab_require_root
     [[ -d $LAB_NODE_DIR ]] || { lab_say "no lab node"; return 0; }
-    lab_node_env "$ROOT/scripts/cyberwatch" down
+    local name default
+    default="$(lab_default_vantage)"
+    # The other vantages' silos first, while the PostgreSQL they leave the cluster through still runs.
+    for name in $(lab_vantage_names); do
+        [[ $name != "$default" && -d $(lab_node_dir "$name") ]] || continue
+        lab_node_env "$name" "$ROOT/scripts/cyberwatch" down
+    done
+    lab_node_env "$default" "$ROOT/scripts/cyberwatch" down
 }
 
 lab_key() {
@@ -430,5 +553,5 @@ lab_key() {
     # Until the node has API keys there is nothing to print, and that is not an error.
     grep -qE '^[[:space:]]*apikey\)' "$ROOT/scripts/cyberwatch" || return 0
     lab_ns_up || lab_die "the lab is not up (scripts/lab up)"
-    lab_node_env ip netns exec "$(lab_vantage_ns)" "$ROOT/scripts/cyberwatch" apikey create --role admin
+    lab_node_env "$(lab_default_vantage)" ip netns exec "$(lab_vantage_ns)" "$ROOT/scripts/cyberwatch" apikey create --role admin
 }

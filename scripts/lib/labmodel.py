@@ -6,10 +6,13 @@ ground truth come from one description and cannot drift apart:
 
   plan             namespaces, veths, addresses and static routes, one tab-separated line each
   bird-configs     a BIRD 2 config per border router and one for the route collector
-  truth            the ground truth as JSON (hops, AS paths, adjacencies, prefixes)
+  truth            the ground truth as JSON (hops, AS paths, adjacencies, prefixes), for the
+                   default vantage at the top level and for every vantage under "vantages"
   prefixes         prefix<TAB>origin ASN, as pyasn reads it
   converged        waits until every BIRD holds exactly the routes the model predicts
-  check            traces from the vantage (scamper, traceroute, mtr) compared with the truth
+  check            traces from each vantage (scamper, traceroute, mtr) compared with the truth, and
+                   TCP between the vantages
+  vantages         name<TAB>namespace<TAB>ASN<TAB>addresses of each vantage, the default one first
   link             resolves "A B" to the interfaces of a link, for `scripts/lab link`
 
 Routing inside an AS is static (shortest paths by hop count; equal-cost paths become multipath
@@ -134,6 +137,8 @@ class Lab:
     def __init__(self, topo, down_links=()):
         self.topo = topo
         self.prefix = topo["namespace_prefix"]
+        # The default vantage first; it is the one the top level of the truth describes.
+        self.vantages = [topo["vantage"]] + [v for v in topo.get("vantages", []) if v != topo["vantage"]]
         self.nodes = {}
         self.segments = []
         self.ases = {}
@@ -227,9 +232,10 @@ class Lab:
                 if addr.is_private or addr.is_reserved or addr.is_multicast or addr.is_loopback \
                         or addr.is_link_local or addr in ipaddress.ip_network("100.64.0.0/10"):
                     raise TopologyError(f"{node.name}: {addr} is special-purpose; the node would refuse to probe it")
-        vantage = self.nodes.get(self.topo["vantage"])
-        if vantage is None or vantage.role != "host":
-            raise TopologyError("the vantage must be a host")
+        for name in self.vantages:
+            vantage = self.nodes.get(name)
+            if vantage is None or vantage.role != "host":
+                raise TopologyError(f"the vantage {name} must be a host")
         for d in self.topo["destinations"]:
             if d not in self.nodes or self.nodes[d].role != "host":
                 raise TopologyError(f"destination {d} is not a host")
@@ -248,8 +254,10 @@ class Lab:
         for node in self.nodes.values():
             if node.role == "host" and len(node.attachments) != 1:
                 raise TopologyError(f"host {node.name} needs exactly one link")
-        if self.owner_asn(vantage.attachments[0].address(4)) != vantage.asn:
-            raise TopologyError("the vantage's IPv4 address is not in its AS's prefixes")
+        for name in self.vantages:
+            vantage = self.nodes[name]
+            if self.owner_asn(vantage.attachments[0].address(4)) != vantage.asn:
+                raise TopologyError(f"the vantage {name}'s IPv4 address is not in its AS's prefixes")
 
     # ------------------------------------------------------------ prefixes and ownership
 
@@ -350,7 +358,7 @@ class Lab:
                         for other in att.segment.other(n.name):
                             if self.nodes[other.node].role in ("router", "border") and other.address(family):
                                 hop = [(other.address(family), att)]
-                                if n.name == self.topo["vantage"]:
+                                if n.name in self.vantages:
                                     # No default route: one route per lab prefix, so that any other
                                     # address fails right here with "Network is unreachable".
                                     for p, _ in self.announced():
@@ -553,10 +561,10 @@ class Lab:
             entry["third_party"] = True
         return entry
 
-    def trace_truth(self, dst):
-        vantage = self.topo["vantage"]
+    def trace_truth(self, dst, vantage=None):
+        vantage = vantage or self.topo["vantage"]
         if self.nodes[vantage].attachments[0].address(dst.version) is None:
-            raise TopologyError(f"the vantage has no IPv{dst.version} address")
+            raise TopologyError(f"the vantage {vantage} has no IPv{dst.version} address")
         found = self.branches(vantage, dst)
         per_ttl = []
         for path, _ in found:
@@ -593,15 +601,23 @@ class Lab:
 
     # ------------------------------------------------------------ outputs
 
-    def truth(self):
-        vantage = self.nodes[self.topo["vantage"]]
+    def vantage_info(self, name):
+        vantage = self.nodes[name]
+        return {"node": vantage.name, "namespace": self.prefix + vantage.name, "asn": vantage.asn,
+                "addresses": [str(a.ip) for a in vantage.attachments[0].addresses]}
+
+    def destinations_truth(self, vantage_name):
+        """What traces from one vantage to every destination must show."""
+        vantage = self.nodes[vantage_name]
         dests = []
         for name in self.topo["destinations"]:
             node = self.nodes[name]
             addrs = [a.ip for a in node.attachments[0].addresses]
             paths = []
             for a in addrs:
-                hops, branches, reached = self.trace_truth(a)
+                if vantage.attachments[0].address(a.version) is None:
+                    continue
+                hops, branches, reached = self.trace_truth(a, vantage_name)
                 as_path, prefix = self.as_path_to(vantage.asn, a)
                 paths.append({
                     "address": str(a),
@@ -616,6 +632,23 @@ class Lab:
                 })
             dests.append({"name": name, "asn": node.asn, "as_name": self.ases[node.asn]["name"],
                           "addresses": [str(a) for a in addrs], "traces": paths})
+        return dests
+
+    def vantage_paths(self, vantage_name):
+        """AS path from one vantage to each other vantage's addresses (the way silo-to-silo traffic goes)."""
+        vantage = self.nodes[vantage_name]
+        out = {}
+        for other in self.vantages:
+            if other == vantage_name:
+                continue
+            for a in self.nodes[other].attachments[0].addresses:
+                as_path, _ = self.as_path_to(vantage.asn, a.ip)
+                out[str(a.ip)] = {"vantage": other, "as_path": as_path}
+        return out
+
+    def truth(self):
+        vantage = self.nodes[self.topo["vantage"]]
+        dests = self.destinations_truth(vantage.name)
         adjacencies = []
         seen = set()
         for border, sessions in self.sessions.items():
@@ -647,8 +680,7 @@ class Lab:
         cnode = self.nodes[collector["node"]]
         return {
             "lab": self.prefix.rstrip("-"),
-            "vantage": {"node": vantage.name, "namespace": self.prefix + vantage.name, "asn": vantage.asn,
-                        "addresses": [str(a.ip) for a in vantage.attachments[0].addresses]},
+            "vantage": self.vantage_info(vantage.name),
             "destinations": dests,
             "ases": [{"asn": asn, "name": a["name"], "border": a["border"],
                       "router_id": str(a["loopback"][0]),
@@ -664,6 +696,11 @@ class Lab:
                           "peers": [{"asn": asn, "address": str(a["loopback"][0])} for asn, a in sorted(self.ases.items())]},
             "down_links": down,
             "warnings": self.warnings,
+            # Every vantage, the default one too, in the shape of the top level's "vantage" and "destinations".
+            "vantages": {name: {"vantage": {**self.vantage_info(name), "default": name == vantage.name},
+                                "destinations": dests if name == vantage.name else self.destinations_truth(name),
+                                "vantage_paths": self.vantage_paths(name)}
+                         for name in self.vantages},
         }
 
     def plan(self):
@@ -1033,11 +1070,24 @@ def same_as_branch(branches, got):
 
 
 def check(lab, rounds):
-    """Traces every destination address from the vantage; returns the problems found."""
-    ns = lab.prefix + lab.topo["vantage"]
+    """Traces every destination address from every vantage and tries TCP between the vantages;
+    returns the problems found."""
     truth = lab.truth()
     problems = []
-    for d in truth["destinations"]:
+    for name, v in truth["vantages"].items():
+        # The default vantage gets every tool; the others the Paris traces cyberWatch itself sends.
+        problems += check_vantage(v, rounds, every_tool=v["vantage"]["default"])
+    problems += check_tcp(lab)
+    return problems
+
+
+def check_vantage(v, rounds, every_tool):
+    """Traces every destination address from one vantage; returns the problems found."""
+    ns = v["vantage"]["namespace"]
+    name = v["vantage"]["node"]
+    problems = []
+    print(f"== from {name} ({ns}, AS{v['vantage']['asn']})")
+    for d in v["destinations"]:
         for t in d["traces"]:
             addr, want, branches = t["address"], t["hop_addresses"], t["branches"]
             print(f"{d['name']} {addr}: AS path {' '.join(map(str, t['as_path']))}")
@@ -1048,10 +1098,12 @@ def check(lab, rounds):
                 ok = same_as_branch(branches, got)
                 print(f"  scamper icmp-paris #{i + 1}: {json.dumps(got)} {'OK' if ok else 'MISMATCH'}")
                 if not ok:
-                    problems.append(f"{addr}: scamper icmp-paris run {i + 1} gave {got} (stop reason {stop})")
+                    problems.append(f"{name} {addr}: scamper icmp-paris run {i + 1} gave {got} (stop reason {stop})")
                 seen.add(tuple(got))
             if len(seen) > 1:
-                problems.append(f"{addr}: Paris traces of one flow took different branches: {sorted(seen)}")
+                problems.append(f"{name} {addr}: Paris traces of one flow took different branches: {sorted(seen)}")
+            if not every_tool:
+                continue
             if ":" in addr:
                 # scamper 20211212 sends IPv6 udp-paris probes whose answers it then fails to match
                 # (the answers do arrive); see scripts/lab.md.
@@ -1076,6 +1128,48 @@ def check(lab, rounds):
             print(f"  mtr:                  {json.dumps(got)} {'OK' if ok else 'MISMATCH'}")
             if not ok:
                 problems.append(f"{addr}: mtr gave {got}")
+    return problems
+
+
+TCP_PROBE = """
+import socket, sys
+family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(family, socket.SOCK_STREAM)
+s.bind((sys.argv[1], 0))
+s.listen(1)
+print(s.getsockname()[1], flush=True)
+s.settimeout(10)
+c, peer = s.accept()
+c.sendall(peer[0].encode())
+c.close()
+"""
+
+
+def check_tcp(lab):
+    """TCP from each vantage to every other one, over lab routing (the way silos of different
+    vantages reach each other's silo and gateway ports); returns the problems found."""
+    problems = []
+    print("== TCP between the vantages")
+    for server in lab.vantages:
+        for addr in lab.nodes[server].attachments[0].addresses:
+            for client in lab.vantages:
+                if client == server:
+                    continue
+                listener = subprocess.Popen(["ip", "netns", "exec", lab.prefix + server, sys.executable, "-c", TCP_PROBE, str(addr.ip)],
+                                            stdout=subprocess.PIPE, text=True)
+                try:
+                    port = listener.stdout.readline().strip()
+                    r = ns_run(lab.prefix + client, sys.executable, "-c",
+                               "import socket, sys; c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5); "
+                               "print(c.recv(100).decode())", str(addr.ip), port, timeout=20)
+                    mine = lab.nodes[client].attachments[0].address(addr.version)
+                    ok = r.returncode == 0 and r.stdout.strip() == str(mine)
+                    print(f"  {client} -> {server} [{addr.ip}]:{port}: {'OK, seen from ' + r.stdout.strip() if ok else 'FAILED'}")
+                    if not ok:
+                        problems.append(f"TCP {client} -> {server} {addr.ip}:{port} failed: {r.stderr.strip() or r.stdout.strip()}")
+                finally:
+                    listener.kill()
+                    listener.wait()
     return problems
 
 
@@ -1135,6 +1229,7 @@ def main():
     lk.add_argument("a")
     lk.add_argument("b")
     sub.add_parser("validate")
+    sub.add_parser("vantages")
     cm = sub.add_parser("check-mrt")
     cm.add_argument("--mrt", required=True)
     args = ap.parse_args()
@@ -1149,6 +1244,10 @@ def main():
     if args.cmd == "validate":
         for w in lab.warnings:
             print(f"lab: warning: {w}", file=sys.stderr)
+    elif args.cmd == "vantages":
+        for name in lab.vantages:
+            v = lab.vantage_info(name)
+            print("\t".join([name, v["namespace"], str(v["asn"]), ",".join(v["addresses"])]))
     elif args.cmd == "plan":
         for line in lab.plan():
             print("\t".join(line))
