@@ -76,7 +76,13 @@ public sealed class PrometheusTests
                 Assert.Equal("2", due);
                 // The silo's own vantage point answers; the ghost has no silo.
                 Assert.Equal("0", await EventuallyAsync(http, "max(cyberwatch_vantage_silos_answering{vantage=\"ghost\"})", log));
-                Assert.Equal("1", await EventuallyAsync(http, "sum(cyberwatch_vantage_silos_answering)", log));
+                // Its silo reports in a few seconds after start; the status gauge follows on its next poll.
+                var answering = await EventuallyAsync(http, "sum(cyberwatch_vantage_silos_answering)", log);
+                for (var deadline = DateTime.UtcNow.AddSeconds(60); answering != "1" && DateTime.UtcNow < deadline; await Task.Delay(500))
+                {
+                    answering = await EventuallyAsync(http, "sum(cyberwatch_vantage_silos_answering)", log);
+                }
+                Assert.Equal("1", answering);
                 Assert.Equal("1", await EventuallyAsync(http, "up{job=\"cyberwatch-silo\"}", log));
                 Assert.Equal("2", await EventuallyAsync(http, "max(cyberwatch_targets_overdue)", log));
                 foreach (var gauge in new[] { "cyberwatch_targets_total", "cyberwatch_enrichment_backlog", "cyberwatch_probe_queue_depth",
