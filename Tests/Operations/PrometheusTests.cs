@@ -78,7 +78,7 @@ public sealed class PrometheusTests
                 Assert.Equal("0", await EventuallyAsync(http, "max(cyberwatch_vantage_silos_answering{vantage=\"ghost\"})", log));
                 // Its silo reports in a few seconds after start; the status gauge follows on its next poll.
                 var answering = await EventuallyAsync(http, "sum(cyberwatch_vantage_silos_answering)", log);
-                for (var deadline = DateTime.UtcNow.AddSeconds(60); answering != "1" && DateTime.UtcNow < deadline; await Task.Delay(500))
+                for (var until = DateTime.UtcNow.AddSeconds(60); answering != "1" && DateTime.UtcNow < until; await Task.Delay(500))
                 {
                     answering = await EventuallyAsync(http, "sum(cyberwatch_vantage_silos_answering)", log);
                 }

@@ -1,0 +1,241 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace CyberWatch.Tests.Lab;
+
+/// <summary>
+/// The node as a cluster of vantage points in the lab: a silo in each of the three vantages (three ASes), real
+/// scamper and BIRD. Every destination is measured from every vantage along that vantage's own ground truth, each
+/// pair only by its vantage's silo; vantages interleaved record no path change, a route moved on one vantage's
+/// uplink records changes for that vantage only; a vantage that goes down leaves its pairs waiting and catches up
+/// once back; on demand "from all" answers per vantage.
+/// </summary>
+[Collection(LabCollection.Name)]
+public sealed class VantagePointsInTheLabTests(LabFixture lab)
+{
+    // Hop feedback off: the routers of the paths would become targets and blur the counts.
+    private const string Settings = """
+        UPDATE settings SET value = value || '{"rate_limit_per_minute": 1200, "per_prefix_interval_seconds": 0.1,
+            "target_cooldown_seconds": 0, "hop_feedback_enabled": false}'::jsonb WHERE key = 'worker_settings';
+        """;
+
+    private List<string> Destinations() => [.. lab.Traces(LabFixture.DefaultVantage).Select(t => t.Address).Distinct()];
+
+    private static Task<long> CountAsync(LabCluster cluster, string sql) => cluster.Database.ScalarAsync<long>(sql);
+
+    private static async Task EnqueueAsync(LabCluster cluster, IReadOnlyList<string> destinations)
+    {
+        var (status, body) = await cluster.PostAsync("/targets/enqueue", JsonSerializer.Serialize(new { targets = destinations, vantages = "all" }));
+        Assert.True(status == 200, body);
+    }
+
+    private static async Task WaitForAsync(LabCluster cluster, string what, Func<Task<bool>> condition, TimeSpan timeout) =>
+        await LabNode.WaitUntilAsync(condition, timeout, () => $"{what}\n" + string.Join("\n\n",
+            cluster.Vantages.Select(v => { try { return $"silo of {v.Name}:\n{Tail(cluster.Silo(v.Name).Output)}"; } catch (InvalidOperationException) { return $"silo of {v.Name}: stopped"; } })));
+
+    private static string Tail(string output) => output[^Math.Min(3000, output.Length)..];
+
+    /// <summary>Sets every pair due now (a round) and waits until each has one more measurement.</summary>
+    private static async Task RoundAsync(LabCluster cluster, long expectedTotal, string? onlyVantage = null)
+    {
+        await cluster.Database.ScalarAsync<object>(onlyVantage is null
+            ? "UPDATE target_vantages SET next_due_at = now()"
+            : $"UPDATE target_vantages SET next_due_at = now() WHERE vantage = '{onlyVantage}'");
+        await WaitForAsync(cluster, $"{expectedTotal} measurements", async () =>
+            await CountAsync(cluster, "SELECT count(*) FROM measurements") >= expectedTotal, TimeSpan.FromSeconds(120));
+    }
+
+    private static async Task<List<string?>> LatestHopsAsync(LabCluster cluster, string target, string vantage)
+    {
+        await using var command = cluster.Database.DataSource.CreateCommand("""
+            SELECT h.ttl, host(h.address) FROM hops h
+              JOIN (SELECT id, started_at FROM measurements WHERE target = @t::inet AND vantage = @v ORDER BY started_at DESC LIMIT 1) m
+                ON m.id = h.measurement_id AND h.measured_at = m.started_at
+             WHERE h.reply_index = 0 ORDER BY h.ttl
+            """);
+        command.Parameters.AddWithValue("t", target);
+        command.Parameters.AddWithValue("v", vantage);
+        var byTtl = new Dictionary<int, string?>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            byTtl[reader.GetInt16(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
+        }
+        var last = byTtl.Count == 0 ? 0 : byTtl.Keys.Max();
+        return [.. Enumerable.Range(1, last).Select(ttl => byTtl.GetValueOrDefault(ttl))];
+    }
+
+    private static List<List<string?>> Branches(JsonElement trace) => [.. trace.GetProperty("branches").EnumerateArray()
+        .Select(b => b.EnumerateArray().Select(a => a.ValueKind == JsonValueKind.Null ? null : a.GetString()).ToList())];
+
+    private static List<long> AsPath(JsonElement trace) => [.. trace.GetProperty("as_path").EnumerateArray().Select(a => a.GetInt64())];
+
+    private static string Show(IEnumerable<string?> path) => "[" + string.Join(", ", path.Select(a => a ?? "*")) + "]";
+
+    [Fact]
+    public async Task Every_destination_is_measured_from_every_vantage_along_its_truth_and_only_a_moved_vantage_records_changes()
+    {
+        lab.SkipIfUnavailable();
+        await using var cluster = await LabCluster.StartAsync(lab, settingsSql: Settings);
+        var destinations = Destinations();
+        var vantages = LabFixture.Vantages;
+        var pairs = destinations.Count * vantages.Count;
+        await WaitForAsync(cluster, "every vantage registered", async () =>
+            await CountAsync(cluster, "SELECT count(*) FROM vantage_silos WHERE last_heartbeat > now() - interval '1 minute'") == vantages.Count,
+            TimeSpan.FromSeconds(60));
+
+        await EnqueueAsync(cluster, destinations);
+        await WaitForAsync(cluster, "every (target, vantage) measured", async () =>
+            await CountAsync(cluster, "SELECT count(DISTINCT (target, vantage)) FROM measurements") == pairs, TimeSpan.FromSeconds(180));
+        // Once each, and only from the vantages of the cluster (the vantage column is the silo that probed).
+        Assert.Equal(pairs, await CountAsync(cluster, "SELECT count(*) FROM measurements"));
+        foreach (var vantage in vantages)
+        {
+            Assert.Equal(destinations.Count, await CountAsync(cluster, $"SELECT count(*) FROM measurements WHERE vantage = '{vantage.Name}'"));
+        }
+
+        // Each vantage's stored path is its own ground truth: hops (one ECMP branch) and AS path.
+        var mismatches = new List<string>();
+        foreach (var vantage in vantages)
+        {
+            foreach (var (address, trace) in lab.Traces(vantage))
+            {
+                var hops = await LatestHopsAsync(cluster, address, vantage.Name);
+                if (!Branches(trace).Any(b => b.SequenceEqual(hops)))
+                {
+                    mismatches.Add($"{vantage.Name} -> {address}: stored {Show(hops)}, truth allows {string.Join(" or ", Branches(trace).Select(Show))}");
+                }
+                var (status, body) = await cluster.GetAsync($"/targets/{address}");
+                Assert.True(status == 200, body);
+                var state = JsonDocument.Parse(body).RootElement.GetProperty("perVantage").EnumerateArray()
+                    .Single(v => v.GetProperty("vantage").GetString() == vantage.Name);
+                var asPath = state.GetProperty("lastAsPath").EnumerateArray().Select(a => a.GetInt64()).ToList();
+                if (!asPath.SequenceEqual(AsPath(trace)))
+                {
+                    mismatches.Add($"{vantage.Name} -> {address}: AS path {string.Join(' ', asPath)}, truth {string.Join(' ', AsPath(trace))}");
+                }
+            }
+        }
+        Assert.True(mismatches.Count == 0, string.Join('\n', mismatches));
+
+        // The AS graph of all vantages: the union of their truths' adjacencies, and nothing else.
+        var expectedEdges = vantages.SelectMany(v => lab.Traces(v)).Select(t => AsPath(t.Trace))
+            .SelectMany(p => p.Zip(p.Skip(1), (a, b) => $"{a}->{b}")).ToHashSet();
+        string? stored = "";
+        await WaitForAsync(cluster, "as_edges equal the truth's adjacencies", async () =>
+        {
+            stored = await cluster.Database.ScalarAsync<string?>("SELECT coalesce(string_agg(src_asn || '->' || dst_asn, ' ' ORDER BY src_asn, dst_asn), '') FROM as_edges");
+            return (stored ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet().SetEquals(expectedEdges);
+        }, TimeSpan.FromSeconds(30));
+        // And per vantage: the graph from one vantage holds the adjacencies of its own paths.
+        foreach (var vantage in vantages)
+        {
+            var truthPath = AsPath(lab.Traces(vantage).First().Trace);
+            var (status, body) = await cluster.GetAsync($"/graph/path?src_asn={truthPath[0]}&dst_asn={truthPath[^1]}&directed=true&vantage={vantage.Name}");
+            Assert.True(status == 200, $"{vantage.Name}: {body}");
+            Assert.Equal(truthPath, JsonDocument.Parse(body).RootElement.GetProperty("path").EnumerateArray().Select(a => a.GetInt64()));
+        }
+
+        // Ten rounds with the vantages interleaved: each pair is judged against its own history, so nothing changed.
+        for (var round = 1; round <= 10; round++)
+        {
+            await RoundAsync(cluster, (long)pairs * (round + 1));
+        }
+        Assert.Equal(0, await CountAsync(cluster, "SELECT count(*) FROM path_changes WHERE kind IN ('as_path', 'ip_path')"));
+
+        // The default vantage loses its preferred uplink: its pairs record AS-path changes, the others' none.
+        var (moved, output) = await LabFixture.RunAsync((LabFixture.Script, ["move-route"]), TimeSpan.FromMinutes(2));
+        Assert.True(moved == 0, output);
+        try
+        {
+            await RoundAsync(cluster, (long)pairs * 12);
+            await WaitForAsync(cluster, "as_path changes of the default vantage", async () =>
+                await CountAsync(cluster, "SELECT count(*) FROM path_changes WHERE kind = 'as_path'") > 0, TimeSpan.FromSeconds(20));
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.Equal(LabFixture.DefaultVantage.Name, await cluster.Database.ScalarAsync<string>(
+                "SELECT string_agg(DISTINCT vantage, ',') FROM path_changes WHERE kind IN ('as_path', 'ip_path')"));
+            // Every destination of the default vantage moved to TRANSIT-B (1300).
+            Assert.Equal(destinations.Count, await CountAsync(cluster,
+                $"SELECT count(DISTINCT target) FROM path_changes WHERE kind = 'as_path' AND vantage = '{LabFixture.DefaultVantage.Name}'"));
+        }
+        finally
+        {
+            await LabFixture.RunAsync((LabFixture.Script, ["move-route", "restore"]), TimeSpan.FromMinutes(2));
+        }
+    }
+
+    [Fact]
+    public async Task A_vantage_that_goes_down_leaves_its_pairs_waiting_and_on_demand_from_all_answers_for_each_vantage()
+    {
+        lab.SkipIfUnavailable();
+        await using var cluster = await LabCluster.StartAsync(lab, settingsSql: Settings);
+        var destinations = Destinations();
+        var vantages = LabFixture.Vantages;
+        var pairs = destinations.Count * vantages.Count;
+        var away = vantages.Last(v => !v.IsDefault).Name;
+        await WaitForAsync(cluster, "every vantage registered", async () =>
+            await CountAsync(cluster, "SELECT count(*) FROM vantage_silos WHERE last_heartbeat > now() - interval '1 minute'") == vantages.Count,
+            TimeSpan.FromSeconds(60));
+        await EnqueueAsync(cluster, destinations);
+        await WaitForAsync(cluster, "the first wave", async () => await CountAsync(cluster, "SELECT count(*) FROM measurements") == pairs,
+            TimeSpan.FromSeconds(180));
+
+        // On demand from all: one answer per vantage, each taken from there.
+        var dstA = "30.14.1.10";
+        var (status, body) = await cluster.PostAsync("/traceroute/run", JsonSerializer.Serialize(new { target = dstA, vantages = "all" }));
+        Assert.True(status == 200, body);
+        var results = JsonDocument.Parse(body).RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(vantages.Select(v => v.Name).Order(), results.Select(r => r.GetProperty("vantage").GetString()).Order());
+        foreach (var result in results)
+        {
+            var name = result.GetProperty("vantage").GetString()!;
+            Assert.True(result.GetProperty("status").GetInt32() == 200, result.ToString());
+            Assert.Equal(name, result.GetProperty("measurement").GetProperty("vantage").GetString());
+            var truth = lab.Traces(LabFixture.VantageNamed(name)).First(t => t.Address == dstA).Trace;
+            var hops = result.GetProperty("hops").EnumerateArray().Where(h => h.GetProperty("replyIndex").GetInt32() == 0)
+                .Select(h => h.GetProperty("address").ValueKind == JsonValueKind.Null ? null : h.GetProperty("address").GetString()).ToList();
+            Assert.True(Branches(truth).Any(b => b.SequenceEqual(hops)), $"{name}: {Show(hops)}");
+        }
+
+        // One vantage stops: it is reported down, the others go on, its pairs wait and are taken by nobody else.
+        await cluster.StopAsync(away);
+        await WaitForAsync(cluster, $"{away} down", async () =>
+            JsonDocument.Parse((await cluster.GetAsync($"/vantages/{away}")).Body).RootElement.GetProperty("status").GetString() == "down",
+            TimeSpan.FromSeconds(30));
+        var before = await CountAsync(cluster, "SELECT count(*) FROM measurements");
+        await cluster.Database.ScalarAsync<object>("UPDATE target_vantages SET next_due_at = now()");
+        var others = destinations.Count * (vantages.Count - 1);
+        await WaitForAsync(cluster, "the other vantages' round", async () =>
+            await CountAsync(cluster, "SELECT count(*) FROM measurements") >= before + others, TimeSpan.FromSeconds(120));
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        Assert.Equal(before + others, await CountAsync(cluster, "SELECT count(*) FROM measurements"));
+        Assert.Equal(destinations.Count, await CountAsync(cluster,
+            $"SELECT count(*) FROM target_vantages WHERE vantage = '{away}' AND next_due_at <= now()"));
+
+        // On demand from all with it down: the others answer, it says why, within the API's time.
+        var clock = Stopwatch.StartNew();
+        (status, body) = await cluster.PostAsync("/traceroute/run", JsonSerializer.Serialize(new { target = dstA, vantages = "all" }));
+        Assert.True(status == 200, body);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
+        results = JsonDocument.Parse(body).RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(503, results.Single(r => r.GetProperty("vantage").GetString() == away).GetProperty("status").GetInt32());
+        Assert.All(results.Where(r => r.GetProperty("vantage").GetString() != away), r => Assert.Equal(200, r.GetProperty("status").GetInt32()));
+
+        // It comes back: its overdue pairs are measured within a tick and the probe time, once each (dst-a also had its on-demand probe).
+        var awayBefore = await CountAsync(cluster, $"SELECT count(*) FROM measurements WHERE vantage = '{away}'");
+        clock.Restart();
+        await cluster.StartAsync(away);
+        var joined = clock.Elapsed;
+        await WaitForAsync(cluster, $"{away} caught up", async () =>
+            await CountAsync(cluster, $"SELECT count(*) FROM measurements WHERE vantage = '{away}'") >= awayBefore + destinations.Count,
+            TimeSpan.FromSeconds(120));
+        var caughtUp = clock.Elapsed;
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        Assert.Equal(awayBefore + destinations.Count, await CountAsync(cluster, $"SELECT count(*) FROM measurements WHERE vantage = '{away}'"));
+        Assert.Equal(0, await CountAsync(cluster,
+            $"SELECT count(*) FROM (SELECT target FROM measurements WHERE vantage = '{away}' GROUP BY target HAVING count(*) <> CASE WHEN target = '{dstA}' THEN 3 ELSE 2 END) d"));
+        TestContext.Current.SendDiagnosticMessage(
+            $"vantage {away} back: silo active after {joined.TotalSeconds:F1} s, its {destinations.Count} overdue pairs measured {caughtUp.TotalSeconds:F1} s after its start");
+        Assert.True(caughtUp - joined < TimeSpan.FromSeconds(60), $"caught up {(caughtUp - joined).TotalSeconds:F1} s after joining");
+    }
+}
