@@ -61,7 +61,10 @@ public sealed partial class MeasurementWriter : BackgroundService
     {
         var batch = new List<Pending>(MaxBatch);
         var failures = 0;
-        while (await queue.Reader.WaitToReadAsync(stoppingToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default))
+        // A batch kept after a failure is retried whether or not new measurements arrive: the last ones of a
+        // burst must not wait for the next probe to be stored.
+        while (batch.Count > 0 && !stoppingToken.IsCancellationRequested
+               || await queue.Reader.WaitToReadAsync(stoppingToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default))
         {
             while (batch.Count < MaxBatch && queue.Reader.TryRead(out var next))
             {

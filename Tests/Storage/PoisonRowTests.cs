@@ -98,6 +98,31 @@ public sealed class PoisonRowTests : IAsyncLifetime
         Assert.Equal(0, tables.Pending);
     }
 
+    [Fact]
+    public async Task A_batch_kept_through_an_outage_is_stored_without_waiting_for_the_next_measurement()
+    {
+        var writer = new MeasurementWriter(database.DataSource, NullLogger<MeasurementWriter>.Instance, services.GetRequiredService<IMeterFactory>());
+        // Not a data refusal (42P01, undefined table): the batch waits and is retried, as while PostgreSQL is down.
+        await database.ScalarAsync<object>("ALTER TABLE measurements RENAME TO measurements_away");
+        var writes = Enumerable.Range(0, 3).Select(i => writer.WriteAsync(Measurement($"30.17.4.{i + 1}", "icmp-paris"))).ToList();
+        await writer.StartAsync(CancellationToken.None);
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.All(writes, w => Assert.False(w.IsCompleted));
+            await database.ScalarAsync<object>("ALTER TABLE measurements_away RENAME TO measurements");
+
+            // The last burst of a run: nothing new arrives, and the held batch is stored anyway.
+            await Task.WhenAll(writes).WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(3L, await database.ScalarAsync<long>("SELECT count(*) FROM measurements"));
+            Assert.Equal(0L, await database.ScalarAsync<long>("SELECT count(*) FROM rejected_rows"));
+        }
+        finally
+        {
+            await writer.StopAsync(CancellationToken.None);
+        }
+    }
+
     private static MeasurementRow Measurement(string target, string method) => new()
     {
         Target = IPAddress.Parse(target),
