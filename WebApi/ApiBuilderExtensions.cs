@@ -73,6 +73,7 @@ public static class ApiBuilderExtensions
         builder.AddCyberWatchAccess(listen);
         builder.AddCyberWatchAbuseProtection();
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = AbuseProtection.ExplainStatus);
+        builder.Services.AddExceptionHandler<StorageUnavailableHandler>();
         // Enums as the words the API takes in (target sources, methods): "asn_expansion", not 4.
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(
             new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower)));

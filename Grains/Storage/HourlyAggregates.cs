@@ -71,6 +71,23 @@ public sealed class HourlyAggregates(NpgsqlDataSource dataSource, TimeProvider c
         await transaction.CommitAsync(cancellationToken);
     }
 
+    /// <summary>When the newest stored measurement started, or null when none is stored.</summary>
+    public async Task<DateTimeOffset?> NewestMeasurementAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT max(started_at) FROM measurements");
+        return await command.ExecuteScalarAsync(cancellationToken) is DateTime value ? new DateTimeOffset(value, TimeSpan.Zero) : null;
+    }
+
+    // The mark only moves back here: retention must not believe hours rolled up that were rolled up empty.
+    private async Task PullBackAsync(DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "UPDATE aggregate_rollups SET rolled_up_to = @to, updated_at = now() WHERE name = @name AND rolled_up_to > @to");
+        command.Parameters.AddWithValue("to", to.UtcDateTime);
+        command.Parameters.AddWithValue("name", RollupName);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>How far the aggregates are complete (exclusive), or null before the first roll-up.</summary>
     public async Task<DateTimeOffset?> RolledUpToAsync(CancellationToken cancellationToken)
     {
@@ -83,6 +100,18 @@ public sealed class HourlyAggregates(NpgsqlDataSource dataSource, TimeProvider c
     {
         if (await RolledUpToAsync(cancellationToken) is { } mark)
         {
+            // A mark past the newest data's hour may come from a clock that jumped ahead: hours after the
+            // newest row would then never be rolled up once the clock is back. Re-rolling from the newest data
+            // costs little (those hours hold few rows) and always includes what arrived since.
+            if (await NewestMeasurementAsync(cancellationToken) is { } newest)
+            {
+                var newestHourEnd = new DateTimeOffset(newest.Year, newest.Month, newest.Day, newest.Hour, 0, 0, TimeSpan.Zero).AddHours(1);
+                if (newestHourEnd < mark)
+                {
+                    await PullBackAsync(newestHourEnd, cancellationToken);
+                    mark = newestHourEnd;
+                }
+            }
             return mark - LateArrivals;
         }
         await using var command = dataSource.CreateCommand("SELECT date_trunc('hour', min(started_at)) FROM measurements");

@@ -10,7 +10,8 @@ namespace CyberWatch.Storage;
 
 /// <summary>
 /// Stores measurements and their hops in batches with binary COPY. Ids are reserved from the
-/// sequence first, so each caller learns its measurement id. While PostgreSQL is down, batches are
+/// sequence first, so each caller learns its measurement id. A row PostgreSQL refuses is quarantined
+/// (<see cref="RowQuarantine"/>) and the rest of its batch stored. While PostgreSQL is down, batches are
 /// kept in memory and retried with back-off (bounded: past <see cref="MaxBuffered"/> new writes are
 /// refused with a clear error instead of growing without limit).
 /// </summary>
@@ -21,6 +22,7 @@ public sealed partial class MeasurementWriter : BackgroundService
 
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly NpgsqlDataSource dataSource;
+    private readonly RowQuarantine quarantine;
     private readonly ILogger<MeasurementWriter> logger;
     private readonly Histogram<double> batchSeconds;
     private readonly Counter<long> written;
@@ -31,6 +33,7 @@ public sealed partial class MeasurementWriter : BackgroundService
     {
         this.dataSource = dataSource;
         this.logger = logger;
+        quarantine = new RowQuarantine(dataSource, logger);
         var meter = meters.Create("CyberWatch.Storage");
         batchSeconds = meter.CreateHistogram<double>("cyberwatch.ingest.batch_duration", "s", "time to store one batch of measurements");
         written = meter.CreateCounter<long>("cyberwatch.ingest.measurements", description: "measurements stored");
@@ -58,7 +61,10 @@ public sealed partial class MeasurementWriter : BackgroundService
     {
         var batch = new List<Pending>(MaxBatch);
         var failures = 0;
-        while (await queue.Reader.WaitToReadAsync(stoppingToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default))
+        // A batch kept after a failure is retried whether or not new measurements arrive: the last ones of a
+        // burst must not wait for the next probe to be stored.
+        while (batch.Count > 0 && !stoppingToken.IsCancellationRequested
+               || await queue.Reader.WaitToReadAsync(stoppingToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default))
         {
             while (batch.Count < MaxBatch && queue.Reader.TryRead(out var next))
             {
@@ -66,12 +72,7 @@ public sealed partial class MeasurementWriter : BackgroundService
             }
             try
             {
-                var ids = await StoreAsync(batch.Select(p => p.Measurement).ToList(), stoppingToken);
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    batch[i].Id.TrySetResult(ids[i]);
-                }
-                Interlocked.Add(ref buffered, -batch.Count);
+                await quarantine.StoreAsync("measurements", batch.ToList(), StoreSettingIdsAsync, p => p.Measurement, Settle, stoppingToken);
                 batch.Clear();
                 if (failures > 0)
                 {
@@ -81,6 +82,8 @@ public sealed partial class MeasurementWriter : BackgroundService
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
             {
+                // Part of the batch may be stored already (a split one): only the rest is retried.
+                batch.RemoveAll(p => p.Id.Task.IsCompleted);
                 failures++;
                 storeFailures.Add(1);
                 var delay = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Min(failures, 5)) / 2));
@@ -93,16 +96,6 @@ public sealed partial class MeasurementWriter : BackgroundService
                 {
                     break;
                 }
-            }
-            catch (PostgresException e)
-            {
-                // The data itself is refused (a constraint): retrying cannot help, so tell the callers.
-                foreach (var pending in batch)
-                {
-                    pending.Id.TrySetException(new StorageUnavailableException($"PostgreSQL refused the measurement: {e.MessageText}", e));
-                }
-                Interlocked.Add(ref buffered, -batch.Count);
-                batch.Clear();
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -117,6 +110,28 @@ public sealed partial class MeasurementWriter : BackgroundService
         {
             left.Id.TrySetException(new StorageUnavailableException("the silo stopped before the measurement was stored"));
         }
+    }
+
+    private async Task StoreSettingIdsAsync(IReadOnlyList<Pending> batch, CancellationToken cancellationToken)
+    {
+        var ids = await StoreAsync(batch.Select(p => p.Measurement).ToList(), cancellationToken);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Id.TrySetResult(ids[i]);
+        }
+    }
+
+    private void Settle(IReadOnlyList<Pending> batch, PostgresException? refused)
+    {
+        if (refused is not null)
+        {
+            foreach (var pending in batch)
+            {
+                pending.Id.TrySetException(new StorageUnavailableException(
+                    $"PostgreSQL refused the measurement ({refused.SqlState}: {refused.MessageText}); it is kept in rejected_rows", refused));
+            }
+        }
+        Interlocked.Add(ref buffered, -batch.Count);
     }
 
     /// <summary>Stores a batch in one transaction and returns the ids, in order.</summary>

@@ -16,6 +16,7 @@ public sealed record PathChangeRow(IPAddress Target, DateTimeOffset DetectedAt, 
 /// <summary>Writes path changes in the background, keeping them while PostgreSQL is down.</summary>
 public sealed partial class PathChangeLog(NpgsqlDataSource dataSource, ILogger<PathChangeLog> logger, IMeterFactory meters) : BackgroundService
 {
+    private readonly RowQuarantine quarantine = new(dataSource, logger);
     private readonly ConcurrentQueue<PathChangeRow> pending = new();
     private readonly Counter<long> detected = meters.Create("CyberWatch.Topology").CreateCounter<long>(
         "cyberwatch.path_changes", description: "path changes detected, by kind");
@@ -40,31 +41,40 @@ public sealed partial class PathChangeLog(NpgsqlDataSource dataSource, ILogger<P
         {
             return;
         }
+        var settled = new HashSet<PathChangeRow>(ReferenceEqualityComparer.Instance);
         try
         {
-            await using var command = dataSource.CreateCommand("""
-                INSERT INTO path_changes (target, detected_at, kind, previous_measurement_id, measurement_id, before, after, details, vantage)
-                SELECT * FROM unnest(@target, @detected_at, @kind, @previous, @measurement, @before::jsonb[], @after::jsonb[], @details::jsonb[], @vantage)
-                """);
-            command.Parameters.Add(new NpgsqlParameter<IPAddress[]>("target", batch.Select(c => c.Target).ToArray()));
-            command.Parameters.Add(new NpgsqlParameter("detected_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = batch.Select(c => c.DetectedAt.UtcDateTime).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter<string[]>("kind", batch.Select(c => c.Kind).ToArray()));
-            command.Parameters.Add(new NpgsqlParameter("previous", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = batch.Select(c => (object?)c.PreviousMeasurementId ?? DBNull.Value).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter<long[]>("measurement", batch.Select(c => c.MeasurementId).ToArray()));
-            command.Parameters.Add(new NpgsqlParameter<string[]>("before", batch.Select(c => c.BeforeJson).ToArray()));
-            command.Parameters.Add(new NpgsqlParameter<string[]>("after", batch.Select(c => c.AfterJson).ToArray()));
-            command.Parameters.Add(new NpgsqlParameter<string?[]>("details", batch.Select(c => c.DetailsJson).ToArray()));
-            command.Parameters.Add(new NpgsqlParameter<string[]>("vantage", batch.Select(c => c.Vantage).ToArray()));
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            await quarantine.StoreAsync("path_changes", batch, InsertAsync, row => row, (part, _) => settled.UnionWith(part), cancellationToken);
         }
         catch
         {
             foreach (var change in batch)
             {
-                pending.Enqueue(change);
+                if (!settled.Contains(change))
+                {
+                    pending.Enqueue(change);
+                }
             }
             throw;
         }
+    }
+
+    private async Task InsertAsync(IReadOnlyList<PathChangeRow> part, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            INSERT INTO path_changes (target, detected_at, kind, previous_measurement_id, measurement_id, before, after, details, vantage)
+            SELECT * FROM unnest(@target, @detected_at, @kind, @previous, @measurement, @before::jsonb[], @after::jsonb[], @details::jsonb[], @vantage)
+            """);
+        command.Parameters.Add(new NpgsqlParameter<IPAddress[]>("target", part.Select(c => c.Target).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter("detected_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = part.Select(c => c.DetectedAt.UtcDateTime).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<string[]>("kind", part.Select(c => c.Kind).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter("previous", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = part.Select(c => (object?)c.PreviousMeasurementId ?? DBNull.Value).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<long[]>("measurement", part.Select(c => c.MeasurementId).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("before", part.Select(c => c.BeforeJson).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("after", part.Select(c => c.AfterJson).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("details", part.Select(c => c.DetailsJson).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("vantage", part.Select(c => c.Vantage).ToArray()));
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -42,7 +42,8 @@ public sealed record RetentionReport(int PartitionsCreated, DateTimeOffset? Roll
 /// aggregates older than <c>aggregate_months</c>. Dropping a partition needs a brief exclusive lock on
 /// the parent table: it is taken with a short lock_timeout (or DETACH ... CONCURRENTLY where no default
 /// partition exists) and retried later rather than queueing ingestion behind it. Several silos share
-/// the work through an advisory lock: one runs, the others skip.
+/// the work through an advisory lock: one runs, the others skip. The months are counted back from the
+/// newest stored measurement when the clock is ahead of it, so a clock jump never ages data out early.
 /// </summary>
 public sealed partial class RetentionJob : BackgroundService
 {
@@ -121,9 +122,17 @@ public sealed partial class RetentionJob : BackgroundService
             }
             var settings = RetentionSettings.Parse(await ExecuteScalarAsync<string?>(lockConnection,
                 "SELECT value::text FROM settings WHERE key = 'retention_settings'", cancellationToken));
-            var rawCutoff = thisMonth.AddMonths(-settings.RawMonths);
+            // Retention counts back from the newest stored row when the clock is ahead of it: a clock that
+            // jumped forward (or a node that stopped probing for a while) must not age out data it should keep.
+            var anchor = await aggregates.NewestMeasurementAsync(cancellationToken) is { } newest && newest < now ? newest : now;
+            var anchorMonth = new DateTime(anchor.Year, anchor.Month, 1, 0, 0, 0, DateTimeKind.Utc);
+            if (anchor < now && anchorMonth < thisMonth)
+            {
+                LogAnchoredOnData(anchor, now);
+            }
+            var rawCutoff = anchorMonth.AddMonths(-settings.RawMonths);
             var (droppedNames, kept) = await DropPartitionsAsync(lockConnection, rawCutoff, rolledUpTo, cancellationToken);
-            var deleted = await DeleteOldRowsAsync(lockConnection, rawCutoff, thisMonth.AddMonths(-settings.AggregateMonths), rolledUpTo, cancellationToken);
+            var deleted = await DeleteOldRowsAsync(lockConnection, rawCutoff, anchorMonth.AddMonths(-settings.AggregateMonths), rolledUpTo, cancellationToken);
             LogPruned(settings.RawMonths, settings.AggregateMonths, droppedNames.Count, deleted);
             return new RetentionReport(created, rolledUpTo, droppedNames, kept, deleted);
         }
@@ -302,6 +311,9 @@ public sealed partial class RetentionJob : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention: kept {RawMonths} month(s) of raw data and {AggregateMonths} of aggregates; dropped {Partitions} partition(s), deleted {AggregateRows} aggregate row(s)")]
     private partial void LogPruned(int rawMonths, int aggregateMonths, int partitions, long aggregateRows);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Retention: the newest measurement ({Newest:o}) is in an earlier month than the clock ({Now:o}); retention counts from the newest measurement")]
+    private partial void LogAnchoredOnData(DateTimeOffset newest, DateTimeOffset now);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention: dropped partition {Partition}")]
     private partial void LogDropped(string partition);

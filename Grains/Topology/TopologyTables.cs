@@ -11,7 +11,7 @@ namespace CyberWatch.Topology;
 /// Keeps <c>as_edges</c>, <c>asns</c> and <c>as_paths</c> (what SQL, Grafana and the other silos' graph
 /// indexes read) in step with the topology grains, which own the truth. Changes are coalesced per key and
 /// written every 250 ms; while PostgreSQL is down they wait in memory (one row per edge or AS at most, path
-/// counts summed) and are written once it is back.
+/// counts summed) and are written once it is back. A row PostgreSQL refuses is quarantined, the rest stored.
 /// </summary>
 public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<TopologyTables> logger)
     : BatchedTableWriter(TimeSpan.FromMilliseconds(250))
@@ -20,6 +20,7 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
     // Vantage names are joined with the ASCII unit separator: PostgreSQL's unnest flattens arrays of arrays.
     private const char Separator = '\u001f';
 
+    private readonly RowQuarantine quarantine = new(dataSource, logger);
     private readonly object gate = new();
     private Dictionary<(long, long), AsEdgeStats> edges = new();
     private Dictionary<long, AsnInfo> asns = new();
@@ -127,26 +128,43 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
             asns = new();
             paths = new(StringComparer.Ordinal);
         }
+        var rows = new List<object>(edgeBatch.Count + asnBatch.Count + pathBatch.Count);
+        rows.AddRange(edgeBatch.Values);
+        rows.AddRange(asnBatch.Values);
+        rows.AddRange(pathBatch.Values);
+        var settled = new HashSet<object>(ReferenceEqualityComparer.Instance);
         try
         {
-            await WriteAsync(edgeBatch.Values, asnBatch.Values, pathBatch.Values, cancellationToken);
+            await quarantine.StoreAsync(TableOf, rows,
+                (part, ct) => WriteAsync(part.OfType<AsEdgeStats>().ToList(), part.OfType<AsnInfo>().ToList(), part.OfType<PathDelta>().ToList(), ct),
+                row => row, (part, _) => settled.UnionWith(part), cancellationToken);
         }
         catch
         {
-            // Back under anything newer that arrived meanwhile; path counts add up.
+            // What is not stored yet goes back under anything newer that arrived meanwhile; path counts add up,
+            // so a path stored by half of a split batch must not go back.
             lock (gate)
             {
                 foreach (var (key, edge) in edgeBatch)
                 {
-                    edges.TryAdd(key, edge);
+                    if (!settled.Contains(edge))
+                    {
+                        edges.TryAdd(key, edge);
+                    }
                 }
                 foreach (var (key, asn) in asnBatch)
                 {
-                    asns.TryAdd(key, asn);
+                    if (!settled.Contains(asn))
+                    {
+                        asns.TryAdd(key, asn);
+                    }
                 }
                 foreach (var delta in pathBatch.Values)
                 {
-                    MergePath(delta);
+                    if (!settled.Contains(delta))
+                    {
+                        MergePath(delta);
+                    }
                 }
             }
             throw;
@@ -154,6 +172,13 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
     }
 
     protected override void ReportWriteFailed(int pending, string error) => LogWriteFailed(pending, error);
+
+    private static string TableOf(object row) => row switch
+    {
+        AsEdgeStats => "as_edges",
+        AsnInfo => "asns",
+        _ => "as_paths",
+    };
 
     private async Task WriteAsync(ICollection<AsEdgeStats> edgeRows, ICollection<AsnInfo> asnRows, ICollection<PathDelta> pathRows,
         CancellationToken cancellationToken)

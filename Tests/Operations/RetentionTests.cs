@@ -82,7 +82,8 @@ public sealed class RetentionTests : IAsyncLifetime
     [Fact]
     public async Task A_partition_whose_hours_are_not_rolled_up_is_kept()
     {
-        await writer.StoreAsync([Measurement("30.14.1.10", thisMonth.AddMonths(-5).AddDays(1), 20)], CancellationToken.None);
+        await writer.StoreAsync([Measurement("30.14.1.10", thisMonth.AddMonths(-5).AddDays(1), 20),
+                                 Measurement("30.14.1.10", DateTime.UtcNow.AddMinutes(-1), 20)], CancellationToken.None);
         // The roll-up has only reached two days into that month (it stopped there, as after failures).
         var job = new RetentionJob(database.DataSource, new HourlyAggregates(database.DataSource, new FixedClock(thisMonth.AddMonths(-5).AddDays(2))),
             TimeProvider.System, NullLogger<RetentionJob>.Instance, services.GetRequiredService<IMeterFactory>());
@@ -91,13 +92,14 @@ public sealed class RetentionTests : IAsyncLifetime
         Assert.Contains($"measurements_{thisMonth.AddMonths(-5):yyyy_MM}", report.PartitionsKept);
         Assert.DoesNotContain($"measurements_{thisMonth.AddMonths(-5):yyyy_MM}", report.PartitionsDropped);
         Assert.Contains($"measurements_{thisMonth.AddMonths(-4):yyyy_MM}", report.PartitionsKept);
-        Assert.Equal(1L, await database.ScalarAsync<long>("SELECT count(*) FROM measurements"));
+        Assert.Equal(2L, await database.ScalarAsync<long>("SELECT count(*) FROM measurements"));
     }
 
     [Fact]
     public async Task Retention_gives_up_on_a_busy_partition_instead_of_blocking_ingestion()
     {
-        await writer.StoreAsync([Measurement("30.14.1.10", thisMonth.AddMonths(-5).AddDays(1), 20)], CancellationToken.None);
+        await writer.StoreAsync([Measurement("30.14.1.10", thisMonth.AddMonths(-5).AddDays(1), 20),
+                                 Measurement("30.14.1.11", DateTime.UtcNow.AddMinutes(-1), 20)], CancellationToken.None);
         var partition = $"measurements_{thisMonth.AddMonths(-5):yyyy_MM}";
 
         // A long-running reader (a Grafana query over the whole history) holds the parent table.

@@ -16,6 +16,7 @@ public sealed partial class AsnMetadataTable(NpgsqlDataSource dataSource, ILogge
     : BatchedTableWriter(TimeSpan.FromSeconds(1))
 {
 
+    private readonly RowQuarantine quarantine = new(dataSource, logger);
     private readonly object gate = new();
     private Dictionary<long, AsnMetadata> pending = new();
 
@@ -53,9 +54,11 @@ public sealed partial class AsnMetadataTable(NpgsqlDataSource dataSource, ILogge
             batch = pending;
             pending = new();
         }
+        var settled = new HashSet<long>();
         try
         {
-            await WriteAsync(batch.Values, cancellationToken);
+            await quarantine.StoreAsync("asns", batch.Values.ToList(), (part, ct) => WriteAsync(part.ToList(), ct), row => row,
+                (part, _) => settled.UnionWith(part.Select(m => m.Asn)), cancellationToken);
         }
         catch
         {
@@ -63,7 +66,10 @@ public sealed partial class AsnMetadataTable(NpgsqlDataSource dataSource, ILogge
             {
                 foreach (var (asn, metadata) in batch)
                 {
-                    pending.TryAdd(asn, metadata);
+                    if (!settled.Contains(asn))
+                    {
+                        pending.TryAdd(asn, metadata);
+                    }
                 }
             }
             throw;
