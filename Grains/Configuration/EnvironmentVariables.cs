@@ -21,6 +21,7 @@ public static class EnvironmentVariables
         ["CYBERWATCH_ADVERTISED_ADDRESS"] = "CyberWatch:AdvertisedAddress",
         ["CYBERWATCH_SILO_HTTP"] = "CyberWatch:SiloHttpUrl",
         ["CYBERWATCH_SCAMPER"] = "CyberWatch:ScamperPath",
+        ["CYBERWATCH_SCAMPER_SOCKET"] = "CyberWatch:ScamperSocket",
         ["CYBERWATCH_ALLOWED_TARGETS"] = "CyberWatch:AllowedTargetPrefixes",
         ["CYBERWATCH_PREFIX_DATA"] = "CyberWatch:PrefixData",
         ["CYBERWATCH_OWN_ADDRESSES"] = "CyberWatch:OwnAddresses",
