@@ -175,7 +175,7 @@ public sealed class ScamperWatchdogTests(ITestOutputHelper output) : IAsyncDispo
         options.HeartbeatInterval = Heartbeat;
         options.HeartbeatTimeout = HeartbeatTimeout;
         options.SocketPath ??= Path.Combine(directory, "own.sock");
-        engine = new ScamperEngine(options, TimeProvider.System, NullLogger<ScamperEngine>.Instance, services.GetRequiredService<IMeterFactory>());
+        engine = new ScamperEngine(options, TimeProvider.System, new OutputLogger(output), services.GetRequiredService<IMeterFactory>());
         await engine.StartAsync(CancellationToken.None);
         if (waitForRunning)
         {
@@ -234,6 +234,27 @@ public sealed class ScamperWatchdogTests(ITestOutputHelper output) : IAsyncDispo
         {
             Assert.True(timer.Elapsed < timeout, $"not within {timeout.TotalSeconds} s");
             await Task.Delay(20);
+        }
+    }
+
+    /// <summary>The engine's log in the test's output, for when a run fails.</summary>
+    private sealed class OutputLogger(ITestOutputHelper output) : Microsoft.Extensions.Logging.ILogger<ScamperEngine>
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            try
+            {
+                output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel}: {formatter(state, exception)}");
+            }
+            catch (InvalidOperationException)
+            {
+                // The test is over.
+            }
         }
     }
 

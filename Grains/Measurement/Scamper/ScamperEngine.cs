@@ -221,7 +221,7 @@ public sealed partial class ScamperEngine(ScamperOptions options, TimeProvider c
         }
         finally
         {
-            ready = new TaskCompletionSource<ScamperAttachConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+            ResetReady();
             if (!scamper.HasExited)
             {
                 // SIGKILL: it also ends a scamper that is stopped (SIGSTOP) or stuck.
@@ -249,7 +249,7 @@ public sealed partial class ScamperEngine(ScamperOptions options, TimeProvider c
         }
         finally
         {
-            ready = new TaskCompletionSource<ScamperAttachConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+            ResetReady();
         }
     }
 
@@ -264,7 +264,7 @@ public sealed partial class ScamperEngine(ScamperOptions options, TimeProvider c
         }
         catch (ScamperUnavailableException e)
         {
-            ready = new TaskCompletionSource<ScamperAttachConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+            ResetReady();
             LogHung(e.Message);
             // Fail the commands in flight now, so their probe slots are free before scamper is even killed.
             connection.Abort(e);
@@ -283,6 +283,15 @@ public sealed partial class ScamperEngine(ScamperOptions options, TimeProvider c
         {
             await Task.Delay(options.HeartbeatInterval, clock, cancellationToken);
             await connection.HeartbeatAsync(options.HeartbeatTimeout, cancellationToken);
+        }
+    }
+
+    /// <summary>Callers waiting for scamper now wait for the next session (a waiting caller's unfinished one is kept).</summary>
+    private void ResetReady()
+    {
+        if (ready.Task.IsCompleted)
+        {
+            ready = new TaskCompletionSource<ScamperAttachConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
     }
 
