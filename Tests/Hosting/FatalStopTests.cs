@@ -47,7 +47,7 @@ public sealed class FatalStopTests : IDisposable
         var environment = new NodeEnvironment(db.ConnectionString, "cw-" + Guid.NewGuid().ToString("n")[..8]).Api(out var url);
 
         await using var api = NodeProcess.Start(Repository.ApiDll, environment);
-        await api.WaitForHttpAsync($"{url}/healthz", TimeSpan.FromSeconds(60), _ => Task.FromResult(true));
+        await api.WaitForHttpAsync($"{url}/health", TimeSpan.FromSeconds(60), _ => Task.FromResult(true));
         await api.StopAsync();
 
         Assert.Equal(0, api.ExitCode);
