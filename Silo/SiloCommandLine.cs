@@ -70,7 +70,15 @@ public static class SiloCommandLine
         await using var app = builder.Build();
         app.MapSiloEndpoints();
         await app.PrepareSiloAsync(cancellationToken);
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A background service failed while the silo was still joining the cluster: start was cancelled.
+            return await ExitCodeAsync(stop, app.Services, cancellationToken);
+        }
         await app.WaitForShutdownAsync(cancellationToken);
         return await ExitCodeAsync(stop, app.Services, cancellationToken);
     }

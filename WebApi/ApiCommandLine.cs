@@ -23,7 +23,16 @@ public static class ApiCommandLine
             await using var app = builder.Build();
             app.MapCyberWatchApi();
             await app.RefuseUnsafeExposureAsync(cancellationToken);
-            await app.StartAsync(cancellationToken);
+            try
+            {
+                await app.StartAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // A background service failed while the host was still starting (waiting for a silo): start was cancelled.
+                await Console.Error.WriteLineAsync($"cyberwatch api: stopped: {stop.FatalReason(app.Services, cancellationToken)}");
+                return 1;
+            }
             await app.WaitForShutdownAsync(cancellationToken);
             if (stop.FatalReason(app.Services, cancellationToken) is { } reason)
             {

@@ -122,6 +122,20 @@ public sealed class ScamperWatchdogTests(ITestOutputHelper output) : IAsyncDispo
     }
 
     [Fact]
+    public async Task Attached_before_the_daemon_is_up_it_waits_for_it_instead_of_falling_back()
+    {
+        RequireScamper();
+        var socket = Path.Combine(directory, "later.sock");
+        var attached = await StartAsync(new ScamperOptions { AttachSocket = socket }, waitForRunning: false);
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+
+        // A socket not there yet is a daemon still starting, not a missing scamper (before: "cannot start 'scamper'").
+        Assert.True(attached.Installed, attached.Status.LastError);
+        await StartDaemonAsync(socket);
+        Assert.Contains("\"type\":\"ping\"", await attached.RunAsync(ShortPing, TimeSpan.FromSeconds(15), CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Missing_scamper_falls_back_and_is_used_again_once_it_appears()
     {
         RequireScamper();

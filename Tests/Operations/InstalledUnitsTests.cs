@@ -66,6 +66,23 @@ public sealed class InstalledUnitsTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Real_systemd_boots_the_scamper_unit_and_the_silo_unit_probes_through_it()
+    {
+        var units = await RenderAsync();
+        EnsureUser(units["cyberwatch-silo"].One("User"), units["cyberwatch-silo"].One("Group"));
+        if (!File.Exists("/usr/bin/systemd-nspawn"))
+        {
+            Assert.Skip("systemd-nspawn is not installed (Debian package systemd-container)");
+        }
+
+        // systemd 252 as PID 1 of a container: the units' own sandboxing (ProtectSystem, RuntimeDirectory, ...) applies.
+        var (exitCode, output) = await RunAsync(Script("systemd/boot-check.sh"), Path.GetDirectoryName(Repository.SiloDll)!);
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("through the scamper daemon at /run/cyberwatch-scamper/scamper.sock: 1 reply", output);
+    }
+
+    [Fact]
     public async Task Debian_scamper_cannot_start_under_the_silos_credentials_which_is_why_it_has_a_unit()
     {
         var units = await RenderAsync();
@@ -248,7 +265,7 @@ public sealed class InstalledUnitsTests : IAsyncDisposable
         process.StandardInput.Close();
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(240));
         return (process.ExitCode, await output + await error);
     }
 

@@ -154,7 +154,8 @@ public sealed partial class ScamperEngine(ScamperOptions options, TimeProvider c
                     await RunSpawnedAsync(stoppingToken);
                 }
             }
-            catch (Win32Exception e)
+            // SocketException is a Win32Exception too: a daemon socket that is not there yet is not a missing binary.
+            catch (Win32Exception e) when (e is not System.Net.Sockets.SocketException)
             {
                 lastError = $"cannot start '{options.Path}': {e.Message}";
                 if (Installed)
