@@ -29,8 +29,12 @@ public static class ApiCommandLine
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                // A background service failed while the host was still starting (waiting for a silo): start was cancelled.
-                await Console.Error.WriteLineAsync($"cyberwatch api: stopped: {stop.FatalReason(app.Services, cancellationToken)}");
+                // Start was cancelled while waiting for a silo: by SIGTERM (fine), or by a background service that failed.
+                if (stop.FatalReason(app.Services, cancellationToken) is not { } early)
+                {
+                    return 0;
+                }
+                await Console.Error.WriteLineAsync($"cyberwatch api: stopped: {early}");
                 return 1;
             }
             await app.WaitForShutdownAsync(cancellationToken);
