@@ -1,33 +1,28 @@
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace CyberWatch.Observability;
 
 /// <summary>
-/// Tells a stop the operator asked for (SIGTERM from systemd, Ctrl-C) from a fatal one, so the process can exit
-/// non-zero with the reason: .NET stops the host when a background service throws, and the process would
-/// otherwise exit 0 — which systemd's <c>Restart=on-failure</c> takes for a clean stop and leaves the node down.
+/// Tells a fatal stop from one the operator asked for, so the process can exit non-zero with the reason: .NET
+/// stops the host when a background service throws, and the process would otherwise exit 0 — which systemd's
+/// <c>Restart=on-failure</c> takes for a clean stop and leaves the node down.
 /// </summary>
+/// <remarks>
+/// A stop without a failed service is taken as asked for. Telling "SIGTERM" from "something called
+/// StopApplication" by watching signals raced the host's own SIGTERM handler (its stop could be seen before
+/// our handler ran), so a clean <c>systemctl stop</c> sometimes exited 1; that is worse than not knowing.
+/// </remarks>
 public sealed class HostStop : IDisposable
 {
-    private readonly PosixSignalRegistration[] registrations;
-    private volatile bool signalled;
-
     private HostStop()
     {
-        // Only noted; the host's own handlers still do the stopping (Cancel stays false).
-        registrations = [.. new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT }
-            .Select(signal => PosixSignalRegistration.Create(signal, _ => signalled = true))];
     }
 
-    /// <summary>Starts noting termination signals; create it before the host starts.</summary>
+    /// <summary>Create it before the host starts (kept as the one place a stop is judged).</summary>
     public static HostStop Watch() => new();
 
-    /// <summary>
-    /// Why the host stopped on its own, in one line, or null when it was asked to (a signal, or
-    /// <paramref name="cancellationToken"/>). A failed background service is named with its exception.
-    /// </summary>
+    /// <summary>Why the host stopped on its own, in one line — a failed background service and its exception — or null.</summary>
     public string? FatalReason(IServiceProvider services, CancellationToken cancellationToken)
     {
         foreach (var service in services.GetServices<IHostedService>().OfType<BackgroundService>())
@@ -38,19 +33,11 @@ public sealed class HostStop : IDisposable
                 return $"{service.GetType().Name} failed: {error.GetType().Name}: {error.Message}";
             }
         }
-        if (signalled || cancellationToken.IsCancellationRequested)
-        {
-            return null;
-        }
-        return "the host stopped without being asked to (no SIGTERM or Ctrl-C); see the log lines before this one";
+        return null;
     }
 
     public void Dispose()
     {
-        foreach (var registration in registrations)
-        {
-            registration.Dispose();
-        }
     }
 }
 
