@@ -43,10 +43,12 @@ public static class DnsCollectCommand
             return 0;
         }
 
+        using var stop = HostStop.Watch();
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddCyberWatchEnvironment();
         builder.AddCyberWatchLogging();
         builder.Services.AddSystemd();
+        builder.Services.AddTestFailureHook();
         builder.Services.AddHttpClient("pihole", c => c.Timeout = TimeSpan.FromSeconds(30));
         using var host = builder.Build();
 
@@ -80,7 +82,10 @@ public static class DnsCollectCommand
             await collector.RunAsync(stopping.Token);
         }
         await host.StopAsync(CancellationToken.None);
-        return 0;
+        // --once ends by itself; a collector that runs until stopped must have been asked to stop.
+        return once && host.Services.GetServices<IHostedService>().OfType<BackgroundService>().All(s => s.ExecuteTask is not { IsFaulted: true })
+            ? 0
+            : await SiloCommandLine.ExitCodeAsync(stop, host.Services, cancellationToken, "dns-collect");
     }
 
     private static async Task WaitForRedisAsync(IConnectionMultiplexer redis, CancellationToken cancellationToken)

@@ -29,6 +29,7 @@ public static class SiloCommandLine
                 "lookup" => await LookupCommand.RunAsync(rest, cancellationToken),
                 "export-graph" => await ExportGraphCommand.RunAsync(rest, cancellationToken),
                 "dns-collect" => await DnsCollectCommand.RunAsync(rest, cancellationToken),
+                "scamper-check" => await ScamperCheckCommand.RunAsync(rest, cancellationToken),
                 "help" or "--help" or "-h" => Usage(Console.Out, 0),
                 _ => Usage(Console.Error, ExitConfiguration),
             };
@@ -51,25 +52,47 @@ public static class SiloCommandLine
 
     private static int Usage(TextWriter writer, int exitCode)
     {
-        writer.WriteLine("usage: CyberWatch.Silo [run|migrate|lookup|export-graph|dns-collect]");
+        writer.WriteLine("usage: CyberWatch.Silo [run|migrate|lookup|export-graph|dns-collect|scamper-check]");
         writer.WriteLine("  run      host a silo (default); configuration from appsettings.json and CYBERWATCH_* variables");
         writer.WriteLine("  migrate  apply the database migrations and exit");
         writer.WriteLine("  lookup   origin ASN and prefix of addresses from offline tables (lookup --help)");
         writer.WriteLine("  export-graph --out DIR   the AS graph as neo4j-admin import CSVs and GraphML");
         writer.WriteLine("  dns-collect [--config FILE] [--once]   Pi-hole / dnsmasq queries to DNS targets through Redis");
+        writer.WriteLine("  scamper-check [ADDRESS]   one ping through the scamper the silo would use (CYBERWATCH_SCAMPER_SOCKET)");
         return exitCode;
     }
 
     private static async Task<int> RunSiloAsync(string[] args, CancellationToken cancellationToken)
     {
+        using var stop = HostStop.Watch();
         var builder = WebApplication.CreateBuilder(args);
         builder.AddCyberWatchSilo();
+        builder.Services.AddTestFailureHook();
         await using var app = builder.Build();
         app.MapSiloEndpoints();
         await app.PrepareSiloAsync(cancellationToken);
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A background service failed while the silo was still joining the cluster: start was cancelled.
+            return await ExitCodeAsync(stop, app.Services, cancellationToken);
+        }
         await app.WaitForShutdownAsync(cancellationToken);
-        return 0;
+        return await ExitCodeAsync(stop, app.Services, cancellationToken);
+    }
+
+    /// <summary>0 after a stop that was asked for; otherwise the reason in one line and <see cref="ExitFailure"/>.</summary>
+    internal static async Task<int> ExitCodeAsync(HostStop stop, IServiceProvider services, CancellationToken cancellationToken, string name = "silo")
+    {
+        if (stop.FatalReason(services, cancellationToken) is not { } reason)
+        {
+            return 0;
+        }
+        await Console.Error.WriteLineAsync($"cyberwatch {name}: stopped: {reason}");
+        return ExitFailure;
     }
 
     private static async Task<int> MigrateAsync(string[] args, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using CyberWatch.WebApi.Access;
 using CyberWatch.Configuration;
+using CyberWatch.Observability;
 
 namespace CyberWatch.WebApi;
 
@@ -15,14 +16,35 @@ public static class ApiCommandLine
             {
                 return await ApiKeyCommand.RunAsync(args[1..], cancellationToken);
             }
+            using var stop = HostStop.Watch();
             var builder = WebApplication.CreateBuilder(args);
             builder.AddCyberWatchApi();
+            builder.Services.AddTestFailureHook();
             await using var app = builder.Build();
             app.MapCyberWatchApi();
             app.Services.ValidateClusterTls();
             await app.RefuseUnsafeExposureAsync(cancellationToken);
-            await app.StartAsync(cancellationToken);
+            try
+            {
+                await app.StartAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Start was cancelled while waiting for a silo: by SIGTERM (fine), or by a background service that failed.
+                if (stop.FatalReason(app.Services, cancellationToken) is not { } early)
+                {
+                    return 0;
+                }
+                await Console.Error.WriteLineAsync($"cyberwatch api: stopped: {early}");
+                return 1;
+            }
             await app.WaitForShutdownAsync(cancellationToken);
+            if (stop.FatalReason(app.Services, cancellationToken) is { } reason)
+            {
+                // A supervisor restarts only a process that failed: say why, and fail.
+                await Console.Error.WriteLineAsync($"cyberwatch api: stopped: {reason}");
+                return 1;
+            }
             return 0;
         }
         catch (Exception e) when (e is ConfigurationException or Storage.MigrationException or Microsoft.Extensions.Options.OptionsValidationException)

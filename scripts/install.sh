@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/install.sh — installs cyberWatch as system services on Debian 12.
 #
-#   sudo scripts/install.sh [--yes] [--dry-run] [--prefix DIR] [--no-packages] [--no-build] [--no-database] [--no-start]
+#   sudo scripts/install.sh [--yes] [--dry-run] [--prefix DIR] [--root DIR] [--no-packages] [--no-build] [--no-database] [--no-start]
 #   scripts/install.sh --render-units DIR [--prefix DIR]     (writes the systemd units only)
+#   --root DIR installs the files into DIR as if it were / (an image, a test): no packages, user, database,
+#   ownership or systemctl — only files. Units still name the real paths (--prefix, /etc/cyberwatch).
 #
 # Idempotent: run it again to upgrade; what exists is kept (secrets, database, configuration).
 #   1. Debian packages: PostgreSQL, Redis, scamper, mtr, traceroute (the .NET 10 SDK must be there to build)
@@ -12,8 +14,8 @@
 #   5. the database: role and database on the local PostgreSQL, a read-only role for Grafana, the
 #      migrations (asks first unless --yes)
 #   6. Grafana dashboards and provisioning, Prometheus rules, into /usr/share/cyberwatch
-#   7. systemd units: cyberwatch-silo and cyberwatch-api enabled and (re)started; cyberwatch-dns-collector
-#      installed, enabled only when /etc/cyberwatch/dns.yaml exists
+#   7. systemd units: cyberwatch-scamper (the probe daemon), cyberwatch-silo and cyberwatch-api enabled and
+#      (re)started; cyberwatch-dns-collector installed, enabled only when /etc/cyberwatch/dns.yaml exists
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,13 +26,15 @@ SHARE=/usr/share/cyberwatch
 UNIT_DIR=/etc/systemd/system
 SERVICE_USER=cyberwatch
 PACKAGES=(postgresql redis-server scamper mtr-tiny traceroute curl)
-UNITS=(cyberwatch-silo cyberwatch-api cyberwatch-dns-collector)
+UNITS=(cyberwatch-scamper cyberwatch-silo cyberwatch-api cyberwatch-dns-collector)
+# Written into PREFIX: uninstall.sh removes a prefix only when it finds this file there.
+MARKER=.cyberwatch-install
 
-ASSUME_YES=0 DRY_RUN=0 PACKAGES_STEP=1 BUILD_STEP=1 DATABASE_STEP=1 START_STEP=1 RENDER_ONLY=""
+ASSUME_YES=0 DRY_RUN=0 PACKAGES_STEP=1 BUILD_STEP=1 DATABASE_STEP=1 START_STEP=1 RENDER_ONLY="" DEST=""
 
 say() { printf 'cyberwatch install: %s\n' "$*"; }
 die() { printf 'cyberwatch install: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # Runs a command, or only says it under --dry-run.
 run() {
@@ -62,12 +66,24 @@ while [[ $# -gt 0 ]]; do
         --no-database) DATABASE_STEP=0 ;;
         --no-start) START_STEP=0 ;;
         --render-units) RENDER_ONLY="${2:?--render-units needs a directory}"; shift ;;
+        --root) DEST="${2:?--root needs a directory}"; shift ;;
         --help|-h) usage; exit 0 ;;
         *) usage >&2; die "unknown argument '$1'" ;;
     esac
     shift
 done
-[[ $PREFIX == /* ]] || die "--prefix must be an absolute path, not '$PREFIX'"
+[[ $PREFIX == /* && $PREFIX != / && $PREFIX != *..* ]] || die "--prefix must be an absolute path other than / without '..', not '$PREFIX'"
+if [[ -n $DEST ]]; then
+    [[ $DEST == /* && $DEST != *..* ]] || die "--root must be an absolute path without '..', not '$DEST'"
+    DEST="${DEST%/}"
+    # Only files: nothing of this machine (packages, users, PostgreSQL, Redis, systemd) is touched.
+    PACKAGES_STEP=0 DATABASE_STEP=0 START_STEP=0
+fi
+# Where files go: the real paths, under --root when given.
+D_PREFIX="$DEST$PREFIX" D_ETC="$DEST$ETC" D_ENV_FILE="$DEST$ENV_FILE" D_SHARE="$DEST$SHARE" D_UNIT_DIR="$DEST$UNIT_DIR"
+D_VAR="$DEST/var"
+# Ownership only on a real install: under --root the user is this machine's, not the image's.
+owned() { [[ -z $DEST ]] && printf -- '-o\n%s\n-g\n%s\n' "$1" "$2"; return 0; }
 
 # The units of scripts/systemd with the prefix filled in.
 render_units() {
@@ -83,7 +99,7 @@ if [[ -n $RENDER_ONLY ]]; then
     exit 0
 fi
 
-[[ $DRY_RUN == 1 || $EUID -eq 0 ]] || die "run as root (sudo $0), or with --dry-run to see what it would do"
+[[ $DRY_RUN == 1 || -n $DEST || $EUID -eq 0 ]] || die "run as root (sudo $0), or with --dry-run to see what it would do"
 
 # ---------------------------------------------------------------- 1. packages
 if [[ $PACKAGES_STEP == 1 ]]; then
@@ -101,7 +117,9 @@ if [[ $PACKAGES_STEP == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------- 2. user
-if id -u "$SERVICE_USER" >/dev/null 2>&1; then
+if [[ -n $DEST ]]; then
+    say "--root: the user $SERVICE_USER is not created (create it in the image)"
+elif id -u "$SERVICE_USER" >/dev/null 2>&1; then
     say "user $SERVICE_USER exists"
 else
     say "creating system user $SERVICE_USER"
@@ -113,7 +131,7 @@ DOTNET="$(command -v dotnet || true)"
 if [[ $BUILD_STEP == 1 ]]; then
     [[ -n $DOTNET ]] || die "the .NET 10 SDK is needed to build (dotnet not found); or publish elsewhere and use --no-build"
     for project in Silo:silo WebApi:api; do
-        source_dir="${project%%:*}" target="$PREFIX/${project##*:}"
+        source_dir="${project%%:*}" target="$D_PREFIX/${project##*:}"
         say "publishing $source_dir to $target"
         run rm -rf "$target.new"
         run "$DOTNET" publish "$ROOT/$source_dir" -c Release -o "$target.new" --nologo -v q
@@ -125,24 +143,33 @@ if [[ $BUILD_STEP == 1 ]]; then
         run mv "$target.new" "$target"
         run rm -rf "$target.old"
     done
-    run install -m 0644 "$ROOT/README.md" "$PREFIX/README.md"
+    run install -m 0644 "$ROOT/README.md" "$D_PREFIX/README.md"
+fi
+run install -d -m 0755 "$D_PREFIX"
+if [[ $DRY_RUN == 1 ]]; then
+    printf 'would write: %s\n' "$D_PREFIX/$MARKER"
+else
+    printf 'cyberWatch installed here by scripts/install.sh on %s; scripts/uninstall.sh removes this directory.\n' \
+        "$(date -u +%FT%TZ)" >"$D_PREFIX/$MARKER"
 fi
 
 # ---------------------------------------------------------------- 4. configuration
-run install -d -m 0750 -o root -g "$SERVICE_USER" "$ETC"
-run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" /var/lib/cyberwatch /var/log/cyberwatch
-if [[ -f $ENV_FILE ]]; then
-    say "$ENV_FILE exists; keeping it"
+mapfile -t etc_owner < <(owned root "$SERVICE_USER")
+mapfile -t var_owner < <(owned "$SERVICE_USER" "$SERVICE_USER")
+run install -d -m 0750 "${etc_owner[@]}" "$D_ETC"
+run install -d -m 0750 "${var_owner[@]}" "$D_VAR/lib/cyberwatch" "$D_VAR/log/cyberwatch"
+if [[ -f $D_ENV_FILE ]]; then
+    say "$D_ENV_FILE exists; keeping it"
 else
-    say "writing $ENV_FILE with generated secrets"
+    say "writing $D_ENV_FILE with generated secrets"
     pg_password="$(secret)" redis_password="$(secret)" grafana_password="$(secret)"
     dotnet_root=""
     [[ -n $DOTNET ]] && dotnet_root="$(dirname "$(readlink -f "$DOTNET")")"
     if [[ $DRY_RUN == 1 ]]; then
-        printf 'would write: %s (mode 0640, group %s)\n' "$ENV_FILE" "$SERVICE_USER"
+        printf 'would write: %s (mode 0640, group %s)\n' "$D_ENV_FILE" "$SERVICE_USER"
     else
         umask 027
-        cat >"$ENV_FILE" <<EOF
+        cat >"$D_ENV_FILE" <<EOF
 # cyberWatch environment, written by scripts/install.sh on $(date -u +%FT%TZ). Secrets are unique to
 # this machine. Every variable is described in README.md ("Configuration" and "Operations").
 CYBERWATCH_PG_DSN='postgresql://cyberwatch:$pg_password@127.0.0.1:5432/cyberwatch'
@@ -159,16 +186,16 @@ CYBERWATCH_LOG_RETAINED_FILES=10
 CYBERWATCH_GRAFANA_PG_PASSWORD='$grafana_password'
 DOTNET_ROOT='$dotnet_root'
 EOF
-        chgrp "$SERVICE_USER" "$ENV_FILE"
-        chmod 0640 "$ENV_FILE"
+        [[ -z $DEST ]] && chgrp "$SERVICE_USER" "$D_ENV_FILE"
+        chmod 0640 "$D_ENV_FILE"
     fi
 fi
 
-env_value() { [[ -f $ENV_FILE ]] && sed -n "s/^$1='\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$ENV_FILE" | tail -n 1; }
+env_value() { [[ -f $D_ENV_FILE ]] && sed -n "s/^$1='\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$D_ENV_FILE" | tail -n 1; }
 
 # ---------------------------------------------------------------- 5. Redis password
 redis_password="$(env_value CYBERWATCH_REDIS_PASSWORD || true)"
-if [[ -n $redis_password ]] && command -v redis-cli >/dev/null; then
+if [[ -z $DEST && -n $redis_password ]] && command -v redis-cli >/dev/null; then
     if redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; then
         say "setting the generated password on the local Redis"
         run redis-cli -h 127.0.0.1 CONFIG SET requirepass "$redis_password" >/dev/null
@@ -222,24 +249,26 @@ if [[ $DATABASE_STEP == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------- 7. Grafana and Prometheus files
-say "installing dashboards and alert rules into $SHARE"
-run install -d -m 0755 "$SHARE/grafana/dashboards" "$SHARE/grafana/provisioning/datasources" \
-    "$SHARE/grafana/provisioning/dashboards" "$SHARE/prometheus"
-run install -m 0644 "$ROOT"/grafana/dashboards/*.json "$SHARE/grafana/dashboards/"
-run install -m 0644 "$ROOT/grafana/provisioning/datasources/cyberwatch.yaml" "$SHARE/grafana/provisioning/datasources/"
-run install -m 0644 "$ROOT/grafana/provisioning/dashboards/cyberwatch.yaml" "$SHARE/grafana/provisioning/dashboards/"
-run install -m 0644 "$ROOT/prometheus/alerts.yml" "$SHARE/prometheus/"
+say "installing dashboards and alert rules into $D_SHARE"
+run install -d -m 0755 "$D_SHARE/grafana/dashboards" "$D_SHARE/grafana/provisioning/datasources" \
+    "$D_SHARE/grafana/provisioning/dashboards" "$D_SHARE/prometheus"
+run install -m 0644 "$ROOT"/grafana/dashboards/*.json "$D_SHARE/grafana/dashboards/"
+run install -m 0644 "$ROOT/grafana/provisioning/datasources/cyberwatch.yaml" "$D_SHARE/grafana/provisioning/datasources/"
+run install -m 0644 "$ROOT/grafana/provisioning/dashboards/cyberwatch.yaml" "$D_SHARE/grafana/provisioning/dashboards/"
+run install -m 0644 "$ROOT/prometheus/alerts.yml" "$D_SHARE/prometheus/"
 
 # ---------------------------------------------------------------- 8. systemd units
 staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
 render_units "$staging"
+run install -d -m 0755 "$D_UNIT_DIR"
 for unit in "${UNITS[@]}"; do
-    run install -m 0644 "$staging/$unit.service" "$UNIT_DIR/$unit.service"
+    run install -m 0644 "$staging/$unit.service" "$D_UNIT_DIR/$unit.service"
 done
-run systemctl daemon-reload
+[[ -z $DEST ]] && run systemctl daemon-reload
 if [[ $START_STEP == 1 ]]; then
-    run systemctl enable cyberwatch-silo.service cyberwatch-api.service
+    run systemctl enable cyberwatch-scamper.service cyberwatch-silo.service cyberwatch-api.service
+    run systemctl restart cyberwatch-scamper.service
     run systemctl restart cyberwatch-silo.service
     run systemctl restart cyberwatch-api.service
     if [[ -f $ETC/dns.yaml ]]; then

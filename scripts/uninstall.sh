@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # scripts/uninstall.sh — removes what scripts/install.sh installed.
 #
-#   sudo scripts/uninstall.sh [--yes] [--dry-run] [--prefix DIR] [--purge]
+#   sudo scripts/uninstall.sh [--yes] [--dry-run] [--prefix DIR] [--root DIR] [--purge]
 #
 # Stops and removes the systemd units, the binaries in PREFIX and /usr/share/cyberwatch. Asks before
 # dropping the database (every measurement) and before removing /etc/cyberwatch and the logs.
 # --purge also removes the user cyberwatch and the Debian packages install.sh added (PostgreSQL,
 # Redis, scamper, mtr, traceroute) — only if nothing else on the machine needs them.
+# --root DIR: what install.sh --root DIR put there (files only; no systemctl, database, user or packages).
+# PREFIX is removed only if install.sh's marker file is in it, so a wrong --prefix removes nothing.
 set -euo pipefail
 
 PREFIX=/opt/cyberwatch
@@ -15,12 +17,13 @@ SHARE=/usr/share/cyberwatch
 UNIT_DIR=/etc/systemd/system
 SERVICE_USER=cyberwatch
 PACKAGES=(postgresql redis-server scamper mtr-tiny traceroute)
-UNITS=(cyberwatch-dns-collector cyberwatch-api cyberwatch-silo)
-ASSUME_YES=0 DRY_RUN=0 PURGE=0
+UNITS=(cyberwatch-dns-collector cyberwatch-api cyberwatch-silo cyberwatch-scamper)
+MARKER=.cyberwatch-install
+ASSUME_YES=0 DRY_RUN=0 PURGE=0 DEST=""
 
 say() { printf 'cyberwatch uninstall: %s\n' "$*"; }
 die() { printf 'cyberwatch uninstall: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 run() {
     if [[ $DRY_RUN == 1 ]]; then
@@ -46,27 +49,42 @@ while [[ $# -gt 0 ]]; do
         --dry-run) DRY_RUN=1 ;;
         --prefix) PREFIX="${2:?--prefix needs a directory}"; shift ;;
         --purge) PURGE=1 ;;
+        --root) DEST="${2:?--root needs a directory}"; shift ;;
         --help|-h) usage; exit 0 ;;
         *) usage >&2; die "unknown argument '$1'" ;;
     esac
     shift
 done
-[[ $PREFIX == /* && $PREFIX != / ]] || die "--prefix must be an absolute path other than /, not '$PREFIX'"
-[[ $DRY_RUN == 1 || $EUID -eq 0 ]] || die "run as root (sudo $0), or with --dry-run to see what it would do"
+[[ $PREFIX == /* && $PREFIX != / && $PREFIX != *..* ]] || die "--prefix must be an absolute path other than / without '..', not '$PREFIX'"
+PREFIX="${PREFIX%/}"
+case "$PREFIX" in
+    /bin|/boot|/dev|/etc|/home|/lib|/lib64|/media|/mnt|/opt|/proc|/root|/run|/sbin|/srv|/sys|/tmp|/usr|/usr/*bin|/usr/lib*|/usr/local|/usr/share|/var|/var/lib|/var/log)
+        die "--prefix must be cyberWatch's own directory, not the system directory '$PREFIX'" ;;
+esac
+if [[ -n $DEST ]]; then
+    [[ $DEST == /* && $DEST != *..* ]] || die "--root must be an absolute path without '..', not '$DEST'"
+    DEST="${DEST%/}"
+fi
+[[ $DRY_RUN == 1 || -n $DEST || $EUID -eq 0 ]] || die "run as root (sudo $0), or with --dry-run to see what it would do"
+D_PREFIX="$DEST$PREFIX" D_ETC="$DEST$ETC" D_SHARE="$DEST$SHARE" D_UNIT_DIR="$DEST$UNIT_DIR" D_VAR="$DEST/var"
+# (An install from before the marker is known by its silo binary.)
+if [[ -d $D_PREFIX && ! -f $D_PREFIX/$MARKER && ! -x $D_PREFIX/silo/CyberWatch.Silo ]]; then
+    die "$D_PREFIX has no $MARKER: not a directory scripts/install.sh made; removing nothing"
+fi
 
 # ---------------------------------------------------------------- units
 for unit in "${UNITS[@]}"; do
-    if [[ -f $UNIT_DIR/$unit.service ]]; then
+    if [[ -f $D_UNIT_DIR/$unit.service ]]; then
         say "stopping and removing $unit"
-        run systemctl disable --now "$unit.service" || true
-        run rm -f "$UNIT_DIR/$unit.service"
+        [[ -z $DEST ]] && { run systemctl disable --now "$unit.service" || true; }
+        run rm -f "$D_UNIT_DIR/$unit.service"
     fi
 done
-run systemctl daemon-reload || true
+[[ -z $DEST ]] && { run systemctl daemon-reload || true; }
 
 # ---------------------------------------------------------------- database
 dsn=""
-[[ -f $ETC/cyberwatch.env ]] && dsn="$(sed -n "s/^CYBERWATCH_PG_DSN='\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$ETC/cyberwatch.env" | tail -n 1)"
+[[ -z $DEST && -f $ETC/cyberwatch.env ]] && dsn="$(sed -n "s/^CYBERWATCH_PG_DSN='\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$ETC/cyberwatch.env" | tail -n 1)"
 if [[ $dsn == postgresql://cyberwatch:*@127.0.0.1:5432/cyberwatch ]] && command -v psql >/dev/null; then
     if confirm "Drop the database 'cyberwatch' with every table and measurement in it, and its roles?"; then
         run runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS cyberwatch WITH (FORCE)" \
@@ -79,17 +97,17 @@ elif [[ -n $dsn ]]; then
 fi
 
 # ---------------------------------------------------------------- files
-run rm -rf "$PREFIX" "$SHARE"
-if [[ -d $ETC || -d /var/log/cyberwatch || -d /var/lib/cyberwatch ]]; then
-    if [[ $PURGE == 1 ]] && confirm "Remove $ETC (secrets, configuration), /var/lib/cyberwatch and /var/log/cyberwatch?"; then
-        run rm -rf "$ETC" /var/lib/cyberwatch /var/log/cyberwatch
+run rm -rf "$D_PREFIX" "$D_SHARE"
+if [[ -d $D_ETC || -d $D_VAR/log/cyberwatch || -d $D_VAR/lib/cyberwatch ]]; then
+    if [[ $PURGE == 1 ]] && confirm "Remove $D_ETC (secrets, configuration), $D_VAR/lib/cyberwatch and $D_VAR/log/cyberwatch?"; then
+        run rm -rf "$D_ETC" "$D_VAR/lib/cyberwatch" "$D_VAR/log/cyberwatch"
     else
-        say "kept $ETC, /var/lib/cyberwatch and /var/log/cyberwatch (--purge removes them)"
+        say "kept $D_ETC, $D_VAR/lib/cyberwatch and $D_VAR/log/cyberwatch (--purge removes them)"
     fi
 fi
 
 # ---------------------------------------------------------------- purge
-if [[ $PURGE == 1 ]]; then
+if [[ $PURGE == 1 && -z $DEST ]]; then
     if id -u "$SERVICE_USER" >/dev/null 2>&1; then
         run userdel "$SERVICE_USER"
     fi

@@ -50,4 +50,10 @@ public sealed class CyberWatchOptions
 
     /// <summary>Path or name of the scamper binary.</summary>
     public string ScamperPath { get; set; } = "scamper";
+
+    /// <summary>
+    /// Control socket of a scamper daemon to attach to instead of starting scamper (CYBERWATCH_SCAMPER_SOCKET);
+    /// the installed node's silo has no privilege to start Debian's setuid scamper, so cyberwatch-scamper runs it.
+    /// </summary>
+    public string ScamperSocket { get; set; } = "";
 }

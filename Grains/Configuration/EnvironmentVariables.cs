@@ -24,6 +24,7 @@ public static class EnvironmentVariables
         ["CYBERWATCH_TLS_CERT"] = "CyberWatch:Tls:Certificate",
         ["CYBERWATCH_TLS_KEY"] = "CyberWatch:Tls:Key",
         ["CYBERWATCH_SCAMPER"] = "CyberWatch:ScamperPath",
+        ["CYBERWATCH_SCAMPER_SOCKET"] = "CyberWatch:ScamperSocket",
         ["CYBERWATCH_ALLOWED_TARGETS"] = "CyberWatch:AllowedTargetPrefixes",
         ["CYBERWATCH_PREFIX_DATA"] = "CyberWatch:PrefixData",
         ["CYBERWATCH_OWN_ADDRESSES"] = "CyberWatch:OwnAddresses",

@@ -39,6 +39,7 @@ public static class MeasurementServiceCollectionExtensions
         services.AddSingleton(sp => new ScamperOptions
         {
             Path = options.ScamperPath,
+            AttachSocket = string.IsNullOrWhiteSpace(options.ScamperSocket) ? null : options.ScamperSocket,
             PacketsPerSecond = sp.GetRequiredService<SettingsMonitor>().Current.Worker.PacketsPerSecond,
         });
         services.AddHostedSingleton<ScamperEngine>();

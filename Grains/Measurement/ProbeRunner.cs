@@ -171,6 +171,11 @@ public sealed partial class ProbeRunner
         {
             return mapper.Failed(target, method, startedAt, "scamper", e.Message);
         }
+        catch (ScamperDeadlineException e)
+        {
+            // Twice past its deadline on a scamper that still answers heartbeats: stored as failed, not retried forever.
+            return mapper.Failed(target, method, startedAt, "scamper", e.Message);
+        }
         catch (ProbeToolException e)
         {
             return mapper.Failed(target, method, startedAt, tool == ProbeTool.Mtr ? "mtr" : "traceroute", e.Message);

@@ -20,7 +20,7 @@ public sealed class ScamperEngineTests : IAsyncLifetime
         {
             Assert.Skip("scamper is not installed (Debian package scamper)");
         }
-        engine = new ScamperEngine(new ScamperOptions { PacketsPerSecond = 200 }, NullLogger<ScamperEngine>.Instance,
+        engine = new ScamperEngine(new ScamperOptions { PacketsPerSecond = 200 }, TimeProvider.System, NullLogger<ScamperEngine>.Instance,
             services.GetRequiredService<IMeterFactory>());
         await engine.StartAsync(CancellationToken.None);
     }
@@ -80,7 +80,7 @@ public sealed class ScamperEngineWithoutScamperTests
     public async Task Missing_binary_marks_scamper_not_installed_and_probes_fail_fast()
     {
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        using var engine = new ScamperEngine(new ScamperOptions { Path = "/nonexistent/scamper" }, NullLogger<ScamperEngine>.Instance,
+        using var engine = new ScamperEngine(new ScamperOptions { Path = "/nonexistent/scamper" }, TimeProvider.System, NullLogger<ScamperEngine>.Instance,
             services.GetRequiredService<IMeterFactory>());
         await engine.StartAsync(CancellationToken.None);
         for (var i = 0; i < 40 && engine.Installed; i++)

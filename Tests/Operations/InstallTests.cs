@@ -11,7 +11,7 @@ namespace CyberWatch.Tests.Operations;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class InstallTests : IDisposable
 {
-    private static readonly string[] Units = ["cyberwatch-silo", "cyberwatch-api", "cyberwatch-dns-collector"];
+    private static readonly string[] Units = ["cyberwatch-scamper", "cyberwatch-silo", "cyberwatch-api", "cyberwatch-dns-collector"];
     private readonly string directory = Directory.CreateTempSubdirectory("cw-install-").FullName;
 
     public void Dispose() => Directory.Delete(directory, recursive: true);
@@ -41,7 +41,7 @@ public sealed class InstallTests : IDisposable
     }
 
     [Fact]
-    public async Task Only_the_silo_gets_a_capability_and_every_unit_is_sandboxed()
+    public async Task Only_the_silo_and_the_scamper_daemon_get_capabilities_and_every_unit_is_sandboxed()
     {
         var prefix = FakePrefix();
         var units = (await RenderAsync(prefix)).ToDictionary(u => u.Key, u => Settings(File.ReadAllText(u.Value)));
@@ -56,11 +56,23 @@ public sealed class InstallTests : IDisposable
             Assert.Equal([""], units[name]["AmbientCapabilities"]);
             Assert.Equal([""], units[name]["CapabilityBoundingSet"]);
         }
+        // scamper's daemon starts as root (its own privilege separation needs it) with only what that needs.
+        var scamper = units["cyberwatch-scamper"];
+        Assert.Equal("root", scamper["User"].Single());
+        Assert.Equal("cyberwatch", scamper["Group"].Single());
+        Assert.Equal(["CAP_NET_RAW CAP_SYS_CHROOT CAP_SETUID CAP_SETGID"], scamper["CapabilityBoundingSet"]);
+        Assert.Equal("always", scamper["Restart"].Single());
+        Assert.Contains("CYBERWATCH_SCAMPER_SOCKET=/run/cyberwatch-scamper/scamper.sock", silo["Environment"]);
+        Assert.Contains("-U /run/cyberwatch-scamper/scamper.sock", scamper["ExecStart"].Single());
         foreach (var (name, unit) in units)
         {
             Assert.True(unit["NoNewPrivileges"].Single() == "yes", name);
             Assert.True(unit["ProtectSystem"].Single() == "strict", name);
             Assert.True(unit["PrivateTmp"].Single() == "yes", name);
+            if (name == "cyberwatch-scamper")
+            {
+                continue;
+            }
             Assert.True(unit["User"].Single() == "cyberwatch", name);
             Assert.True(unit["EnvironmentFile"].Single() == "/etc/cyberwatch/cyberwatch.env", name);
             Assert.DoesNotContain(unit.Values.SelectMany(v => v), v => v.Contains("@PREFIX@"));
@@ -81,7 +93,7 @@ public sealed class InstallTests : IDisposable
         Assert.Contains("publish", output);
         Assert.Contains("Release -o /opt/cyberwatch/silo.new", output);
         Assert.Contains("/etc/systemd/system/cyberwatch-silo.service", output);
-        Assert.Contains("would run: systemctl enable cyberwatch-silo.service cyberwatch-api.service", output);
+        Assert.Contains("would run: systemctl enable cyberwatch-scamper.service cyberwatch-silo.service cyberwatch-api.service", output);
         Assert.Contains("migrate", output);
         Assert.DoesNotContain("would run: systemctl enable cyberwatch-dns-collector", output.Replace("--now cyberwatch-dns-collector", ""));
         if (!existedBefore)

@@ -65,7 +65,7 @@ public static class ProbeBench
         {
             PacketsPerSecond = pps,
             SocketPath = Path.Combine(Path.GetTempPath(), $"cwlc-bench-scamper-{Environment.ProcessId}.sock"),
-        }, NullLogger<ScamperEngine>.Instance, meters);
+        }, TimeProvider.System, NullLogger<ScamperEngine>.Instance, meters);
         var stop = new CancellationTokenSource();
         await engine.StartAsync(stop.Token);
         var deadline = Stopwatch.StartNew();
