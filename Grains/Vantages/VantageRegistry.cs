@@ -54,8 +54,9 @@ public sealed partial class VantageRegistry(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // The origin ASN comes from the prefix table: give its first load a moment.
-        await Task.WhenAny(prefixes.FirstLoad, Task.Delay(TimeSpan.FromSeconds(15), clock, stoppingToken));
+        // The origin ASN comes from the prefix table (and the schedule takes no pair before it is loaded): a vantage
+        // reports in once the table is there, or after a minute without it.
+        await Task.WhenAny(prefixes.FirstLoad, Task.Delay(TimeSpan.FromMinutes(1), clock, stoppingToken));
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -22,6 +22,7 @@ public sealed partial class RemeasurementScheduleGrain(
     SettingsMonitor settings,
     ProbeScheduler probes,
     RemeasurementMetrics metrics,
+    CyberWatch.Enrichment.PrefixTableService prefixes,
     CyberWatchOptions options,
     TimeProvider clock,
     ILogger<RemeasurementScheduleGrain> logger) : Grain, IRemeasurementScheduleGrain, IRemindable
@@ -127,6 +128,12 @@ public sealed partial class RemeasurementScheduleGrain(
                 state.State.IntervalSeconds = remeasurement.Interval.TotalSeconds;
                 await state.WriteStateAsync();
             }
+        }
+        if (!prefixes.FirstLoad.IsCompleted)
+        {
+            // A probe now would be stored without origin ASNs and judged against its pair's history without an AS
+            // path: a silo that just started waits for its prefix table (seconds) before it takes due pairs.
+            return new ScheduleRound(0, 0, "the prefix table is loading");
         }
         var worker = settings.Current.Worker;
         var room = Math.Min(remeasurement.TargetsPerRun, QueueRoom(worker, probes));
