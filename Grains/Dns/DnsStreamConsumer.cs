@@ -69,8 +69,10 @@ public sealed partial class DnsStreamConsumer(IConnectionMultiplexer redis, IDns
                 groupReady = false;
                 handled = 0;
             }
-            catch (OperationCanceledException)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
+                // Stopping: a round cut short (or a Redis that is away) is no reason to stop with a failure;
+                // its entries stay pending in Redis for the next consumer.
                 return;
             }
             if (handled == 0)

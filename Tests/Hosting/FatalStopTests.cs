@@ -41,6 +41,23 @@ public sealed class FatalStopTests : IDisposable
     }
 
     [Fact]
+    public async Task Silo_stopped_by_sigterm_while_redis_is_away_exits_0()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var environment = new NodeEnvironment(db.ConnectionString, "cw-" + Guid.NewGuid().ToString("n")[..8]).Silo(out _, out _, out var siloHttp);
+        // Nothing listens there: the DNS handoff consumer fails its rounds, which must not make the stop a failure.
+        environment["CYBERWATCH_REDIS_URL"] = "127.0.0.1:1";
+
+        await using var silo = NodeProcess.Start(Repository.SiloDll, environment, "run");
+        await silo.WaitForHttpAsync($"{siloHttp}/healthz", TimeSpan.FromSeconds(90));
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        await silo.StopAsync();
+
+        Assert.Equal(0, silo.ExitCode);
+        Assert.DoesNotContain("stopped:", silo.Output);
+    }
+
+    [Fact]
     public async Task Api_stopped_by_sigterm_exits_0()
     {
         await using var db = await TestDatabase.CreateAsync();
