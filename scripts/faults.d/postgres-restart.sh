@@ -19,10 +19,7 @@ faults_silo a
 faults_api
 note "enqueueing $targets loopback targets"
 accepted="$(faults_enqueue 0 "$targets")"
-for _ in $(seq 1 240); do
-    [[ $(faults_rows) -ge $((targets / 3)) ]] && break
-    sleep 0.5
-done
+faults_wait_rows $((targets / 3))
 before="$(faults_rows)"
 note "restarting PostgreSQL with $before rows stored"
 restart_at=$(date +%s.%N)

@@ -27,10 +27,7 @@ faults_silo a
 faults_api
 note "enqueueing $targets loopback targets"
 accepted="$(faults_enqueue 0 "$targets")"
-for _ in $(seq 1 240); do
-    [[ $(faults_rows) -ge $((targets / 4)) ]] && break
-    sleep 0.5
-done
+faults_wait_rows $((targets / 4))
 before="$(faults_rows)"
 note "cutting PostgreSQL off for $cut s with $before rows stored"
 iptables -I "${rule[@]}" || { faults_row "iptables DROP" "-" "iptables refused the rule" "?" "?" "?"; exit 1; }

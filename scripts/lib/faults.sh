@@ -134,3 +134,13 @@ faults_settle() {
 # Rows of measurements, and how many of them repeat a (target, started_at): the same measurement twice.
 faults_rows() { faults_sql "SELECT count(*) FROM measurements"; }
 faults_duplicates() { faults_sql "SELECT count(*) - count(DISTINCT (target, started_at, method)) FROM measurements"; }
+
+# Waits (at most 2 minutes) until at least $1 measurements are stored: the fault then hits mid-ingest.
+faults_wait_rows() {
+    local _
+    for _ in $(seq 1 240); do
+        [[ $(faults_rows) -ge $1 ]] && return 0
+        sleep 0.5
+    done
+    return 0
+}
