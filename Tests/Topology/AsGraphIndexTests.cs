@@ -6,8 +6,8 @@ public sealed class AsGraphIndexTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    private static AsEdgeStats Edge(long src, long dst, long count = 1, double? rtt = 10, string? ixp = null) =>
-        new(src, dst, count, rtt, rtt, rtt, T0, T0.AddMinutes(count), ixp, ["vp1"]);
+    private static AsEdgeStats Edge(long src, long dst, long count = 1, double? rtt = 10, string? ixp = null, long indirect = 0) =>
+        new(src, dst, count, rtt, rtt, rtt, T0, T0.AddMinutes(count), ixp, ["vp1"], count - indirect, indirect, indirect > 0 ? 1 : null);
 
     private static AsGraphIndex Index(params (long, long)[] edges)
     {

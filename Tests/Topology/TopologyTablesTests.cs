@@ -14,7 +14,8 @@ public sealed class TopologyTablesTests
     private static readonly DateTimeOffset T0 = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
 
     private static AsEdgeStats Edge(long src, long dst, long count, double rtt, string? ixp = null, params string[] vantages) =>
-        new(src, dst, count, rtt, rtt + 1, rtt + 2, T0, T0.AddMinutes(count), ixp, vantages.Length == 0 ? ["vp1"] : vantages);
+        new(src, dst, count, rtt, rtt + 1, rtt + 2, T0, T0.AddMinutes(count), ixp, vantages.Length == 0 ? ["vp1"] : vantages,
+            count, 0, null);
 
     private static AsnInfo Asn(long asn, long count, string? org = null) =>
         new(asn, org, "NL", count, 5.5, T0, T0.AddMinutes(count), [1], [2, 3]);
