@@ -173,7 +173,7 @@ public sealed class AsPathExtractorTests
     [Fact]
     public void Same_edge_seen_across_a_gap_and_directly_in_one_trace_is_reported_once_as_direct()
     {
-        var path = Extractor.Extract([M(1, 100), S(2), M(3, 200), M(4, 100), M(5, 200)]);
+        var path = Extractor.Extract([M(1, 100), S(2), M(3, 200), M(4, 200), M(5, 100), M(6, 100), M(7, 200)]);
 
         Assert.Equal([(100L, 200L, Direct, 0, (string?)null), (200L, 100L, Direct, 0, null)], Links(path));
         Assert.Equal([Indirect, Direct, Direct], path.Steps.Select(s => s.Kind));

@@ -161,6 +161,9 @@ public sealed class Neo4jProjectionTests
         Assert.Equal(T0, DateTimeOffset.Parse(forward.GetProperty("first_seen").GetString()!));
         Assert.Equal("AMS-IX", forward.GetProperty("ixp").GetString());
         Assert.Equal(["vp1", "vp2"], forward.GetProperty("vantages").EnumerateArray().Select(v => v.GetString()));
+        Assert.Equal(("direct", 2L, 0L), (forward.GetProperty("kind").GetString(), forward.GetProperty("direct_count").GetInt64(),
+            forward.GetProperty("indirect_count").GetInt64()));
+        Assert.Contains("e.kind = r.kind", file["upsert_routes"]);
     }
 
     [Theory]
