@@ -156,7 +156,7 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
         Assert.True(await CountAsync(cluster, "SELECT count(*) FROM as_edges WHERE kind = 'indirect'") == 1, kinds);
         // For every measurement, the AS path the API returns is the truth and each of its steps is an edge of the graph
         // of the same kind: the path and the edges come from one extraction.
-        var graphKinds = kinds.Split(", ").Select(e => e.Split(' ')).ToDictionary(e => e[0], e => e[1]);
+        var graphKinds = (kinds ?? "").Split(", ").Select(e => e.Split(' ')).ToDictionary(e => e[0], e => e[1]);
         foreach (var vantage in vantages)
         {
             foreach (var (address, trace) in lab.Traces(vantage))
