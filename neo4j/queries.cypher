@@ -5,12 +5,18 @@
 MATCH (a:AS {asn: $asn})-[e:ROUTE]-(n:AS)
 RETURN n.asn AS neighbor, n.org_name AS org,
        CASE WHEN startNode(e) = a THEN 'out' ELSE 'in' END AS direction,
-       e.observed_count AS observed, e.min_rtt AS min_rtt_ms, e.avg_rtt AS avg_rtt_ms, e.ixp AS ixp
+       e.observed_count AS observed, e.min_rtt AS min_rtt_ms, e.avg_rtt AS avg_rtt_ms, e.ixp AS ixp, e.kind AS kind
 ORDER BY observed DESC;
 
 // Shortest AS path over observed adjacencies, either direction (what GET /graph/path answers by default).
 MATCH (s:AS {asn: $src}), (d:AS {asn: $dst}),
       p = shortestPath((s)-[:ROUTE*..12]-(d))
+RETURN [n IN nodes(p) | n.asn] AS as_path, length(p) AS as_hops;
+
+// The same over direct links only (GET /graph/path?links=direct): indirect ones were seen only across silent hops.
+MATCH (s:AS {asn: $src}), (d:AS {asn: $dst}),
+      p = shortestPath((s)-[:ROUTE*..12]-(d))
+WHERE all(e IN relationships(p) WHERE e.kind = 'direct')
 RETURN [n IN nodes(p) | n.asn] AS as_path, length(p) AS as_hops;
 
 // Shortest AS path following edges only in the direction traceroutes crossed them (directed=true).

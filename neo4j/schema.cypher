@@ -20,3 +20,6 @@ FOR ()-[e:ROUTE]-() ON (e.first_seen);
 
 CREATE INDEX route_ixp IF NOT EXISTS
 FOR ()-[e:ROUTE]-() ON (e.ixp);
+
+CREATE INDEX route_kind IF NOT EXISTS
+FOR ()-[e:ROUTE]-() ON (e.kind);

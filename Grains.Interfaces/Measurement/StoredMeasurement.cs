@@ -40,6 +40,11 @@ public sealed record MeasurementRecord
     [Id(16)] public float? LossPct { get; init; }
     /// <summary>pending, done, partial, failed or skipped.</summary>
     [Id(17)] public string EnrichmentState { get; init; } = "";
+    /// <summary>
+    /// The AS path as the graph recorded it, <c>1100 1200 * 1500</c> (<c>*</c>: the two ASes around it were seen
+    /// only across silent, private or unmapped hops — an indirect step); null when none was computed.
+    /// </summary>
+    [Id(18)] public string? AsPath { get; init; }
 }
 
 /// <summary>One reply of a stored measurement; a silent TTL has no address.</summary>

@@ -1,6 +1,29 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace CyberWatch.Topology;
+
+/// <summary>
+/// How two ASes were seen next to each other (CAIDA's split of traceroute-derived links): <c>direct</c> when
+/// their hops answered on consecutive TTLs (or only IXP hops lay between), <c>indirect</c> when only hops that
+/// could not be placed in an AS (silent, private, unmapped) lay between them.
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<AsLinkKind>))]
+public enum AsLinkKind
+{
+    /// <summary>Consecutive responding hops (or only IXP hops between): the two ASes exchanged the packet.</summary>
+    [JsonStringEnumMemberName("direct")] Direct,
+
+    /// <summary>Only hops that could not be placed in an AS between: adjacent as far as the trace shows, not proven.</summary>
+    [JsonStringEnumMemberName("indirect")] Indirect,
+}
+
+/// <summary>One step of a measurement's AS path: from an AS to the next one, direct or across unplaceable hops.</summary>
+[GenerateSerializer, Immutable]
+public sealed record AsPathStep(
+    [property: Id(0)] long From,
+    [property: Id(1)] long To,
+    [property: Id(2)] AsLinkKind Kind);
 
 /// <summary>One crossing of an AS edge seen in one measurement, in path order (src nearer the vantage point).</summary>
 [GenerateSerializer, Immutable]
@@ -11,11 +34,16 @@ public sealed record AsEdgeObservation(
     [property: Id(3)] double? RttMs,
     [property: Id(4)] DateTimeOffset ObservedAt,
     [property: Id(5)] string Vantage,
-    [property: Id(6)] long MeasurementId);
+    [property: Id(6)] long MeasurementId,
+    [property: Id(7)] AsLinkKind Kind = AsLinkKind.Direct,
+    [property: Id(8)] int GapHops = 0);
 
 /// <summary>
 /// What the node knows of one directed AS edge. RTTs are those of the first hop in the dst AS as seen
 /// from the vantage point (the round trip to the far side of the edge), not a one-way link latency.
+/// <see cref="DirectCount"/> and <see cref="IndirectCount"/> split <see cref="ObservedCount"/> by how the crossing
+/// was seen; an edge seen directly even once is <see cref="AsLinkKind.Direct"/>. <see cref="MinGapHops"/> is the
+/// fewest unplaceable hops seen between the two ASes in an indirect crossing (null when never seen indirectly).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record AsEdgeStats(
@@ -28,7 +56,14 @@ public sealed record AsEdgeStats(
     [property: Id(6)] DateTimeOffset FirstSeen,
     [property: Id(7)] DateTimeOffset LastSeen,
     [property: Id(8)] string? Ixp,
-    [property: Id(9)] IReadOnlyList<string> Vantages);
+    [property: Id(9)] IReadOnlyList<string> Vantages,
+    [property: Id(10)] long DirectCount,
+    [property: Id(11)] long IndirectCount,
+    [property: Id(12)] int? MinGapHops)
+{
+    /// <summary>Direct once seen directly; indirect while every crossing had unplaceable hops between.</summary>
+    public AsLinkKind Kind => DirectCount == 0 && IndirectCount > 0 ? AsLinkKind.Indirect : AsLinkKind.Direct;
+}
 
 /// <summary>Keys of <see cref="IAsEdgeGrain"/>: <c>A-&gt;B</c> with decimal ASNs, in path order.</summary>
 public static class AsEdgeKey

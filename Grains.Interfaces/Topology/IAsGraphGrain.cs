@@ -33,7 +33,8 @@ public sealed record AsPathLink(
 
 /// <summary>
 /// An AS path seen in traceroutes (direction from the vantage point), or the stretch of one between two
-/// ASes. A null element is a gap: hops that were silent, private or unmapped between two different ASes.
+/// ASes. A null element is a gap: hops that were silent, private or unmapped between two different ASes,
+/// whose step is an indirect link.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ObservedAsPath(
@@ -85,14 +86,14 @@ public sealed record AsTopologyAnswer(
 /// </summary>
 public interface IAsGraphGrain : IGrainWithIntegerKey
 {
-    /// <summary>Neighbors of an AS with the statistics of the edges to and from each (only edges seen from <paramref name="vantage"/> when given).</summary>
-    Task<AsNeighborsAnswer> Neighbors(long asn, string? vantage = null);
+    /// <summary>Neighbors of an AS with the statistics of the edges to and from each (only edges seen from <paramref name="vantage"/> when given; only direct ones when <paramref name="directOnly"/>).</summary>
+    Task<AsNeighborsAnswer> Neighbors(long asn, string? vantage = null, bool directOnly = false);
 
-    /// <summary>Shortest AS path (BFS, fewest AS hops); directed follows edges in path order only; over the edges seen from <paramref name="vantage"/> when given.</summary>
-    Task<AsPathAnswer> Path(long srcAsn, long dstAsn, bool directed, string? vantage = null);
+    /// <summary>Shortest AS path (BFS, fewest AS hops); directed follows edges in path order only; over the edges seen from <paramref name="vantage"/> when given, the direct ones when <paramref name="directOnly"/>.</summary>
+    Task<AsPathAnswer> Path(long srcAsn, long dstAsn, bool directed, string? vantage = null, bool directOnly = false);
 
-    /// <summary>ASes within <paramref name="depth"/> (1..3) AS hops, at most <paramref name="limit"/> of them, and the edges among them (seen from <paramref name="vantage"/> when given).</summary>
-    Task<AsTopologyAnswer> Topology(long asn, int depth, int limit, string? vantage = null);
+    /// <summary>ASes within <paramref name="depth"/> (1..3) AS hops, at most <paramref name="limit"/> of them, and the edges among them (seen from <paramref name="vantage"/> when given; direct ones only when <paramref name="directOnly"/>).</summary>
+    Task<AsTopologyAnswer> Topology(long asn, int depth, int limit, string? vantage = null, bool directOnly = false);
 
     /// <summary>Size and age of the answering silo's index.</summary>
     Task<AsGraphFreshness> Freshness();

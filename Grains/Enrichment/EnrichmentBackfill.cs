@@ -12,10 +12,11 @@ namespace CyberWatch.Enrichment;
 /// Catches up on measurements stored before the prefix table was loaded (<c>enrichment_state = 'pending'</c>):
 /// every <c>enrichment_settings.poll_interval_seconds</c>, up to <c>batch_size</c> measurements have their hops
 /// mapped and are marked done or partial, so none stays pending and none is retried in a loop. Each
-/// caught-up measurement then goes to the topology recorder, which had seen it without ASNs.
+/// caught-up measurement's AS path is extracted again from the mapped hops and stored with it in the same
+/// transaction, then goes to the topology recorder, which had seen it without ASNs.
 /// </summary>
 public sealed partial class EnrichmentBackfill(NpgsqlDataSource dataSource, PrefixTableService prefixes, HopEnricher enricher,
-    SettingsMonitor settings, ILogger<EnrichmentBackfill> logger, TopologyRecorder? topology = null) : BackgroundService
+    SettingsMonitor settings, ILogger<EnrichmentBackfill> logger, AsPathExtractor extractor, TopologyRecorder? topology = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -128,21 +129,23 @@ public sealed partial class EnrichmentBackfill(NpgsqlDataSource dataSource, Pref
             update.Parameters.Add(new NpgsqlParameter<string?[]>("org", enriched.Select(h => h.Org).ToArray()));
             await update.ExecuteNonQueryAsync(cancellationToken);
         }
+        var hopsByMeasurement = hops.Select((h, i) => (h.Measurement, Hop: PathHop.From(enriched[i]))).ToLookup(h => h.Measurement, h => h.Hop);
+        var paths = measurements.ToDictionary(m => m.Id, m => extractor.Extract(hopsByMeasurement[m.Id]));
         await using (var mark = new NpgsqlCommand("""
-            UPDATE measurements m SET enrichment_state = u.state, enriched_at = now()
-              FROM unnest(@id, @started_at, @state) AS u(id, started_at, state)
+            UPDATE measurements m SET enrichment_state = u.state, enriched_at = now(), as_path = u.as_path
+              FROM unnest(@id, @started_at, @state, @as_path) AS u(id, started_at, state, as_path)
              WHERE m.id = u.id AND m.started_at = u.started_at
             """, connection, transaction))
         {
+            mark.Parameters.Add(new NpgsqlParameter<string[]>("as_path", measurements.Select(m => paths[m.Id].Text).ToArray()));
             mark.Parameters.Add(new NpgsqlParameter<long[]>("id", measurements.Select(m => m.Id).ToArray()));
             mark.Parameters.Add(new NpgsqlParameter("started_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = measurements.Select(m => m.StartedAt).ToArray() });
             mark.Parameters.Add(new NpgsqlParameter<string[]>("state", measurements.Select(m => unmappedByMeasurement[m.Id] == 0 ? "done" : "partial").ToArray()));
             await mark.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
-        var hopsByMeasurement = hops.Select((h, i) => (h.Measurement, Hop: PathHop.From(enriched[i]))).ToLookup(h => h.Measurement, h => h.Hop);
         return [.. measurements.Select(m => new TopologyMeasurement(m.Id, m.Target.ToString(), m.Vantage,
-            new DateTimeOffset(DateTime.SpecifyKind(m.StartedAt, DateTimeKind.Utc)), [.. hopsByMeasurement[m.Id]]))];
+            new DateTimeOffset(DateTime.SpecifyKind(m.StartedAt, DateTimeKind.Utc)), paths[m.Id]))];
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Enriched {Count} measurement(s) from the backlog")]

@@ -42,6 +42,10 @@ public static class PathChangeDetector
         return false;
     }
 
+    /// <summary>
+    /// The ASes in order differ. The paths compared are ASes only (<c>AsPathText.Asns</c>): a step seen directly in
+    /// one trace and only across a silent hop in the next (direct ↔ indirect) is the same AS path.
+    /// </summary>
     public static bool AsPathChanged(IReadOnlyList<long> previous, IReadOnlyList<long> current) =>
         previous.Count > 0 && current.Count > 0 && !previous.SequenceEqual(current);
 

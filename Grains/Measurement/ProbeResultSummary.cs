@@ -1,8 +1,13 @@
 using CyberWatch.Storage;
+using CyberWatch.Topology;
 
 namespace CyberWatch.Measurement;
 
-/// <summary>What a probe result says at a glance: its length, how much answered, RTTs, and the ASes and countries crossed.</summary>
+/// <summary>
+/// What a probe result says at a glance: its length, how much answered, RTTs, and the ASes and countries crossed.
+/// <see cref="AsPath"/> lists the ASes in order; <see cref="AsSteps"/> says for each consecutive pair whether it was
+/// seen directly or only across silent/private/unmapped hops (indirect).
+/// </summary>
 public sealed record ProbeResultSummary(
     int HopCount,
     int RespondingHops,
@@ -11,15 +16,19 @@ public sealed record ProbeResultSummary(
     double? RttAvgMs,
     double? RttMaxMs,
     IReadOnlyList<long> AsPath,
+    IReadOnlyList<AsPathStep> AsSteps,
     int AsCount,
     IReadOnlyList<string> Countries,
     IReadOnlyList<string> Ixps,
     bool ReachedTarget)
 {
+    // Measurements stored before their AS path was (sql/021) get it from the same extractor, without IXP data.
+    private static readonly AsPathExtractor LegacyExtractor = new();
+
     /// <summary>
     /// Hop count is the highest probe TTL; a TTL responds when any of its replies has an address. Loss is the
-    /// measurement's own (ping, mtr) or else the share of silent TTLs. The AS path is the hops' ASNs in TTL order
-    /// with repeats and unknowns dropped; countries and IXPs likewise in the order crossed.
+    /// measurement's own (ping, mtr) or else the share of silent TTLs. The AS path is the one stored with the
+    /// measurement (the graph's); countries and IXPs are in the order crossed, consecutive repeats dropped.
     /// </summary>
     public static ProbeResultSummary From(MeasurementRecord measurement, IReadOnlyList<HopRecord> hops)
     {
@@ -30,7 +39,10 @@ public sealed record ProbeResultSummary(
         var loss = measurement.LossPct is { } own
             ? own
             : hopCount == 0 ? 0 : Math.Round(100.0 * (hopCount - responding) / hopCount, 1);
-        var asPath = Ordered(hops.OrderBy(h => h.Ttl).Where(h => h.Asn is not null).Select(h => h.Asn!.Value));
+        IReadOnlyList<long?> path = AsPathText.TryParse(measurement.AsPath, out var stored)
+            ? stored
+            : measurement.AsPath is null && hops.Count > 0 ? LegacyExtractor.Extract(hops.Select(PathHop.From)).Path : [];
+        var asPath = AsPathText.Asns(path);
         return new ProbeResultSummary(
             HopCount: hopCount,
             RespondingHops: responding,
@@ -39,6 +51,7 @@ public sealed record ProbeResultSummary(
             RttAvgMs: rtts.Count > 0 ? Math.Round(rtts.Average(), 3) : measurement.AvgRttMs,
             RttMaxMs: rtts.Count > 0 ? rtts.Max() : measurement.MaxRttMs,
             AsPath: asPath,
+            AsSteps: AsPathText.Steps(path),
             AsCount: asPath.Distinct().Count(),
             Countries: Ordered(hops.OrderBy(h => h.Ttl).Select(h => h.Country).OfType<string>()),
             Ixps: Ordered(hops.OrderBy(h => h.Ttl).Select(h => h.Ixp).OfType<string>()),

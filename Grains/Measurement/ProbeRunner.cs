@@ -96,6 +96,14 @@ public sealed partial class ProbeRunner
         var target = IPAddress.Parse(verdict.Address!);
         var row = enricher.Enrich(
             await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, request.Tool, ct), cancellationToken));
+        // The measurement's AS path, computed once: stored with it, recorded into the graph, compared by the target.
+        var path = row.Success && row.Hops.Count > 0
+            ? extractor.Extract(row.Hops.Select(CyberWatch.Topology.PathHop.From))
+            : CyberWatch.Topology.AsPathExtraction.Empty;
+        if (row.Success && row.Hops.Count > 0)
+        {
+            row = row with { AsPath = path.Text };
+        }
         var tags = new TagList { { "method", request.Method.ToWire() }, { "vantage", row.Vantage } };
         (row.Success ? completed : failed).Add(1, tags);
         Interlocked.Increment(ref finished);
@@ -114,9 +122,10 @@ public sealed partial class ProbeRunner
         }
         if (row.Success && row.Hops.Count > 0)
         {
-            topology.Submit(id, row);
+            topology.Submit(new CyberWatch.Topology.TopologyMeasurement(id, row.Target.ToString(), row.Vantage, row.StartedAt, path));
         }
-        var asPath = extractor.Extract(row.Hops.Select(CyberWatch.Topology.PathHop.From)).Path.OfType<long>().ToList();
+        // Gaps dropped: a step seen indirectly once and directly the next time is no AS-path change.
+        var asPath = CyberWatch.Topology.AsPathText.Asns(path.Path);
         var summary = new MeasurementSummary(id, request.Target, row.Method, row.Success, row.StartedAt, row.HopCount ?? 0,
             row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row), asPath, row.Vantage);
         try

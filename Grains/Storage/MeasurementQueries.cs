@@ -46,7 +46,7 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
         id, host(target) AS target, tool, method, vantage, started_at AS startedat, completed_at AS completedat, success,
         stop_reason AS stopreason, failure_reason AS failurereason, hop_count AS hopcount, responding_hops AS respondinghops,
         min_rtt_ms AS minrttms, avg_rtt_ms AS avgrttms, max_rtt_ms AS maxrttms, dest_rtt_ms AS destrttms, loss_pct AS losspct,
-        enrichment_state AS enrichmentstate
+        enrichment_state AS enrichmentstate, as_path AS aspath
         """;
 
     static MeasurementQueries()

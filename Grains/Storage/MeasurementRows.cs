@@ -24,6 +24,8 @@ public sealed record MeasurementRow
     public string RawFormat { get; init; } = "json";
     public string? RawResult { get; init; }
     public string EnrichmentState { get; init; } = "pending";
+    /// <summary>The AS path the extractor gave for the hops (<c>1100 1200 * 1500</c>), null when none was computed.</summary>
+    public string? AsPath { get; init; }
     public IReadOnlyList<HopRow> Hops { get; init; } = [];
 }
 

@@ -154,7 +154,7 @@ public sealed partial class MeasurementWriter : BackgroundService
         await using (var copy = await connection.BeginBinaryImportAsync("""
             COPY measurements (id, target, tool, method, vantage, started_at, completed_at, success, stop_reason, failure_reason,
                                hop_count, responding_hops, min_rtt_ms, avg_rtt_ms, max_rtt_ms, dest_rtt_ms, loss_pct,
-                               raw_format, raw_result, enrichment_state) FROM STDIN (FORMAT BINARY)
+                               raw_format, raw_result, enrichment_state, as_path) FROM STDIN (FORMAT BINARY)
             """, cancellationToken))
         {
             for (var i = 0; i < measurements.Count; i++)
@@ -181,6 +181,7 @@ public sealed partial class MeasurementWriter : BackgroundService
                 await copy.WriteAsync(m.RawFormat, NpgsqlDbType.Text, cancellationToken);
                 await WriteRefOrNullAsync(copy, m.RawResult, NpgsqlDbType.Text, cancellationToken);
                 await copy.WriteAsync(m.EnrichmentState, NpgsqlDbType.Text, cancellationToken);
+                await WriteRefOrNullAsync(copy, m.AsPath, NpgsqlDbType.Text, cancellationToken);
             }
             await copy.CompleteAsync(cancellationToken);
         }

@@ -1,6 +1,9 @@
 namespace CyberWatch.Topology;
 
-/// <summary>One directed AS edge (key <c>A-&gt;B</c>): counts crossings, keeps RTT extremes and mean, vantages and IXP.</summary>
+/// <summary>
+/// One directed AS edge (key <c>A-&gt;B</c>): counts crossings (direct and indirect apart), keeps RTT extremes and
+/// mean, vantages and IXP. An indirect crossing never hides a direct one: the edge is direct once seen directly.
+/// </summary>
 public sealed class AsEdgeGrain(
     [PersistentState("asEdge", "cyberwatch")] IPersistentState<AsEdgeState> state,
     TopologyFeed feed) : Grain, IAsEdgeGrain
@@ -15,6 +18,12 @@ public sealed class AsEdgeGrain(
         if (!AsEdgeKey.TryParse(this.GetPrimaryKeyString(), out src, out dst))
         {
             throw new ArgumentException($"AS edge grain key '{this.GetPrimaryKeyString()}' is not 'A->B' with two different ASNs");
+        }
+        var s = state.State;
+        if (s.ObservedCount > s.DirectCount + s.IndirectCount)
+        {
+            // Kept before indirect crossings were recorded, when only direct ones were.
+            s.DirectCount = s.ObservedCount - s.IndirectCount;
         }
         return base.OnActivateAsync(cancellationToken);
     }
@@ -31,6 +40,15 @@ public sealed class AsEdgeGrain(
             return Stats()!;
         }
         s.ObservedCount++;
+        if (observation.Kind == AsLinkKind.Indirect)
+        {
+            s.IndirectCount++;
+            s.MinGapHops = s.MinGapHops is { } fewest ? Math.Min(fewest, observation.GapHops) : observation.GapHops;
+        }
+        else
+        {
+            s.DirectCount++;
+        }
         if (observation.RttMs is { } rtt && double.IsFinite(rtt) && rtt >= 0)
         {
             s.MinRttMs = s.MinRttMs is { } min ? Math.Min(min, rtt) : rtt;
@@ -65,6 +83,6 @@ public sealed class AsEdgeGrain(
             return null;
         }
         return new AsEdgeStats(src, dst, s.ObservedCount, s.MinRttMs, s.RttCount > 0 ? s.RttSumMs / s.RttCount : null, s.MaxRttMs,
-            first, last, s.Ixp, [.. s.Vantages]);
+            first, last, s.Ixp, [.. s.Vantages], s.DirectCount, s.IndirectCount, s.MinGapHops);
     }
 }

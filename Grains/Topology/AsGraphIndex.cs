@@ -44,28 +44,31 @@ public sealed class AsGraphIndex
     /// <summary>The graph as one vantage point saw it, built from a snapshot on first use and kept until the next one.</summary>
     private sealed record VantageView(Snapshot Source, Snapshot View);
 
-    private readonly Dictionary<string, VantageView> views = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Vantage, bool DirectOnly), VantageView> views = new();
 
     /// <summary>
-    /// The snapshot to search: the whole graph, or only the edges seen from <paramref name="vantage"/>. A view is
-    /// built once per snapshot (the edges are few per vantage; a rebuild of the whole graph takes tens of ms).
+    /// The snapshot to search: the whole graph, or only the edges seen from <paramref name="vantage"/>, and of those
+    /// only the direct ones when <paramref name="directOnly"/>. A view is built once per snapshot (a kind that
+    /// changes makes a new snapshot); a rebuild of the whole graph takes tens of ms.
     /// </summary>
-    private Snapshot SnapshotFor(string? vantage)
+    private Snapshot SnapshotFor(string? vantage, bool directOnly = false)
     {
         var current = Volatile.Read(ref snapshot);
-        if (vantage is null)
+        if (vantage is null && !directOnly)
         {
             return current;
         }
         lock (views)
         {
-            if (views.TryGetValue(vantage, out var view) && ReferenceEquals(view.Source, current))
+            var key = (vantage ?? "", directOnly);
+            if (views.TryGetValue(key, out var view) && ReferenceEquals(view.Source, current))
             {
                 return view.View;
             }
-            var seen = current.Stats.Where(e => e.Vantages.Contains(vantage, StringComparer.Ordinal)).ToArray();
+            var seen = current.Stats.Where(e => (vantage is null || e.Vantages.Contains(vantage, StringComparer.Ordinal))
+                && (!directOnly || e.Kind == AsLinkKind.Direct)).ToArray();
             var built = new Snapshot(AsGraph.Build(Array.ConvertAll(seen, e => (e.SrcAsn, e.DstAsn))), seen);
-            views[vantage] = new VantageView(current, built);
+            views[key] = new VantageView(current, built);
             return built;
         }
     }
@@ -121,6 +124,7 @@ public sealed class AsGraphIndex
     public void Apply(IEnumerable<AsEdgeStats> edges)
     {
         var added = false;
+        var kindChanged = false;
         lock (gate)
         {
             var current = snapshot;
@@ -142,6 +146,8 @@ public sealed class AsGraphIndex
                     {
                         current.Stats[slot] = edge;
                     }
+                    // An indirect edge seen directly now belongs to the direct-only views: they are built per snapshot.
+                    kindChanged |= held.Kind != edge.Kind;
                 }
                 else
                 {
@@ -150,9 +156,9 @@ public sealed class AsGraphIndex
                     added = true;
                 }
             }
-            dirty |= added;
+            dirty |= added || kindChanged;
         }
-        if (added)
+        if (added || kindChanged)
         {
             ScheduleRebuild();
         }
@@ -248,9 +254,9 @@ public sealed class AsGraphIndex
         });
     }
 
-    public AsNeighborsAnswer Neighbors(long asn, string? vantage = null)
+    public AsNeighborsAnswer Neighbors(long asn, string? vantage = null, bool directOnly = false)
     {
-        var current = SnapshotFor(vantage);
+        var current = SnapshotFor(vantage, directOnly);
         var graph = current.Graph;
         if (!graph.TryGetNode(asn, out var node))
         {
@@ -287,9 +293,9 @@ public sealed class AsGraphIndex
         return nodes is null ? null : Array.ConvertAll(nodes, n => graph.Asns[n]);
     }
 
-    public AsPathAnswer Path(long srcAsn, long dstAsn, bool directed, string? vantage = null)
+    public AsPathAnswer Path(long srcAsn, long dstAsn, bool directed, string? vantage = null, bool directOnly = false)
     {
-        var current = SnapshotFor(vantage);
+        var current = SnapshotFor(vantage, directOnly);
         var graph = current.Graph;
         var srcKnown = graph.TryGetNode(srcAsn, out var src);
         var dstKnown = graph.TryGetNode(dstAsn, out var dst);
@@ -311,7 +317,7 @@ public sealed class AsGraphIndex
             }
         }
         return new AsPathAnswer(srcAsn, dstAsn, directed, srcKnown, dstKnown,
-            nodes is null ? null : Array.ConvertAll(nodes, n => graph.Asns[n]), links, Observed(srcAsn, dstAsn, directed, vantage), Freshness());
+            nodes is null ? null : Array.ConvertAll(nodes, n => graph.Asns[n]), links, Observed(srcAsn, dstAsn, directed, vantage, directOnly), Freshness());
     }
 
     private static AsEdgeStats? FindEdge(Snapshot current, int from, int to)
@@ -329,9 +335,10 @@ public sealed class AsGraphIndex
 
     /// <summary>
     /// The stretches of observed AS paths from <paramref name="srcAsn"/> to <paramref name="dstAsn"/>
-    /// (and, undirected, from dst to src, marked reversed), merged when equal, most observed first.
+    /// (and, undirected, from dst to src, marked reversed), merged when equal, most observed first;
+    /// <paramref name="directOnly"/> leaves out stretches with an indirect step (a gap).
     /// </summary>
-    public IReadOnlyList<ObservedAsPath> Observed(long srcAsn, long dstAsn, bool directed, string? vantage = null)
+    public IReadOnlyList<ObservedAsPath> Observed(long srcAsn, long dstAsn, bool directed, string? vantage = null, bool directOnly = false)
     {
         var merged = new Dictionary<(string, bool), ObservedAsPath>();
         lock (gate)
@@ -350,6 +357,10 @@ public sealed class AsGraphIndex
                 }
                 var reversed = j < i;
                 var stretch = reversed ? entry.Path[j..(i + 1)] : entry.Path[i..(j + 1)];
+                if (directOnly && stretch.Contains(null))
+                {
+                    continue;
+                }
                 var key = (AsPathText.Format(stretch), reversed);
                 merged[key] = merged.TryGetValue(key, out var held)
                     ? held with
@@ -366,9 +377,9 @@ public sealed class AsGraphIndex
             .Take(MaxObservedPaths).ToArray();
     }
 
-    public AsTopologyAnswer Topology(long asn, int depth, int limit, string? vantage = null)
+    public AsTopologyAnswer Topology(long asn, int depth, int limit, string? vantage = null, bool directOnly = false)
     {
-        var current = SnapshotFor(vantage);
+        var current = SnapshotFor(vantage, directOnly);
         var graph = current.Graph;
         if (!graph.TryGetNode(asn, out var centre))
         {

@@ -7,7 +7,7 @@ public enum AsPathFlags
 {
     None = 0,
 
-    /// <summary>The path has at least one gap between two different ASes (no edge was inferred there).</summary>
+    /// <summary>The path has at least one gap between two different ASes (the edge across it is indirect).</summary>
     Gap = 1,
 
     /// <summary>A hop's prefix has several origin ASes (MOAS); the AS chosen is the one that continues the path.</summary>
@@ -25,7 +25,7 @@ public enum AsPathFlags
     /// <summary>Replies at one probe TTL came from different ASes (load balancing); the first reply decided the path.</summary>
     LoadBalancedAcrossAses = 32,
 
-    /// <summary>An IXP hop was not directly between two mapped hops, so no IXP edge could be inferred.</summary>
+    /// <summary>An IXP hop was not directly between two mapped hops, so the edge across the IXP is only indirect.</summary>
     IxpWithoutEdge = 64,
 }
 
@@ -38,7 +38,7 @@ public enum AsPathElementKind
 
 /// <summary>
 /// One element of an AS path: a run of consecutive hops in one AS, or a gap (silent, private/special or
-/// unmapped hops between two different ASes).
+/// unmapped hops between two different ASes; <see cref="Hops"/> counts them, IXP hops aside).
 /// </summary>
 /// <param name="OriginAsns">All origins of multi-origin prefixes met in the run, or null.</param>
 /// <param name="EnteredViaIxp">The IXP crossed on the way into this AS, if any.</param>
@@ -63,6 +63,7 @@ public sealed record AsPathElement(
 /// the dst AS (the round trip from the vantage point to the far side of the edge; the figure the edge
 /// statistics keep). <see cref="RttDeltaMs"/> is that minus the RTT of the last hop in the src AS: a hint
 /// of the edge's own latency, noisy (ICMP generation on the near router can even make it negative).
+/// <see cref="Kind"/> is indirect when <see cref="GapHops"/> hops that could not be placed in an AS lay between.
 /// </summary>
 public sealed record ExtractedAsEdge(
     long SrcAsn,
@@ -72,9 +73,15 @@ public sealed record ExtractedAsEdge(
     double? RttDeltaMs,
     int SrcTtl,
     int DstTtl,
-    bool MultiOrigin);
+    bool MultiOrigin,
+    AsLinkKind Kind = AsLinkKind.Direct,
+    int GapHops = 0);
 
-/// <summary>The AS path of one measurement, the AS edges it proves, and what was noticed on the way.</summary>
+/// <summary>
+/// The AS path of one measurement, the AS edges it shows, and what was noticed on the way. <see cref="Steps"/>
+/// and <see cref="Edges"/> come from the same walk: every step is an edge (an edge crossed twice is listed once,
+/// direct if either crossing was).
+/// </summary>
 public sealed record AsPathExtraction(
     IReadOnlyList<AsPathElement> Elements,
     IReadOnlyList<ExtractedAsEdge> Edges,
@@ -82,6 +89,9 @@ public sealed record AsPathExtraction(
     IReadOnlyList<int> ThirdPartyTtls)
 {
     public static AsPathExtraction Empty { get; } = new([], [], AsPathFlags.None, []);
+
+    /// <summary>Consecutive ASes of the path with how each pair was seen (a gap element between them: indirect).</summary>
+    public IReadOnlyList<AsPathStep> Steps => AsPathText.Steps(Path);
 
     /// <summary>The path as ASNs in order, null for a gap.</summary>
     public IReadOnlyList<long?> Path => Elements.Select(e => e.IsGap ? (long?)null : e.Asn).ToArray();
@@ -100,6 +110,35 @@ public static class AsPathText
 {
     public static string Format(IEnumerable<long?> path) =>
         string.Join(' ', path.Select(a => a is { } asn ? asn.ToString(System.Globalization.CultureInfo.InvariantCulture) : "*"));
+
+    /// <summary>
+    /// The steps of a path (null = gap): each AS to the next, indirect when a gap lies between. Gaps at either
+    /// end, or next to each other, step nowhere.
+    /// </summary>
+    public static IReadOnlyList<AsPathStep> Steps(IReadOnlyList<long?> path)
+    {
+        var steps = new List<AsPathStep>();
+        long? previous = null;
+        var gap = false;
+        foreach (var element in path)
+        {
+            if (element is not { } asn)
+            {
+                gap = previous is not null;
+                continue;
+            }
+            if (previous is { } from && from != asn)
+            {
+                steps.Add(new AsPathStep(from, asn, gap ? AsLinkKind.Indirect : AsLinkKind.Direct));
+            }
+            previous = asn;
+            gap = false;
+        }
+        return steps;
+    }
+
+    /// <summary>The ASes of a path in order, gaps dropped: what path-change detection compares.</summary>
+    public static IReadOnlyList<long> Asns(IReadOnlyList<long?> path) => path.OfType<long>().ToArray();
 
     public static bool TryParse(string? text, out long?[] path)
     {
@@ -133,10 +172,13 @@ public static class AsPathText
 /// it), else its primary origin; the path is flagged.</item>
 /// <item>A single responding hop of AS X between hops of AS A (A X A) is a third-party address — typically
 /// a router of A answering from an interface numbered out of X's space — and is folded into A.</item>
-/// <item>Consecutive hops of one AS collapse, across gaps too. Between two different ASes an edge is
-/// inferred only when their hops are on adjacent TTLs, or separated by IXP hops only (A, IXP, B gives the
-/// edge A→B tagged with the IXP, never an edge to an AS announcing the LAN). Otherwise a gap marker is put
-/// in the path and no edge is inferred.</item>
+/// <item>Consecutive hops of one AS collapse, across gaps too. Between two different ASes the edge is
+/// direct when their hops are on adjacent TTLs, or separated by IXP hops only (A, IXP, B gives the edge
+/// A→B tagged with the IXP, never an edge to an AS announcing the LAN; a known member's port is the member's
+/// router, so A, port of B, silent, B is direct too). Otherwise only hops that could not be placed in an AS
+/// lie between them: a gap marker is put in the path and the edge is indirect, with the number of those hops
+/// (IXP hops aside), tagged with an IXP crossed in the gap. As CAIDA does for Ark, the indirect link is kept
+/// rather than dropped; readers filter by kind.</item>
 /// </list>
 /// What a third-party address that is not sandwiched does cannot be seen from one trace: a border router
 /// of B answering from A's link prefix (the usual numbering of a provider–customer link) only moves the
@@ -235,7 +277,7 @@ public sealed class AsPathExtractor(IxpPrefixes ixps, IxpDirectory? directory = 
 
         var elements = new List<AsPathElement>();
         var edges = new List<ExtractedAsEdge>();
-        var seenEdges = new HashSet<(long, long)>();
+        var seenEdges = new Dictionary<(long, long), int>();
         var seenAses = new HashSet<long>();
         Run? current = null;
         Probe? lastMapped = null;
@@ -243,6 +285,9 @@ public sealed class AsPathExtractor(IxpPrefixes ixps, IxpDirectory? directory = 
         string? ixpName = null;
         var ixpLastTtl = 0;
         var ixpInGap = false;
+        // IXP hops since the last mapped hop: not unplaceable (the LAN is known), so not counted in a gap.
+        var ixpHops = 0;
+        string? crossedIxp = null;
         foreach (var probe in probes)
         {
             switch (probe.Kind)
@@ -255,6 +300,8 @@ public sealed class AsPathExtractor(IxpPrefixes ixps, IxpDirectory? directory = 
                     break;
                 case HopKind.Ixp:
                     flags |= AsPathFlags.Ixp;
+                    ixpHops++;
+                    crossedIxp ??= probe.Ixp;
                     if (current is null)
                     {
                         ixpInGap = true;
@@ -296,23 +343,28 @@ public sealed class AsPathExtractor(IxpPrefixes ixps, IxpDirectory? directory = 
                         var adjacent = !gapSince && probe.Ttl == (ixpName is null ? lastMapped!.Ttl : ixpLastTtl) + 1;
                         ixpName ??= probe.Ixp;
                         elements.Add(current.ToElement());
-                        if (adjacent)
-                        {
-                            if (seenEdges.Add((current.Asn, probe.Asn)))
-                            {
-                                edges.Add(new ExtractedAsEdge(current.Asn, probe.Asn, ixpName, probe.RttMs,
-                                    probe.RttMs - lastMapped!.RttMs, lastMapped.Ttl, probe.Ttl,
-                                    current.Origins is not null || probe.MultiOrigin));
-                            }
-                        }
-                        else
+                        var gapHops = probe.Ttl - lastMapped!.Ttl - 1 - ixpHops;
+                        if (!adjacent)
                         {
                             flags |= AsPathFlags.Gap;
                             if (ixpName is not null || ixpInGap)
                             {
                                 flags |= AsPathFlags.IxpWithoutEdge;
                             }
-                            elements.Add(new AsPathElement(AsPathElementKind.Gap, 0, lastMapped!.Ttl + 1, probe.Ttl - 1, 0));
+                            elements.Add(new AsPathElement(AsPathElementKind.Gap, 0, lastMapped.Ttl + 1, probe.Ttl - 1, gapHops));
+                        }
+                        var edge = new ExtractedAsEdge(current.Asn, probe.Asn, adjacent ? ixpName : crossedIxp ?? probe.Ixp, probe.RttMs,
+                            probe.RttMs - lastMapped.RttMs, lastMapped.Ttl, probe.Ttl, current.Origins is not null || probe.MultiOrigin,
+                            adjacent ? AsLinkKind.Direct : AsLinkKind.Indirect, adjacent ? 0 : gapHops);
+                        if (!seenEdges.TryGetValue((current.Asn, probe.Asn), out var seen))
+                        {
+                            seenEdges.Add((current.Asn, probe.Asn), edges.Count);
+                            edges.Add(edge);
+                        }
+                        else if (adjacent && edges[seen].Kind == AsLinkKind.Indirect)
+                        {
+                            // Crossed twice in one trace, once with the gap answered: that crossing is the evidence.
+                            edges[seen] = edge;
                         }
                         if (!seenAses.Add(probe.Asn))
                         {
@@ -325,6 +377,8 @@ public sealed class AsPathExtractor(IxpPrefixes ixps, IxpDirectory? directory = 
                     gapSince = false;
                     ixpName = null;
                     ixpInGap = false;
+                    ixpHops = 0;
+                    crossedIxp = null;
                     break;
             }
         }

@@ -27,7 +27,8 @@ public static class GraphExport
         ["asn:ID(AS)", "org_name", "country", "neighbor_count:int", "measurement_count:long", "avg_rtt:double", "first_seen:datetime", "last_seen:datetime", ":LABEL"];
 
     public static readonly string[] EdgeHeader =
-        [":START_ID(AS)", ":END_ID(AS)", "observed_count:long", "min_rtt:double", "avg_rtt:double", "max_rtt:double", "first_seen:datetime", "last_seen:datetime", "ixp", "vantages:string[]", ":TYPE"];
+        [":START_ID(AS)", ":END_ID(AS)", "observed_count:long", "min_rtt:double", "avg_rtt:double", "max_rtt:double", "first_seen:datetime", "last_seen:datetime", "ixp", "vantages:string[]",
+         "kind", "direct_count:long", "indirect_count:long", "min_gap_hops:int", ":TYPE"];
 
     public static async Task<GraphExportReport> WriteAsync(TopologyQueries queries, string directory, CancellationToken cancellationToken)
     {
@@ -78,7 +79,8 @@ public static class GraphExport
         foreach (var e in edges)
         {
             WriteLine(writer, [Number(e.SrcAsn), Number(e.DstAsn), Number(e.ObservedCount), Number(e.MinRttMs), Number(e.AvgRttMs), Number(e.MaxRttMs),
-                Time(e.FirstSeen), Time(e.LastSeen), e.Ixp, string.Join(';', e.Vantages.Select(v => v.Replace(";", "", StringComparison.Ordinal))), "ROUTE"]);
+                Time(e.FirstSeen), Time(e.LastSeen), e.Ixp, string.Join(';', e.Vantages.Select(v => v.Replace(";", "", StringComparison.Ordinal))),
+                Kind(e.Kind), Number(e.DirectCount), Number(e.IndirectCount), e.MinGapHops is { } gap ? Number(gap) : null, "ROUTE"]);
         }
     }
 
@@ -110,6 +112,10 @@ public static class GraphExport
         Key("last_seen", "edge", "last_seen", "string");
         Key("ixp", "edge", "ixp", "string");
         Key("vantages", "edge", "vantages", "string");
+        Key("kind", "edge", "kind", "string");
+        Key("direct_count", "edge", "direct_count", "long");
+        Key("indirect_count", "edge", "indirect_count", "long");
+        Key("min_gap_hops", "edge", "min_gap_hops", "int");
         xml.WriteStartElement("graph", ns);
         xml.WriteAttributeString("id", "as-graph");
         xml.WriteAttributeString("edgedefault", "directed");
@@ -150,6 +156,10 @@ public static class GraphExport
             Data("last_seen", Time(e.LastSeen));
             Data("ixp", e.Ixp);
             Data("vantages", e.Vantages.Count == 0 ? null : string.Join(';', e.Vantages));
+            Data("kind", Kind(e.Kind));
+            Data("direct_count", Number(e.DirectCount));
+            Data("indirect_count", Number(e.IndirectCount));
+            Data("min_gap_hops", e.MinGapHops is { } gap ? Number(gap) : null);
             xml.WriteEndElement();
         }
         xml.WriteEndElement();
@@ -188,6 +198,9 @@ public static class GraphExport
         value.Any(c => c < 0x20 && c is not '\t' and not '\n' and not '\r') ? new string(value.Where(c => c >= 0x20 || c is '\t' or '\n' or '\r').ToArray()) : value;
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The kind as the API and <c>as_edges.kind</c> spell it.</summary>
+    public static string Kind(AsLinkKind kind) => kind == AsLinkKind.Indirect ? "indirect" : "direct";
 
     private static string? Number(double? value) => value?.ToString("R", CultureInfo.InvariantCulture);
 

@@ -7,7 +7,8 @@ namespace CyberWatch.Topology;
 
 /// <summary>
 /// Projects the AS graph into Neo4j over its HTTP API: <c>(:AS {asn, ...})</c> nodes and
-/// <c>(:AS)-[:ROUTE {observed_count, min_rtt, avg_rtt, max_rtt, first_seen, last_seen, ixp, vantages}]-&gt;(:AS)</c>
+/// <c>(:AS)-[:ROUTE {observed_count, min_rtt, avg_rtt, max_rtt, first_seen, last_seen, ixp, vantages, kind, direct_count,
+/// indirect_count, min_gap_hops}]-&gt;(:AS)</c> (kind <c>direct</c> or <c>indirect</c>)
 /// in path direction, written with batched <c>UNWIND $rows ... MERGE</c> (neo4j/projection.cypher).
 /// </summary>
 /// <remarks>
@@ -69,7 +70,9 @@ public sealed partial class Neo4jProjection : BackgroundService
         }
     }
 
-    public void Enqueue(AsEdgeStats edge) => Add($"route:{edge.SrcAsn}->{edge.DstAsn}", new Row(true, new()
+    public void Enqueue(AsEdgeStats edge) => Add($"route:{edge.SrcAsn}->{edge.DstAsn}", new Row(true, RouteValues(edge)));
+
+    private static Dictionary<string, object?> RouteValues(AsEdgeStats edge) => new()
     {
         ["src_asn"] = edge.SrcAsn,
         ["dst_asn"] = edge.DstAsn,
@@ -81,7 +84,11 @@ public sealed partial class Neo4jProjection : BackgroundService
         ["last_seen"] = edge.LastSeen.ToString("O"),
         ["ixp"] = edge.Ixp,
         ["vantages"] = edge.Vantages,
-    }));
+        ["kind"] = GraphExport.Kind(edge.Kind),
+        ["direct_count"] = edge.DirectCount,
+        ["indirect_count"] = edge.IndirectCount,
+        ["min_gap_hops"] = edge.MinGapHops,
+    };
 
     public void Enqueue(AsnInfo asn) =>
         Enqueue(new AsnRow(asn.Asn, asn.OrgName, asn.Country, null, asn.MeasurementCount, asn.AvgRttMs, asn.FirstSeen, asn.LastSeen));
@@ -226,13 +233,7 @@ public sealed partial class Neo4jProjection : BackgroundService
             }
             await foreach (var (edge, _) in queries.EdgesAsync(null, cancellationToken))
             {
-                page.Add(new Row(true, new()
-                {
-                    ["src_asn"] = edge.SrcAsn, ["dst_asn"] = edge.DstAsn, ["observed_count"] = edge.ObservedCount,
-                    ["min_rtt"] = edge.MinRttMs, ["avg_rtt"] = edge.AvgRttMs, ["max_rtt"] = edge.MaxRttMs,
-                    ["first_seen"] = edge.FirstSeen.ToString("O"), ["last_seen"] = edge.LastSeen.ToString("O"),
-                    ["ixp"] = edge.Ixp, ["vantages"] = edge.Vantages,
-                }));
+                page.Add(new Row(true, RouteValues(edge)));
                 if (page.Count == options.BatchSize)
                 {
                     total += await SendPageAsync(page, cancellationToken);

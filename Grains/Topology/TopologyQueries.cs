@@ -31,7 +31,8 @@ public sealed class TopologyQueries(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand("""
-            SELECT src_asn, dst_asn, observed_count, min_rtt_ms, avg_rtt_ms, max_rtt_ms, first_seen, last_seen, ixp, vantages, updated_at
+            SELECT src_asn, dst_asn, observed_count, min_rtt_ms, avg_rtt_ms, max_rtt_ms, first_seen, last_seen, ixp, vantages, updated_at,
+                   direct_count, indirect_count, min_gap_hops
               FROM as_edges WHERE @since::timestamptz IS NULL OR updated_at > @since ORDER BY src_asn, dst_asn
             """, connection);
         command.Parameters.Add(new NpgsqlParameter("since", NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = (object?)since?.UtcDateTime ?? DBNull.Value });
@@ -45,7 +46,8 @@ public sealed class TopologyQueries(NpgsqlDataSource dataSource)
                 reader.IsDBNull(5) ? null : reader.GetDouble(5),
                 reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7),
                 reader.IsDBNull(8) ? null : reader.GetString(8),
-                reader.GetFieldValue<string[]>(9)), reader.GetFieldValue<DateTimeOffset>(10));
+                reader.GetFieldValue<string[]>(9), reader.GetInt64(11), reader.GetInt64(12),
+                reader.IsDBNull(13) ? null : reader.GetInt32(13)), reader.GetFieldValue<DateTimeOffset>(10));
         }
     }
 

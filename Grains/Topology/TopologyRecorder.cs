@@ -6,30 +6,28 @@ using Microsoft.Extensions.Logging;
 
 namespace CyberWatch.Topology;
 
-/// <summary>A stored measurement as the topology needs it.</summary>
+/// <summary>
+/// A stored measurement as the topology needs it: its AS path as extracted once, by whoever stored it with the
+/// measurement (the probe pipeline, or the enrichment backfill once the hops are mapped).
+/// </summary>
 public sealed record TopologyMeasurement(
     long MeasurementId,
     string Target,
     string Vantage,
     DateTimeOffset StartedAt,
-    IReadOnlyList<PathHop> Hops)
-{
-    public static TopologyMeasurement From(long measurementId, MeasurementRow row) =>
-        new(measurementId, row.Target.ToString(), row.Vantage, row.StartedAt, row.Hops.Select(PathHop.From).ToArray());
-}
+    AsPathExtraction Path);
 
 /// <summary>
-/// Turns a stored measurement's hops into topology: extracts the AS path, tells each crossed
-/// <see cref="IAsEdgeGrain"/> and each traversed <see cref="IAsnGrain"/>, and records the observed path.
-/// The probe pipeline calls <see cref="Submit"/> (never blocks, never throws) or awaits
-/// <see cref="RecordAsync(TopologyMeasurement, CancellationToken)"/>.
+/// Turns a stored measurement's AS path into topology: tells each crossed <see cref="IAsEdgeGrain"/> (direct or
+/// indirect) and each traversed <see cref="IAsnGrain"/>, and records the observed path. It extracts nothing
+/// itself, so the graph holds exactly the path stored with the measurement. The probe pipeline calls
+/// <see cref="Submit"/> (never blocks, never throws) or awaits <see cref="RecordAsync(TopologyMeasurement, CancellationToken)"/>.
 /// </summary>
 public sealed partial class TopologyRecorder : BackgroundService
 {
     public const int QueueCapacity = 10_000;
 
     private readonly IGrainFactory grains;
-    private readonly AsPathExtractor extractor;
     private readonly AsGraphIndex index;
     private readonly TopologyFeed feed;
     private readonly ILogger<TopologyRecorder> logger;
@@ -38,11 +36,10 @@ public sealed partial class TopologyRecorder : BackgroundService
     private readonly Counter<long> dropped;
     private readonly Counter<long> failed;
 
-    public TopologyRecorder(IGrainFactory grains, AsPathExtractor extractor, AsGraphIndex index, TopologyFeed feed,
+    public TopologyRecorder(IGrainFactory grains, AsGraphIndex index, TopologyFeed feed,
         ILogger<TopologyRecorder> logger, IMeterFactory meters)
     {
         this.grains = grains;
-        this.extractor = extractor;
         this.index = index;
         this.feed = feed;
         this.logger = logger;
@@ -56,24 +53,20 @@ public sealed partial class TopologyRecorder : BackgroundService
     }
 
     /// <summary>Queues a stored measurement for recording; when the queue is full the oldest waiting one is dropped (counted).</summary>
-    public void Submit(long measurementId, MeasurementRow row) => Submit(TopologyMeasurement.From(measurementId, row));
-
     public void Submit(TopologyMeasurement measurement) => queue.Writer.TryWrite(measurement);
 
-    public Task<AsPathExtraction> RecordAsync(long measurementId, MeasurementRow row, CancellationToken cancellationToken) =>
-        RecordAsync(TopologyMeasurement.From(measurementId, row), cancellationToken);
-
-    /// <summary>Records the measurement's AS path, edges and ASes; returns what was extracted.</summary>
+    /// <summary>Records the measurement's AS path, edges and ASes; returns the path.</summary>
     public async Task<AsPathExtraction> RecordAsync(TopologyMeasurement measurement, CancellationToken cancellationToken)
     {
-        var path = extractor.Extract(measurement.Hops);
+        var path = measurement.Path;
         if (path.IsEmpty || path.Elements.All(e => e.IsGap))
         {
             return path;
         }
         var at = measurement.StartedAt;
         var edgeCalls = path.Edges.Select(e => grains.GetGrain<IAsEdgeGrain>(AsEdgeKey.Format(e.SrcAsn, e.DstAsn))
-            .Observe(new AsEdgeObservation(e.SrcAsn, e.DstAsn, e.Ixp, e.RttMs, at, measurement.Vantage, measurement.MeasurementId)));
+            .Observe(new AsEdgeObservation(e.SrcAsn, e.DstAsn, e.Ixp, e.RttMs, at, measurement.Vantage, measurement.MeasurementId,
+                e.Kind, e.GapHops)));
         // Grouped in order of first appearance: the first call is the path's first AS.
         var asnCalls = path.Elements.Where(e => !e.IsGap).GroupBy(e => e.Asn).Select(g =>
         {

@@ -16,6 +16,11 @@ public sealed class AsEdgeState
 
     /// <summary>Measurements counted lately, so a repeated report of one is not counted twice.</summary>
     [Id(9)] public List<long> RecentMeasurements { get; set; } = [];
+
+    /// <summary>Crossings seen directly and across unplaceable hops; state written before they were kept has neither (all its crossings were direct).</summary>
+    [Id(10)] public long DirectCount { get; set; }
+    [Id(11)] public long IndirectCount { get; set; }
+    [Id(12)] public int? MinGapHops { get; set; }
 }
 
 /// <summary>Persistent state of an <see cref="AsnGrain"/>.</summary>

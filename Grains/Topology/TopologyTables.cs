@@ -188,13 +188,17 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
         if (edgeRows.Count > 0)
         {
             await using var upsert = new NpgsqlCommand("""
-                INSERT INTO as_edges (src_asn, dst_asn, observed_count, min_rtt_ms, avg_rtt_ms, max_rtt_ms, first_seen, last_seen, ixp, vantages, updated_at)
-                SELECT u.src, u.dst, u.n, u.min, u.avg, u.max, u.first, u.last, u.ixp, string_to_array(u.vantages, chr(31)), now()
-                  FROM unnest(@src, @dst, @n, @min, @avg, @max, @first, @last, @ixp, @vantages) AS u(src, dst, n, min, avg, max, first, last, ixp, vantages)
+                INSERT INTO as_edges (src_asn, dst_asn, observed_count, min_rtt_ms, avg_rtt_ms, max_rtt_ms, first_seen, last_seen, ixp, vantages,
+                                      direct_count, indirect_count, min_gap_hops, updated_at)
+                SELECT u.src, u.dst, u.n, u.min, u.avg, u.max, u.first, u.last, u.ixp, string_to_array(u.vantages, chr(31)),
+                       u.direct, u.indirect, u.gap, now()
+                  FROM unnest(@src, @dst, @n, @min, @avg, @max, @first, @last, @ixp, @vantages, @direct, @indirect, @gap)
+                       AS u(src, dst, n, min, avg, max, first, last, ixp, vantages, direct, indirect, gap)
                 ON CONFLICT (src_asn, dst_asn) DO UPDATE SET
                     observed_count = excluded.observed_count, min_rtt_ms = excluded.min_rtt_ms, avg_rtt_ms = excluded.avg_rtt_ms,
                     max_rtt_ms = excluded.max_rtt_ms, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-                    ixp = excluded.ixp, vantages = excluded.vantages, updated_at = now()
+                    ixp = excluded.ixp, vantages = excluded.vantages, direct_count = excluded.direct_count,
+                    indirect_count = excluded.indirect_count, min_gap_hops = excluded.min_gap_hops, updated_at = now()
                   WHERE as_edges.observed_count <= excluded.observed_count
                 """, connection, transaction);
             upsert.Parameters.Add(new NpgsqlParameter<long[]>("src", edgeRows.Select(e => e.SrcAsn).ToArray()));
@@ -207,6 +211,12 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
             upsert.Parameters.Add(Times("last", edgeRows.Select(e => (DateTimeOffset?)e.LastSeen)));
             upsert.Parameters.Add(Texts("ixp", edgeRows.Select(e => e.Ixp)));
             upsert.Parameters.Add(Texts("vantages", edgeRows.Select(e => string.Join(Separator, e.Vantages))));
+            upsert.Parameters.Add(new NpgsqlParameter<long[]>("direct", edgeRows.Select(e => e.DirectCount).ToArray()));
+            upsert.Parameters.Add(new NpgsqlParameter<long[]>("indirect", edgeRows.Select(e => e.IndirectCount).ToArray()));
+            upsert.Parameters.Add(new NpgsqlParameter("gap", NpgsqlDbType.Array | NpgsqlDbType.Integer)
+            {
+                Value = edgeRows.Select(e => (object?)e.MinGapHops ?? DBNull.Value).ToArray(),
+            });
             await upsert.ExecuteNonQueryAsync(cancellationToken);
         }
         if (asnRows.Count > 0)

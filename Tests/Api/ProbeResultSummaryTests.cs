@@ -1,5 +1,6 @@
 using CyberWatch.Measurement;
 using CyberWatch.Storage;
+using CyberWatch.Topology;
 
 namespace CyberWatch.Tests.Api;
 
@@ -11,7 +12,28 @@ public sealed class ProbeResultSummaryTests
     };
 
     [Fact]
-    public void As_path_drops_unknown_hops_and_repeats_but_keeps_a_return_to_an_earlier_as()
+    public void As_path_is_the_one_stored_with_the_measurement_with_each_step_direct_or_indirect()
+    {
+        // The hops alone would read 64500 64501 64500 64502; the stored path is the graph's (the silo's IXP data and rules).
+        HopRecord[] hops =
+        [
+            new() { Ttl = 1, Address = "198.51.100.1", RttMs = 5, Asn = 64500 },
+            new() { Ttl = 2, Address = "203.0.113.1", RttMs = 9, Asn = 64501 },
+            new() { Ttl = 3 },
+            new() { Ttl = 4, Address = "192.0.2.9", RttMs = 12, Asn = 64502 },
+        ];
+        var summary = ProbeResultSummary.From(Trace() with { AsPath = "64500 64501 * 64502" }, hops);
+
+        Assert.Equal([64500L, 64501L, 64502L], summary.AsPath);
+        Assert.Equal([new AsPathStep(64500, 64501, AsLinkKind.Direct), new AsPathStep(64501, 64502, AsLinkKind.Indirect)], summary.AsSteps);
+        Assert.Equal(3, summary.AsCount);
+
+        // Stored as "no AS mapped": empty, not recomputed.
+        Assert.Empty(ProbeResultSummary.From(Trace() with { AsPath = "" }, hops).AsPath);
+    }
+
+    [Fact]
+    public void Measurement_stored_before_paths_were_kept_gets_the_extractors_path()
     {
         HopRecord[] hops =
         [
@@ -29,7 +51,11 @@ public sealed class ProbeResultSummaryTests
         Assert.Equal(7, summary.HopCount);
         Assert.Equal(6, summary.RespondingHops);
         Assert.Equal(14.3, summary.LossPct);
+        // The extractor's rules: the hop on the AMS-IX LAN is no AS of its own, so 64500 reaches 64501 only across it
+        // and the silent TTL 3 (indirect); the return to 64500 is kept.
         Assert.Equal([64500L, 64501L, 64500L, 64502L], summary.AsPath);
+        Assert.Equal([new AsPathStep(64500, 64501, AsLinkKind.Indirect), new AsPathStep(64501, 64500, AsLinkKind.Direct),
+            new AsPathStep(64500, 64502, AsLinkKind.Direct)], summary.AsSteps);
         Assert.Equal(3, summary.AsCount);
         Assert.Equal(["NL", "DE", "NL"], summary.Countries);
         Assert.Equal(["AMS-IX"], summary.Ixps);

@@ -42,15 +42,17 @@ public sealed class EnrichmentBackfillTests
             }], CancellationToken.None);
             var settings = new SettingsMonitor(db.DataSource, NullLogger<SettingsMonitor>.Instance, TimeProvider.System);
             var backfill = new EnrichmentBackfill(db.DataSource, prefixes, new HopEnricher(prefixes, SpecialAddresses.Standard),
-                settings, NullLogger<EnrichmentBackfill>.Instance);
+                settings, NullLogger<EnrichmentBackfill>.Instance, new AsPathExtractor());
 
             var caughtUp = await backfill.RunOnceAsync(100, CancellationToken.None);
 
             var measurement = Assert.Single(caughtUp);
             Assert.Equal((ids[0], "30.14.1.10", "vp1", startedAt), (measurement.MeasurementId, measurement.Target, measurement.Vantage, measurement.StartedAt));
-            var path = new AsPathExtractor().Extract(measurement.Hops);
-            Assert.Equal("1100 * 1200 * 1400", path.Text);
-            Assert.Equal(1.5, measurement.Hops.Single(h => h.Ttl == 3).RttMs);
+            // The path is extracted from the mapped hops and stored with the measurement, the one the graph gets.
+            Assert.Equal("1100 * 1200 * 1400", measurement.Path.Text);
+            Assert.Equal("1100 * 1200 * 1400", await db.ScalarAsync<string>($"SELECT as_path FROM measurements WHERE id = {ids[0]}"));
+            Assert.Equal(1.5, measurement.Path.Edges.Single(e => e.DstAsn == 1200).RttMs);
+            Assert.All(measurement.Path.Edges, e => Assert.Equal(AsLinkKind.Indirect, e.Kind));
             Assert.Equal("done", await db.ScalarAsync<string>($"SELECT enrichment_state FROM measurements WHERE id = {ids[0]}"));
             Assert.Equal("1100,private,1200,1400", await db.ScalarAsync<string>(
                 $"SELECT string_agg(coalesce(asn::text, address_class), ',' ORDER BY ttl) FROM hops WHERE measurement_id = {ids[0]} AND address IS NOT NULL"));

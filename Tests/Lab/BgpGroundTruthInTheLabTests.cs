@@ -93,6 +93,8 @@ public sealed class BgpGroundTruthInTheLabTests(LabFixture lab) : IAsyncLifetime
         var crossingIxp = await node.Database.ScalarAsync<string>(
             "SELECT string_agg(src_asn || '->' || dst_asn, ' ' ORDER BY src_asn, dst_asn) FROM as_edges WHERE ixp = 'LAB-IX'");
         Assert.Equal("1200->1500 1200->1600", crossingIxp);
+        // d15-core behind the LAN is silent, but the member port is AS1500's router: the edge is direct, as every one here.
+        Assert.Equal(0, await node.Database.ScalarAsync<long>("SELECT count(*) FROM as_edges WHERE kind <> 'direct'"));
 
         // The graph index answers the lab's AS path.
         var dstA = lab.Traces().First(t => t.Address == "30.14.1.10").Trace.GetProperty("as_path").EnumerateArray().Select(a => a.GetInt64()).ToList();

@@ -139,21 +139,41 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
         }
         Assert.True(mismatches.Count == 0, string.Join('\n', mismatches));
 
-        // The AS graph of all vantages: the union of their truths' adjacencies, and nothing else — but for the one
-        // adjacency seen only across a silent router: from vp-transit, d15-br answers dst-b's trace from AS1300's
-        // link space and d15-core is silent, so the extractor sees 1300 * 1500. The measurement's AS path has
-        // 1300 1500 (checked above); the graph records no indirect link yet (issue "AS edges across unresponsive hops").
-        var indirect = new HashSet<string> { "1300->1500" };
-        Assert.True(vantages.SelectMany(v => lab.Traces(v)).Select(t => AsPath(t.Trace))
-            .Any(p => p.Zip(p.Skip(1), (a, b) => $"{a}->{b}").Contains("1300->1500")), "the truth no longer has 1300->1500: drop the exception");
+        // The AS graph of all vantages: the union of their truths' adjacencies, and nothing else. The one adjacency seen
+        // only across a silent router is there as an indirect link: from vp-transit, d15-br answers dst-b's trace from
+        // AS1300's link space and d15-core is silent, so the extractor sees 1300 * 1500.
         var expectedEdges = vantages.SelectMany(v => lab.Traces(v)).Select(t => AsPath(t.Trace))
-            .SelectMany(p => p.Zip(p.Skip(1), (a, b) => $"{a}->{b}")).Where(e => !indirect.Contains(e)).ToHashSet();
+            .SelectMany(p => p.Zip(p.Skip(1), (a, b) => $"{a}->{b}")).ToHashSet();
         string? stored = "";
         await WaitForAsync(cluster, "as_edges equal the truth's adjacencies", async () =>
         {
             stored = await cluster.Database.ScalarAsync<string?>("SELECT coalesce(string_agg(src_asn || '->' || dst_asn, ' ' ORDER BY src_asn, dst_asn), '') FROM as_edges");
             return (stored ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet().SetEquals(expectedEdges);
         }, TimeSpan.FromSeconds(30), () => $"expected {string.Join(' ', expectedEdges.Order())}, as_edges holds {stored}");
+        var kinds = await cluster.Database.ScalarAsync<string>(
+            "SELECT string_agg(src_asn || '->' || dst_asn || ' ' || kind, ', ' ORDER BY src_asn, dst_asn) FROM as_edges");
+        Assert.Equal("indirect", await cluster.Database.ScalarAsync<string>("SELECT kind FROM as_edges WHERE src_asn = 1300 AND dst_asn = 1500"));
+        Assert.True(await CountAsync(cluster, "SELECT count(*) FROM as_edges WHERE kind = 'indirect'") == 1, kinds);
+        // For every measurement, the AS path the API returns is the truth and each of its steps is an edge of the graph
+        // of the same kind: the path and the edges come from one extraction.
+        var graphKinds = (kinds ?? "").Split(", ").Select(e => e.Split(' ')).ToDictionary(e => e[0], e => e[1]);
+        foreach (var vantage in vantages)
+        {
+            foreach (var (address, trace) in lab.Traces(vantage))
+            {
+                var (status, body) = await cluster.GetAsync($"/measurements/latest?target={address}&vantage={vantage.Name}");
+                Assert.True(status == 200, $"{vantage.Name} -> {address}: {body}");
+                var summary = JsonDocument.Parse(body).RootElement.GetProperty("summary");
+                Assert.Equal(AsPath(trace), summary.GetProperty("asPath").EnumerateArray().Select(a => a.GetInt64()));
+                foreach (var step in summary.GetProperty("asSteps").EnumerateArray())
+                {
+                    var key = $"{step.GetProperty("from").GetInt64()}->{step.GetProperty("to").GetInt64()}";
+                    // An edge seen directly by another measurement is direct; a step is never direct where the edge is not.
+                    Assert.True(graphKinds.TryGetValue(key, out var kind) && (kind == step.GetProperty("kind").GetString() || kind == "direct"),
+                        $"{vantage.Name} -> {address}: step {key} {step.GetProperty("kind")}, graph: {kinds}");
+                }
+            }
+        }
         // And per vantage: the graph from one vantage holds the adjacencies of its own paths.
         foreach (var vantage in vantages)
         {

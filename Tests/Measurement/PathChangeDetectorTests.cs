@@ -1,4 +1,6 @@
+using System.Net;
 using CyberWatch.Measurement;
+using CyberWatch.Topology;
 
 namespace CyberWatch.Tests.Measurement;
 
@@ -11,6 +13,21 @@ public sealed class PathChangeDetectorTests
     {
         var seen = Seen(["a"], ["b1", "b2"], ["c"]);
         Assert.False(PathChangeDetector.IpPathChanged(["a", "b1", "c"], ["a", "b2", "c"], seen));
+    }
+
+    [Fact]
+    public void A_step_turning_indirect_or_direct_again_is_no_AS_path_change()
+    {
+        // What the probe pipeline hands the target grain: the stored path's ASes, the kind of each step left aside.
+        static IReadOnlyList<long> Asns(params PathHop[] hops) => AsPathText.Asns(new AsPathExtractor().Extract(hops).Path);
+        static PathHop Hop(int ttl, long asn) => new(ttl, IPAddress.Parse($"198.18.{ttl}.1"), ttl, "global", asn);
+        var answered = Asns(Hop(1, 1300), Hop(2, 1500), Hop(3, 1500));
+        var silent = Asns(Hop(1, 1300), new PathHop(2, null), Hop(3, 1500));
+        var elsewhere = Asns(Hop(1, 1300), new PathHop(2, null), Hop(3, 1600));
+
+        Assert.False(PathChangeDetector.AsPathChanged(answered, silent));
+        Assert.False(PathChangeDetector.AsPathChanged(silent, answered));
+        Assert.True(PathChangeDetector.AsPathChanged(silent, elsewhere));
     }
 
     [Fact]

@@ -85,9 +85,9 @@ public sealed class PoisonRowTests : IAsyncLifetime
     {
         var tables = new TopologyTables(database.DataSource, NullLogger<TopologyTables>.Instance);
         var seen = DateTimeOffset.UtcNow;
-        tables.Upsert(new AsEdgeStats(64500, 64501, 3, 1, 2, 3, seen, seen, null, ["home"]));
-        tables.Upsert(new AsEdgeStats(64502, 64502, 1, 1, 1, 1, seen, seen, null, ["home"])); // an edge to itself: CHECK
-        tables.Upsert(new AsEdgeStats(64501, 64503, 2, 1, 2, 3, seen, seen, null, ["home"]));
+        tables.Upsert(new AsEdgeStats(64500, 64501, 3, 1, 2, 3, seen, seen, null, ["home"], 3, 0, null));
+        tables.Upsert(new AsEdgeStats(64502, 64502, 1, 1, 1, 1, seen, seen, null, ["home"], 1, 0, null)); // an edge to itself: CHECK
+        tables.Upsert(new AsEdgeStats(64501, 64503, 2, 1, 2, 3, seen, seen, null, ["home"], 2, 0, null));
         tables.AddPath(new PathObservation([64500, 64501, 64503], seen, "home", "30.17.3.1", 7));
 
         await tables.FlushAsync(CancellationToken.None);

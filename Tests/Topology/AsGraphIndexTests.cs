@@ -6,8 +6,8 @@ public sealed class AsGraphIndexTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    private static AsEdgeStats Edge(long src, long dst, long count = 1, double? rtt = 10, string? ixp = null) =>
-        new(src, dst, count, rtt, rtt, rtt, T0, T0.AddMinutes(count), ixp, ["vp1"]);
+    private static AsEdgeStats Edge(long src, long dst, long count = 1, double? rtt = 10, string? ixp = null, long indirect = 0) =>
+        new(src, dst, count, rtt, rtt, rtt, T0, T0.AddMinutes(count), ixp, ["vp1"], count - indirect, indirect, indirect > 0 ? 1 : null);
 
     private static AsGraphIndex Index(params (long, long)[] edges)
     {
@@ -31,6 +31,32 @@ public sealed class AsGraphIndexTests
         Assert.Null(index.Path(1, 4, directed: true).Path);
         Assert.Equal([1L, 2L, 3L], index.Path(1, 3, directed: true).Path);
         Assert.Null(index.Path(3, 1, directed: true).Path);
+    }
+
+    [Fact]
+    public void Direct_links_only_leaves_out_indirect_edges_and_observed_paths_with_a_gap()
+    {
+        // 1 → 2 → 4 directly; 1 → 3 directly and 3 → 4 only across a silent hop (1 3 * 4).
+        var index = new AsGraphIndex();
+        index.Apply([Edge(1, 2), Edge(2, 4), Edge(1, 3), Edge(3, 4, count: 2, indirect: 2)]);
+        index.ApplyPath([1, 2, 4], 1, T0, T0, ["vp1"], increment: true);
+        index.ApplyPath([1, 3, null, 4], 2, T0, T0, ["vp1"], increment: true);
+        index.RebuildNow();
+
+        Assert.Equal(AsLinkKind.Indirect, index.Neighbors(3).Neighbors.Single(n => n.Asn == 4).Out!.Kind);
+        Assert.Equal([1L, 4L], index.Neighbors(3).Neighbors.Select(n => n.Asn).Order());
+        Assert.Equal([1L], index.Neighbors(3, directOnly: true).Neighbors.Select(n => n.Asn));
+        Assert.Equal(2, index.Path(1, 4, directed: true).Observed.Count);
+        var direct = index.Path(1, 4, directed: true, directOnly: true);
+        Assert.Equal([1L, 2L, 4L], direct.Path);
+        Assert.Equal([[1L, 2L, 4L]], direct.Observed.Select(o => o.Path.Select(a => a!.Value).ToArray()));
+        Assert.Equal(3, index.Topology(3, 1, 10).Nodes.Count);
+        Assert.Equal(2, index.Topology(3, 1, 10, directOnly: true).Nodes.Count);
+
+        // Seen directly once: the edge joins the direct-only graph (a kind change rebuilds the views).
+        index.Apply(Edge(3, 4, count: 3, indirect: 2));
+        index.RebuildNow();
+        Assert.Equal([1L, 4L], index.Neighbors(3, directOnly: true).Neighbors.Select(n => n.Asn).Order());
     }
 
     [Fact]

@@ -24,6 +24,12 @@ public sealed class AsPathExtractorTests
 
     private static IEnumerable<(long, long)> EdgePairs(AsPathExtraction path) => path.Edges.Select(e => (e.SrcAsn, e.DstAsn));
 
+    private static IEnumerable<(long, long, AsLinkKind, int, string?)> Links(AsPathExtraction path) =>
+        path.Edges.Select(e => (e.SrcAsn, e.DstAsn, e.Kind, e.GapHops, e.Ixp));
+
+    private const AsLinkKind Direct = AsLinkKind.Direct;
+    private const AsLinkKind Indirect = AsLinkKind.Indirect;
+
     [Fact]
     public void Consecutive_hops_in_one_AS_collapse_and_edges_follow_path_order()
     {
@@ -46,23 +52,38 @@ public sealed class AsPathExtractorTests
     }
 
     [Fact]
-    public void Silent_hop_between_two_different_ASes_is_a_gap_without_an_edge()
+    public void Silent_hops_between_two_different_ASes_give_an_indirect_edge_with_the_gap_counted()
     {
-        var path = Extractor.Extract([M(1, 100), S(2), M(3, 200)]);
+        var path = Extractor.Extract([M(1, 100), S(2), M(3, 200), S(4), S(5), M(6, 300)]);
 
-        Assert.Equal("100 * 200", path.Text);
-        Assert.Empty(path.Edges);
+        Assert.Equal("100 * 200 * 300", path.Text);
+        Assert.Equal([(100L, 200L, Indirect, 1, (string?)null), (200L, 300L, Indirect, 2, null)], Links(path));
+        Assert.Equal([new AsPathStep(100, 200, Indirect), new AsPathStep(200, 300, Indirect)], path.Steps);
         Assert.True(path.Flags.HasFlag(AsPathFlags.Gap));
         var gap = path.Elements[1];
         Assert.True(gap.IsGap);
-        Assert.Equal((2, 2), (gap.FirstTtl, gap.LastTtl));
+        Assert.Equal((2, 2, 1), (gap.FirstTtl, gap.LastTtl, gap.Hops));
+        Assert.Equal((3.0, 2.0), (path.Edges[0].RttMs!.Value, path.Edges[0].RttDeltaMs!.Value)); // across the gap: RTT at ttl 3 minus ttl 1
     }
 
     [Fact]
-    public void Private_and_unmapped_hops_between_different_ASes_are_gaps()
+    public void Steps_and_edges_of_one_path_are_the_same_sequence_of_ASes()
     {
-        Assert.Empty(Extractor.Extract([M(1, 100), P(2), M(3, 200)]).Edges);
-        Assert.Empty(Extractor.Extract([M(1, 100), U(2), M(3, 200)]).Edges);
+        var path = Extractor.Extract([M(1, 100), M(2, 200), S(3), M(4, 300), M(5, 400)]);
+
+        Assert.Equal(path.Steps.Select(s => (s.From, s.To, s.Kind)), path.Edges.Select(e => (e.SrcAsn, e.DstAsn, e.Kind)));
+        Assert.Equal([Direct, Indirect, Direct], path.Steps.Select(s => s.Kind));
+        // The stored text carries the kinds: read back, it gives the same steps.
+        Assert.True(AsPathText.TryParse(path.Text, out var stored));
+        Assert.Equal(path.Steps, AsPathText.Steps(stored));
+        Assert.Equal([100L, 200L, 300L, 400L], AsPathText.Asns(stored));
+    }
+
+    [Fact]
+    public void Private_and_unmapped_hops_between_different_ASes_are_gaps_with_an_indirect_edge()
+    {
+        Assert.Equal([(100L, 200L, Indirect, 1, (string?)null)], Links(Extractor.Extract([M(1, 100), P(2), M(3, 200)])));
+        Assert.Equal([(100L, 200L, Indirect, 2, (string?)null)], Links(Extractor.Extract([M(1, 100), U(2), S(3), M(4, 200)])));
         var cgnat = new PathHop(2, IPAddress.Parse("100.64.0.1"), 2, "cgnat");
         Assert.Equal("100 * 200", Extractor.Extract([M(1, 100), cgnat, M(3, 200)]).Text);
     }
@@ -73,7 +94,7 @@ public sealed class AsPathExtractorTests
         var path = Extractor.Extract([M(1, 100), S(2), P(3), M(4, 100), M(5, 200)]);
 
         Assert.Equal("100 200", path.Text);
-        Assert.Equal([(100L, 200L)], EdgePairs(path));
+        Assert.Equal([(100L, 200L, Direct, 0, (string?)null)], Links(path));
         Assert.False(path.Flags.HasFlag(AsPathFlags.Gap));
         Assert.Equal(2, path.Elements[0].Hops);
         Assert.Equal(4, path.Elements[0].LastTtl);
@@ -85,7 +106,7 @@ public sealed class AsPathExtractorTests
         var path = Extractor.Extract([M(1, 100), M(4, 200)]);
 
         Assert.Equal("100 * 200", path.Text);
-        Assert.Empty(path.Edges);
+        Assert.Equal([(100L, 200L, Indirect, 2, (string?)null)], Links(path));
     }
 
     [Fact]
@@ -122,17 +143,40 @@ public sealed class AsPathExtractorTests
     }
 
     [Fact]
-    public void IXP_hop_next_to_a_gap_gives_no_edge_and_is_flagged()
+    public void IXP_hop_next_to_a_gap_gives_an_indirect_edge_tagged_with_the_IXP_and_is_flagged()
     {
         var path = Extractor.Extract([M(1, 100), X(2), S(3), M(4, 200)]);
 
-        Assert.Empty(path.Edges);
+        // The IXP hop is a known LAN, not an unplaceable hop: only the silent one counts.
+        Assert.Equal([(100L, 200L, Indirect, 1, (string?)"TEST-IX")], Links(path));
         Assert.Equal("100 * 200", path.Text);
         Assert.True(path.Flags.HasFlag(AsPathFlags.IxpWithoutEdge));
 
         var before = Extractor.Extract([M(1, 100), S(2), X(3), M(4, 200)]);
-        Assert.Empty(before.Edges);
+        Assert.Equal([(100L, 200L, Indirect, 1, (string?)"TEST-IX")], Links(before));
         Assert.True(before.Flags.HasFlag(AsPathFlags.IxpWithoutEdge));
+    }
+
+    [Fact]
+    public void Gap_before_a_known_member_port_stays_indirect_and_is_tagged_with_the_IXP()
+    {
+        // A silent router before the LAN may belong to a third AS: the member port proves only the hop after the LAN.
+        var extractor = new AsPathExtractor(IxpPrefixes.Parse("LAB-IX=11.190.0.0/24", "11.190.0.15=1500"));
+        var memberPort = new PathHop(3, IPAddress.Parse("11.190.0.15"), 3, "global");
+
+        var path = extractor.Extract([M(1, 1200), S(2), memberPort, M(4, 1500)]);
+
+        Assert.Equal([(1200L, 1500L, Indirect, 1, (string?)"LAB-IX")], Links(path));
+        Assert.Equal("1200 * 1500", path.Text);
+    }
+
+    [Fact]
+    public void Same_edge_seen_across_a_gap_and_directly_in_one_trace_is_reported_once_as_direct()
+    {
+        var path = Extractor.Extract([M(1, 100), S(2), M(3, 200), M(4, 200), M(5, 100), M(6, 100), M(7, 200)]);
+
+        Assert.Equal([(100L, 200L, Direct, 0, (string?)null), (200L, 100L, Direct, 0, null)], Links(path));
+        Assert.Equal([Indirect, Direct, Direct], path.Steps.Select(s => s.Kind));
     }
 
     [Fact]
@@ -143,15 +187,15 @@ public sealed class AsPathExtractorTests
         var otherPort = new PathHop(2, IPAddress.Parse("11.190.0.16"), 2, "global");
 
         var path = extractor.Extract([M(1, 1200), memberPort, S(3), M(4, 1500)]);
-        Assert.Equal([(1200L, 1500L)], EdgePairs(path));
-        Assert.Equal("LAB-IX", path.Edges[0].Ixp);
+        Assert.Equal([(1200L, 1500L, Direct, 0, (string?)"LAB-IX")], Links(path));
         Assert.Equal("1200 1500", path.Text);
         Assert.Equal("LAB-IX", path.Elements[1].EnteredViaIxp);
         Assert.False(path.Flags.HasFlag(AsPathFlags.IxpWithoutEdge));
 
-        // A port whose member is not known stays an IXP hop: next to a gap, no edge.
+        // A port whose member is not known stays an IXP hop: next to a gap, the edge is only indirect.
         var unknown = extractor.Extract([M(1, 1200), otherPort, S(3), M(4, 1600)]);
-        Assert.Empty(unknown.Edges);
+        Assert.Equal([(1200L, 1600L, Indirect, 1, (string?)"LAB-IX")], Links(unknown));
+        Assert.Equal("1200 * 1600", unknown.Text);
         Assert.True(unknown.Flags.HasFlag(AsPathFlags.IxpWithoutEdge));
     }
 

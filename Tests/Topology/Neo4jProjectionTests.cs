@@ -27,7 +27,7 @@ public sealed class Neo4jProjectionTests
     private const string Ok = """{"results":[{"columns":[],"data":[]}],"errors":[]}""";
 
     private static AsEdgeStats Edge(long src, long dst, long count = 1) =>
-        new(src, dst, count, 1.5, 2.5, 3.5, T0, T0.AddMinutes(count), src % 2 == 0 ? "AMS-IX" : null, ["vp1", "vp2"]);
+        new(src, dst, count, 1.5, 2.5, 3.5, T0, T0.AddMinutes(count), src % 2 == 0 ? "AMS-IX" : null, ["vp1", "vp2"], count, 0, null);
 
     private static AsnInfo Asn(long asn) => new(asn, "Org " + asn, "NL", 3, 4.5, T0, T0.AddHours(1), [], []);
 
@@ -161,6 +161,9 @@ public sealed class Neo4jProjectionTests
         Assert.Equal(T0, DateTimeOffset.Parse(forward.GetProperty("first_seen").GetString()!));
         Assert.Equal("AMS-IX", forward.GetProperty("ixp").GetString());
         Assert.Equal(["vp1", "vp2"], forward.GetProperty("vantages").EnumerateArray().Select(v => v.GetString()));
+        Assert.Equal(("direct", 2L, 0L), (forward.GetProperty("kind").GetString(), forward.GetProperty("direct_count").GetInt64(),
+            forward.GetProperty("indirect_count").GetInt64()));
+        Assert.Contains("e.kind = r.kind", file["upsert_routes"]);
     }
 
     [Theory]

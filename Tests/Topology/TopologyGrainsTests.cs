@@ -34,8 +34,12 @@ public sealed class TopologyGrainsTests
     private static PathHop Hop(int ttl, string address, long? asn, double rtt, string addressClass = "global", string? org = null) =>
         new(ttl, IPAddress.Parse(address), rtt, addressClass, asn, null, null, 0, org, org is null ? null : "NL");
 
+    // The silo's extractor: the pipeline extracts once and hands the recorder the path.
+    private static readonly AsPathExtractor Extractor = new(IxpPrefixes.Parse("LAB-IX=10.99.0.0/24", null));
+
     // 64500 (two hops) → 64510 → IXP LAN → 64520 → silent → 64530 (the destination).
     private static TopologyMeasurement Measurement(long id, DateTimeOffset at, double scale = 1) => new(id, "198.51.100.9", "vp1", at,
+        Extractor.Extract(
     [
         Hop(1, "192.168.1.1", null, 0.5 * scale, "private"),
         Hop(2, "198.18.0.1", 64500, 1 * scale, org: "Origin Net"),
@@ -45,7 +49,7 @@ public sealed class TopologyGrainsTests
         Hop(6, "198.18.20.1", 64520, 7 * scale),
         new PathHop(7, null),
         Hop(8, "198.51.100.9", 64530, 9 * scale),
-    ]);
+    ]));
 
     [Fact]
     public async Task Recorded_measurements_update_grains_tables_index_and_the_graph_api()
@@ -70,7 +74,10 @@ public sealed class TopologyGrainsTests
             Assert.Equal((T0, T0.AddHours(1)), (edge.FirstSeen, edge.LastSeen));
             Assert.Equal(["vp1"], edge.Vantages);
             Assert.Equal("LAB-IX", (await cluster.Client.GetGrain<IAsEdgeGrain>("64510->64520").GetStats())!.Ixp);
-            Assert.Null(await cluster.Client.GetGrain<IAsEdgeGrain>("64520->64530").GetStats()); // across a gap: no edge
+            // Across the silent hop: an indirect edge, with the number of hops between.
+            var indirect = await cluster.Client.GetGrain<IAsEdgeGrain>("64520->64530").GetStats();
+            Assert.Equal((AsLinkKind.Indirect, 0L, 2L, (int?)1), (indirect!.Kind, indirect.DirectCount, indirect.IndirectCount, indirect.MinGapHops));
+            Assert.Equal((AsLinkKind.Direct, 2L, 0L), (edge.Kind, edge.DirectCount, edge.IndirectCount));
 
             var asn = await cluster.Client.GetGrain<IAsnGrain>(64510).GetInfo();
             Assert.Equal([64500L], asn.InNeighbors);
@@ -78,30 +85,41 @@ public sealed class TopologyGrainsTests
             Assert.Equal(2, asn.MeasurementCount);
             Assert.Equal(7.5, asn.AvgRttMs);
             Assert.Equal("Origin Net", (await cluster.Client.GetGrain<IAsnGrain>(64500).GetInfo()).OrgName);
-            Assert.Empty((await cluster.Client.GetGrain<IAsnGrain>(64530).GetInfo()).InNeighbors);
+            Assert.Equal([64520L], (await cluster.Client.GetGrain<IAsnGrain>(64530).GetInfo()).InNeighbors);
 
             // The tables follow within seconds.
-            await WaitUntilAsync(async () => await db.ScalarAsync<long>("SELECT coalesce(sum(observed_count), 0)::bigint FROM as_edges") == 4
+            await WaitUntilAsync(async () => await db.ScalarAsync<long>("SELECT coalesce(sum(observed_count), 0)::bigint FROM as_edges") == 6
                 && await db.ScalarAsync<long>("SELECT coalesce(sum(observed_count), 0)::bigint FROM as_paths") == 2
                 && await db.ScalarAsync<long>("SELECT count(*) FROM asns WHERE measurement_count = 2") == 4);
             Assert.Equal("LAB-IX", await db.ScalarAsync<string>("SELECT ixp FROM as_edges WHERE src_asn = 64510"));
+            Assert.Equal("64500->64510 direct 2/0 -, 64510->64520 direct 2/0 -, 64520->64530 indirect 0/2 1", await db.ScalarAsync<string>(
+                "SELECT string_agg(src_asn || '->' || dst_asn || ' ' || kind || ' ' || direct_count || '/' || indirect_count || ' ' || coalesce(min_gap_hops::text, '-'), ', ' ORDER BY src_asn) FROM as_edges"));
 
             // The graph API, answered from the index through the stateless graph grain.
-            await WaitUntilAsync(async () => (await cluster.Client.GetGrain<IAsGraphGrain>(0).Freshness()).Edges == 2);
+            await WaitUntilAsync(async () => (await cluster.Client.GetGrain<IAsGraphGrain>(0).Freshness()).Edges == 3);
             var ok = Assert.IsType<Ok<AsPathAnswer>>((await GraphApi.PathAsync(cluster.Client, "AS64500", "64520")).Result);
             Assert.Equal([64500L, 64510L, 64520L], ok.Value!.Path);
             Assert.Equal("LAB-IX", ok.Value.Links[1].Edge.Ixp);
             var observed = Assert.Single(ok.Value.Observed);
             Assert.Equal((2L, false), (observed.ObservedCount, observed.Reversed));
 
-            // 64530 is only ever seen behind a gap: in no edge, so not in the graph; but GET /asn knows it.
-            Assert.IsType<NotFound<ProblemDetails>>((await GraphApi.PathAsync(cluster.Client, "64500", "64530")).Result);
+            // 64530 is only ever seen behind a gap: reached over the indirect link, unless only direct links are asked for.
+            var acrossGap = Assert.IsType<Ok<AsPathAnswer>>((await GraphApi.PathAsync(cluster.Client, "64500", "64530")).Result);
+            Assert.Equal([64500L, 64510L, 64520L, 64530L], acrossGap.Value!.Path);
+            Assert.Equal(AsLinkKind.Indirect, acrossGap.Value.Links[^1].Edge.Kind);
+            Assert.Equal([64500L, 64510L, 64520L, null, 64530L], Assert.Single(acrossGap.Value.Observed).Path);
+            Assert.IsType<NotFound<ProblemDetails>>((await GraphApi.PathAsync(cluster.Client, "64500", "64530", links: "direct")).Result);
+            Assert.IsType<ValidationProblem>((await GraphApi.PathAsync(cluster.Client, "64500", "64530", links: "some")).Result);
+            var directOnly = Assert.IsType<Ok<AsNeighborsAnswer>>((await GraphApi.NeighborsAsync("64520", cluster.Client, links: "direct")).Result);
+            Assert.Equal([64510L], directOnly.Value!.Neighbors.Select(n => n.Asn));
             var details = Assert.IsType<Ok<AsnDetails>>((await GraphApi.AsnAsync("64530", cluster.Client)).Result);
             Assert.Equal(2, details.Value!.Asn.MeasurementCount);
             var neighbors = Assert.IsType<Ok<AsNeighborsAnswer>>((await GraphApi.NeighborsAsync("64510", cluster.Client)).Result);
             Assert.Equal([64500L, 64520L], neighbors.Value!.Neighbors.Select(n => n.Asn).Order());
-            var topology = Assert.IsType<Ok<AsTopologyAnswer>>((await GraphApi.TopologyAsync(cluster.Client, "64500", "2", "10")).Result);
-            Assert.Equal(3, topology.Value!.Nodes.Count);
+            var topology = Assert.IsType<Ok<AsTopologyAnswer>>((await GraphApi.TopologyAsync(cluster.Client, "64500", "3", "10")).Result);
+            Assert.Equal(4, topology.Value!.Nodes.Count);
+            var directTopology = Assert.IsType<Ok<AsTopologyAnswer>>((await GraphApi.TopologyAsync(cluster.Client, "64500", "3", "10", links: "direct")).Result);
+            Assert.Equal(3, directTopology.Value!.Nodes.Count);
 
             Assert.IsType<ValidationProblem>((await GraphApi.PathAsync(cluster.Client, "AS-1", "64500")).Result);
             Assert.IsType<ValidationProblem>((await GraphApi.PathAsync(cluster.Client, "64500", null)).Result);
@@ -121,10 +139,38 @@ public sealed class TopologyGrainsTests
         await second.DeployAsync();
         Assert.Equal(2, (await second.Client.GetGrain<IAsEdgeGrain>("64500->64510").GetStats())!.ObservedCount);
         Assert.Equal(2, (await second.Client.GetGrain<IAsnGrain>(64520).GetInfo()).MeasurementCount);
-        await WaitUntilAsync(async () => (await second.Client.GetGrain<IAsGraphGrain>(0).Freshness()) is { Loaded: true, Edges: 2 });
+        await WaitUntilAsync(async () => (await second.Client.GetGrain<IAsGraphGrain>(0).Freshness()) is { Loaded: true, Edges: 3 });
         var again = await second.Client.GetGrain<IAsGraphGrain>(0).Path(64500, 64520, directed: true);
         Assert.Equal([64500L, 64510L, 64520L], again.Path);
         Assert.Equal(2, again.Observed.Single().ObservedCount);
+    }
+
+    [Fact]
+    public async Task Indirect_edge_seen_directly_later_becomes_direct_and_keeps_both_counts()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        await using var cluster = BuildCluster(db, "svc-" + Guid.NewGuid().ToString("n")[..8]);
+        await cluster.DeployAsync();
+        var grain = cluster.Client.GetGrain<IAsEdgeGrain>("1300->1500");
+
+        var first = await grain.Observe(new AsEdgeObservation(1300, 1500, null, 5, T0, "vp1", 1, AsLinkKind.Indirect, 2));
+        Assert.Equal((AsLinkKind.Indirect, 0L, 1L, (int?)2), (first.Kind, first.DirectCount, first.IndirectCount, first.MinGapHops));
+        // A later trace of the pair with the gap answered: direct from now on.
+        var answered = await grain.Observe(new AsEdgeObservation(1300, 1500, null, 5, T0.AddMinutes(1), "vp1", 2, AsLinkKind.Direct));
+        Assert.Equal((AsLinkKind.Direct, 1L, 1L), (answered.Kind, answered.DirectCount, answered.IndirectCount));
+        // Silent again: counted, and the edge stays direct.
+        var silentAgain = await grain.Observe(new AsEdgeObservation(1300, 1500, null, 5, T0.AddMinutes(2), "vp1", 3, AsLinkKind.Indirect, 1));
+        Assert.Equal((AsLinkKind.Direct, 3L, 1L, 2L, (int?)1),
+            (silentAgain.Kind, silentAgain.ObservedCount, silentAgain.DirectCount, silentAgain.IndirectCount, silentAgain.MinGapHops));
+
+        // The graph index follows the kind: the edge joins the direct-only graph once it is direct.
+        var index = new AsGraphIndex();
+        index.Apply(first);
+        index.RebuildNow();
+        Assert.False(index.Neighbors(1300, directOnly: true).Known);
+        index.Apply(silentAgain);
+        index.RebuildNow();
+        Assert.Equal([1500L], index.Neighbors(1300, directOnly: true).Neighbors.Select(n => n.Asn));
     }
 
     [Fact]

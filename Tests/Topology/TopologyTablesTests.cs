@@ -14,7 +14,8 @@ public sealed class TopologyTablesTests
     private static readonly DateTimeOffset T0 = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
 
     private static AsEdgeStats Edge(long src, long dst, long count, double rtt, string? ixp = null, params string[] vantages) =>
-        new(src, dst, count, rtt, rtt + 1, rtt + 2, T0, T0.AddMinutes(count), ixp, vantages.Length == 0 ? ["vp1"] : vantages);
+        new(src, dst, count, rtt, rtt + 1, rtt + 2, T0, T0.AddMinutes(count), ixp, vantages.Length == 0 ? ["vp1"] : vantages,
+            count, 0, null);
 
     private static AsnInfo Asn(long asn, long count, string? org = null) =>
         new(asn, org, "NL", count, 5.5, T0, T0.AddMinutes(count), [1], [2, 3]);
@@ -139,7 +140,7 @@ public sealed class TopologyTablesTests
         await using var db = await TestDatabase.CreateAsync();
         var tables = Tables(db.DataSource);
         tables.Upsert(Edge(100, 200, 3, 10, "AMS-IX", "vp1", "vp2"));
-        tables.Upsert(Edge(200, 100, 1, 12));
+        tables.Upsert(Edge(200, 100, 1, 12) with { DirectCount = 0, IndirectCount = 1, MinGapHops = 2 }); // seen only across two silent hops
         tables.Upsert(Edge(200, 4200000000, 2, 30));
         tables.Upsert(Asn(100, 3, "Quote \"and\" comma, Ltd"));
         tables.Upsert(Asn(200, 4, "Line\nbreak & <xml>"));
@@ -164,8 +165,10 @@ public sealed class TopologyTablesTests
             Assert.Equal(GraphExport.EdgeHeader, routes[0]);
             Assert.Equal(4, routes.Count);
             var route = routes.Single(r => r[0] == "100" && r[1] == "200");
-            Assert.Equal(("3", "10", "AMS-IX", "vp1;vp2", "ROUTE"), (route[2], route[3], route[8], route[9], route[10]));
-            Assert.Contains(routes, r => r[0] == "200" && r[1] == "100"); // direction kept: both directions are rows
+            Assert.Equal(("3", "10", "AMS-IX", "vp1;vp2", "ROUTE"), (route[2], route[3], route[8], route[9], route[^1]));
+            Assert.Equal(("direct", "3", "0", ""), (route[10], route[11], route[12], route[13]));
+            var back = routes.Single(r => r[0] == "200" && r[1] == "100"); // direction kept: both directions are rows
+            Assert.Equal(("indirect", "0", "1", "2"), (back[10], back[11], back[12], back[13]));
             Assert.True(DateTimeOffset.TryParse(route[6], out var firstSeen) && firstSeen == T0);
 
             var graphMl = XDocument.Load(System.IO.Path.Combine(directory, GraphExport.GraphMlFile));
@@ -180,6 +183,10 @@ public sealed class TopologyTablesTests
             var keys = graphMl.Root.Elements(ns + "key").ToDictionary(k => k.Attribute("id")!.Value, k => k.Attribute("attr.name")!.Value);
             var ixpEdge = edges.Single(e => e.Attribute("source")!.Value == "AS100");
             Assert.Equal("AMS-IX", ixpEdge.Elements(ns + "data").Single(d => keys[d.Attribute("key")!.Value] == "ixp").Value);
+            string Data(XElement edge, string name) => edge.Elements(ns + "data").Single(d => keys[d.Attribute("key")!.Value] == name).Value;
+            var indirectEdge = edges.Single(e => e.Attribute("source")!.Value == "AS200" && e.Attribute("target")!.Value == "AS100");
+            Assert.Equal(("direct", "indirect", "1", "2"), (Data(ixpEdge, "kind"), Data(indirectEdge, "kind"), Data(indirectEdge, "indirect_count"),
+                Data(indirectEdge, "min_gap_hops")));
             var org = graph.Elements(ns + "node").Single(n => n.Attribute("id")!.Value == "AS200")
                 .Elements(ns + "data").Single(d => keys[d.Attribute("key")!.Value] == "org_name").Value;
             Assert.Equal("Line\nbreak & <xml>", org);

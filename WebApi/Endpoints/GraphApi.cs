@@ -17,33 +17,43 @@ public static class GraphApi
     {
         var graph = app.MapGroup("/graph").WithTags("AS graph");
         graph.MapGet("/neighbors/{asn}", NeighborsAsync)
-            .WithSummary("Neighbors of an AS with the statistics of the observed edges in each direction; vantage= keeps only edges seen from that vantage point.");
+            .WithSummary("Neighbors of an AS with the statistics of the observed edges in each direction; vantage= keeps only edges seen from that vantage point; links=direct leaves out indirect links (default all).");
         graph.MapGet("/path", PathAsync)
-            .WithSummary("Shortest AS path between two ASes over observed edges (undirected unless directed=true), with the observed AS paths through both; vantage= keeps only what that vantage point saw.");
+            .WithSummary("Shortest AS path between two ASes over observed edges (undirected unless directed=true), with the observed AS paths through both; vantage= keeps only what that vantage point saw; links=direct leaves out indirect links and observed paths with an indirect step (default all).");
         graph.MapGet("/topology", TopologyAsync)
-            .WithSummary("ASes within depth (1..3) AS hops of an AS, at most limit of them, and the edges among them; vantage= keeps only edges seen from that vantage point.");
+            .WithSummary("ASes within depth (1..3) AS hops of an AS, at most limit of them, and the edges among them; vantage= keeps only edges seen from that vantage point; links=direct leaves out indirect links (default all).");
         app.MapGet("/asn/{asn}", AsnAsync).WithTags("ASN")
             .WithSummary("What the node's measurements say about an AS (counts, first-hop RTT, first/last seen, neighbors) and, when online sources are configured, its registry and PeeringDB metadata with the source of each field.");
         return app;
     }
 
-    public static async Task<Results<Ok<AsNeighborsAnswer>, NotFound<ProblemDetails>, ValidationProblem>> NeighborsAsync(string asn, IClusterClient cluster, string? vantage = null)
+    public static async Task<Results<Ok<AsNeighborsAnswer>, NotFound<ProblemDetails>, ValidationProblem>> NeighborsAsync(string asn, IClusterClient cluster,
+        string? vantage = null, string? links = null)
     {
         if (!TryParseAsn(asn, out var number))
         {
             return BadAsn("asn", asn);
         }
+        if (!TryParseLinks(links, out var directOnly))
+        {
+            return BadLinks(links);
+        }
         if (vantage is not null && !CyberWatch.Vantages.VantageNames.IsValid(vantage))
         {
             return TargetsApi.Problem("vantage", "vantage must be a vantage point name");
         }
-        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Neighbors(number, vantage);
+        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Neighbors(number, vantage, directOnly);
         return answer.Known ? TypedResults.Ok(answer) : NotInGraph(number, answer.Freshness);
     }
 
     public static async Task<Results<Ok<AsPathAnswer>, NotFound<ProblemDetails>, ValidationProblem>> PathAsync(IClusterClient cluster,
-        [FromQuery(Name = "src_asn")] string? srcAsn = null, [FromQuery(Name = "dst_asn")] string? dstAsn = null, string? directed = null, string? vantage = null)
+        [FromQuery(Name = "src_asn")] string? srcAsn = null, [FromQuery(Name = "dst_asn")] string? dstAsn = null, string? directed = null, string? vantage = null,
+        string? links = null)
     {
+        if (!TryParseLinks(links, out var directOnly))
+        {
+            return BadLinks(links);
+        }
         if (vantage is not null && !CyberWatch.Vantages.VantageNames.IsValid(vantage))
         {
             return TargetsApi.Problem("vantage", "vantage must be a vantage point name");
@@ -61,7 +71,7 @@ public static class GraphApi
         {
             return TargetsApi.Problem("directed", "directed must be true or false");
         }
-        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Path(src, dst, isDirected, vantage);
+        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Path(src, dst, isDirected, vantage, directOnly);
         if (!answer.SrcKnown)
         {
             return NotInGraph(src, answer.Freshness);
@@ -76,15 +86,19 @@ public static class GraphApi
             {
                 Title = "No AS path",
                 Status = StatusCodes.Status404NotFound,
-                Detail = $"no {(isDirected ? "directed " : "")}path from AS{src} to AS{dst} over the observed AS edges",
+                Detail = $"no {(isDirected ? "directed " : "")}path from AS{src} to AS{dst} over the observed {(directOnly ? "direct " : "")}AS edges",
             });
         }
         return TypedResults.Ok(answer);
     }
 
     public static async Task<Results<Ok<AsTopologyAnswer>, NotFound<ProblemDetails>, ValidationProblem>> TopologyAsync(IClusterClient cluster,
-        string? asn = null, string? depth = null, string? limit = null, string? vantage = null)
+        string? asn = null, string? depth = null, string? limit = null, string? vantage = null, string? links = null)
     {
+        if (!TryParseLinks(links, out var directOnly))
+        {
+            return BadLinks(links);
+        }
         if (vantage is not null && !CyberWatch.Vantages.VantageNames.IsValid(vantage))
         {
             return TargetsApi.Problem("vantage", "vantage must be a vantage point name");
@@ -103,7 +117,7 @@ public static class GraphApi
         {
             return TargetsApi.Problem("limit", $"limit must be 1..{AsGraphGrain.MaxLimit} (nodes)");
         }
-        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Topology(number, depthValue, limitValue, vantage);
+        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Topology(number, depthValue, limitValue, vantage, directOnly);
         return answer.Known ? TypedResults.Ok(answer) : NotInGraph(number, answer.Freshness);
     }
 
@@ -144,6 +158,16 @@ public static class GraphApi
             && long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out asn)
             && asn <= AsEdgeKey.MaxAsn;
     }
+
+    /// <summary><c>links=all</c> (the default) or <c>links=direct</c>, which leaves indirect links out.</summary>
+    public static bool TryParseLinks(string? text, out bool directOnly)
+    {
+        directOnly = string.Equals(text, "direct", StringComparison.OrdinalIgnoreCase);
+        return text is null || directOnly || string.Equals(text, "all", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static ValidationProblem BadLinks(string? text) =>
+        TargetsApi.Problem("links", $"links must be direct or all, not '{(text is { Length: > 32 } ? text[..32] : text)}'");
 
     private static ValidationProblem BadAsn(string field, string? text) => TargetsApi.Problem(field, text is null or ""
         ? $"{field} is required (an ASN like 64500 or AS64500)"

@@ -21,7 +21,7 @@ Console.WriteLine($"  generated in {timer.ElapsedMilliseconds} ms");
 timer.Restart();
 var index = new AsGraphIndex();
 var seen = DateTimeOffset.UtcNow;
-index.Apply(edges.Select(e => new AsEdgeStats(e.Src, e.Dst, 1, 10, 10, 10, seen, seen, null, ["bench"])));
+index.Apply(edges.Select(e => new AsEdgeStats(e.Src, e.Dst, 1, 10, 10, 10, seen, seen, null, ["bench"], 1, 0, null)));
 index.RebuildNow();
 var loadMs = timer.Elapsed.TotalMilliseconds;
 var freshness = index.Freshness();

@@ -28,14 +28,14 @@ export function graphPage(root, asn) {
       const centre = topology.asn;
       const maxObserved = Math.max(1, ...topology.edges.map((e) => e.observedCount));
       note.textContent = `${topology.nodes.length} ASes and ${topology.edges.length} AS edges within ${topology.depth} hop(s) of AS${centre}`
-        + `${topology.truncated ? " (truncated)" : ""}. Drag to move, scroll to zoom, click an AS to centre on it; edge thickness follows observations.`;
+        + `${topology.truncated ? " (truncated)" : ""}. Drag to move, scroll to zoom, click an AS to centre on it; edge thickness follows observations, a dashed edge is an indirect link.`;
       if (cy) cy.destroy();
       cy = cytoscape({
         container: canvas,
         elements: [
           ...topology.nodes.map((n) => ({ data: { id: `${n.asn}`, label: `AS${n.asn}`, distance: n.distance, degree: n.degree } })),
           ...topology.edges.map((e) => ({ data: { id: `${e.srcAsn}-${e.dstAsn}`, source: `${e.srcAsn}`, target: `${e.dstAsn}`,
-            width: 1 + 7 * Math.log1p(e.observedCount) / Math.log1p(maxObserved), edge: e } })),
+            width: 1 + 7 * Math.log1p(e.observedCount) / Math.log1p(maxObserved), kind: e.kind, edge: e } })),
         ],
         style: [
           { selector: "node", style: {
@@ -47,6 +47,8 @@ export function graphPage(root, asn) {
           { selector: "node[distance >= 3]", style: { "background-color": "#d0ebff" } },
           { selector: "edge", style: { width: "data(width)", "line-color": "#adb5bd", "target-arrow-color": "#adb5bd",
             "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8 } },
+          // Seen only across unresponsive hops: adjacent as far as the traces show, not proven.
+          { selector: "edge[kind = 'indirect']", style: { "line-style": "dashed" } },
           { selector: "node:selected", style: { "border-color": "#000", "border-width": 3 } },
           { selector: "edge:selected", style: { "line-color": "#d9480f", "target-arrow-color": "#d9480f" } },
         ],
@@ -80,6 +82,9 @@ export function graphPage(root, asn) {
       h("h3", {}, `AS${e.srcAsn} → AS${e.dstAsn}`),
       h("dl", { class: "kv" },
         h("dt", {}, "Observations"), h("dd", {}, fmt.num(e.observedCount)),
+        h("dt", {}, "Link"), h("dd", {}, e.kind === "indirect"
+          ? `indirect (only across unresponsive hops, ${e.minGapHops ?? "?"} at fewest)`
+          : `direct${e.indirectCount ? ` (${fmt.num(e.directCount)} direct, ${fmt.num(e.indirectCount)} across unresponsive hops)` : ""}`),
         h("dt", {}, "RTT min / avg / max"), h("dd", {}, `${fmt.ms(e.minRttMs)} / ${fmt.ms(e.avgRttMs)} / ${fmt.ms(e.maxRttMs)}`),
         h("dt", {}, "IXP"), h("dd", {}, e.ixp || "–"),
         h("dt", {}, "First seen"), h("dd", {}, fmt.time(e.firstSeen)),

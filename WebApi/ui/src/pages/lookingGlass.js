@@ -132,7 +132,7 @@ export function renderResult({ measurement: m, hops, summary: s }, { compact = f
       stat("RTT min", fmt.ms(s.rttMinMs)), stat("RTT avg", fmt.ms(s.rttAvgMs)), stat("RTT max", fmt.ms(s.rttMaxMs)),
       stat("ASes", s.asCount), stat("Countries", s.countries.length ? s.countries.join(" → ") : "–"),
       stat("Reached", s.reachedTarget ? "yes" : "no")),
-    asPathStrip(s.asPath),
+    asPathStrip(s.asPath, s.asSteps),
     hopTable(hops ?? [], m.tool === "mtr"));
 }
 
@@ -140,10 +140,16 @@ function stat(label, value) {
   return h("div", {}, h("dt", {}, label), h("dd", {}, value));
 }
 
-export function asPathStrip(asPath) {
+// steps[i] says how asPath[i] reached asPath[i + 1]: an indirect step (seen only across silent, private or
+// unmapped hops) is drawn with a dashed arrow.
+export function asPathStrip(asPath, steps) {
   if (!asPath?.length) return h("p", { class: "muted as-path" }, "No hop mapped to an AS (private or unannounced addresses).");
   return h("ol", { class: "as-path", "aria-label": "AS path" },
-    asPath.map((asn) => h("li", {}, h("a", { href: `#/asn/${asn}` }, `AS${asn}`))));
+    asPath.map((asn, i) => {
+      const indirect = i > 0 && steps?.[i - 1]?.kind === "indirect";
+      return h("li", indirect ? { class: "indirect", title: `AS${asPath[i - 1]} → AS${asn}: indirect, seen only across unresponsive hops` } : {},
+        h("a", { href: `#/asn/${asn}` }, `AS${asn}`));
+    }));
 }
 
 function hopTable(hops, isMtr) {

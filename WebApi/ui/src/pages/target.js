@@ -197,7 +197,7 @@ function perVantageTable(info, latest, colors) {
         h("td", { class: "num" }, own ? fmt.ms(own.measurement.destRttMs ?? own.measurement.avgRttMs) : "–"),
         h("td", { class: "num" }, own?.summary.hopCount ?? "–"),
         h("td", { class: "num" }, fmt.ms(v.rttBaselineMs)),
-        h("td", {}, asPathStrip(v.lastAsPath?.length ? v.lastAsPath : own?.summary.asPath)));
+        h("td", {}, own?.summary.asPath?.length ? asPathStrip(own.summary.asPath, own.summary.asSteps) : asPathStrip(v.lastAsPath)));
     })));
 }
 
@@ -208,7 +208,8 @@ async function distinctPaths(history, colors) {
   const byPath = new Map();
   for (const item of summaries.filter(Boolean)) {
     const key = `${item.m.vantage} ${item.s.asPath.join(" ")}`;
-    const entry = byPath.get(key) ?? { vantage: item.m.vantage, path: item.s.asPath, count: 0, first: item.m.startedAt, last: item.m.startedAt };
+    // Keyed by the ASes only (a step turning direct or indirect is no path change); the steps drawn are the first met, the newest.
+    const entry = byPath.get(key) ?? { vantage: item.m.vantage, path: item.s.asPath, steps: item.s.asSteps, count: 0, first: item.m.startedAt, last: item.m.startedAt };
     entry.count++;
     if (item.m.startedAt < entry.first) entry.first = item.m.startedAt;
     if (item.m.startedAt > entry.last) entry.last = item.m.startedAt;
@@ -217,7 +218,7 @@ async function distinctPaths(history, colors) {
   return h("table", { class: "paths" },
     h("thead", {}, h("tr", {}, ["AS path", "Vantage", "Seen", "First", "Last"].map((c) => h("th", {}, c)))),
     h("tbody", {}, [...byPath.values()].sort((a, b) => a.vantage.localeCompare(b.vantage) || b.count - a.count).map((p) =>
-      h("tr", {}, h("td", {}, asPathStrip(p.path)), h("td", {}, vantageSwatch(colors.get(p.vantage)), ` ${p.vantage}`), h("td", { class: "num" }, p.count),
+      h("tr", {}, h("td", {}, asPathStrip(p.path, p.steps)), h("td", {}, vantageSwatch(colors.get(p.vantage)), ` ${p.vantage}`), h("td", { class: "num" }, p.count),
         h("td", {}, fmt.time(p.first)), h("td", {}, fmt.time(p.last))))));
 }
 
