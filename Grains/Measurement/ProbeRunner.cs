@@ -112,7 +112,7 @@ public sealed partial class ProbeRunner
             }
             throw;
         }
-        if (row.Success && row.Hops.Count > 0)
+        if (MeasurementWriter.ImpliesTopology(row))
         {
             topology.Submit(id, row);
         }
