@@ -44,7 +44,8 @@ public static class TopologyCheckCommand
         var report = await new TopologyCheck(dataSource, new AsPathExtractor(ixps)).RunAsync(cancellationToken);
         // One line of figures first, for scripts (the fault suite reads it), then the edges that differ.
         Console.WriteLine($"measurements {report.Measurements} implied_edges {report.ImpliedEdges} stored_edges {report.StoredEdges} " +
-                          $"missing {report.Missing.Count} extra {report.Extra.Count} backlog {report.Backlog}");
+                          $"missing {report.Missing.Count} extra {report.Extra.Count} backlog {report.Backlog} " +
+                          $"crossings_missing {report.CrossingsMissing} crossings_over_counted {report.CrossingsOverCounted}");
         foreach (var (src, dst) in report.Missing.Take(20))
         {
             Console.WriteLine($"  missing AS{src} -> AS{dst}");

@@ -12,14 +12,17 @@ public sealed class TopologyCheck(NpgsqlDataSource dataSource, AsPathExtractor e
     /// <summary>
     /// <paramref name="Missing"/>: implied by a stored measurement, absent from as_edges (lost). <paramref name="Extra"/>:
     /// in as_edges with no stored measurement behind it (normal once retention dropped raw measurements).
-    /// <paramref name="Backlog"/>: measurements still waiting in topology_backlog.
+    /// <paramref name="Backlog"/>: measurements still waiting in topology_backlog. <paramref name="CrossingsMissing"/> and
+    /// <paramref name="CrossingsOverCounted"/>: over the edges in both, how many of the stored measurements' crossings
+    /// <c>as_edges.observed_count</c> lacks, and how many it has beyond them (a measurement counted twice).
     /// </summary>
     public sealed record Report(long Measurements, int ImpliedEdges, int StoredEdges, IReadOnlyList<(long Src, long Dst)> Missing,
-        IReadOnlyList<(long Src, long Dst)> Extra, long Backlog);
+        IReadOnlyList<(long Src, long Dst)> Extra, long Backlog, long CrossingsMissing, long CrossingsOverCounted);
 
     public async Task<Report> RunAsync(CancellationToken cancellationToken)
     {
-        var implied = new HashSet<(long, long)>();
+        // Crossings per edge: each measurement counts once per edge, as the edge grains count it.
+        var implied = new Dictionary<(long, long), long>();
         long measurements = 0;
         await using (var read = dataSource.CreateCommand($"""
             SELECT m.id, {StoredHops.Columns}
@@ -36,7 +39,10 @@ public sealed class TopologyCheck(NpgsqlDataSource dataSource, AsPathExtractor e
                 if (hops.Count > 0)
                 {
                     measurements++;
-                    implied.UnionWith(extractor.Extract(hops).Edges.Select(e => (e.SrcAsn, e.DstAsn)));
+                    foreach (var edge in extractor.Extract(hops).Edges.Select(e => (e.SrcAsn, e.DstAsn)).Distinct())
+                    {
+                        implied[edge] = implied.GetValueOrDefault(edge) + 1;
+                    }
                 }
                 hops.Clear();
             }
@@ -52,17 +58,20 @@ public sealed class TopologyCheck(NpgsqlDataSource dataSource, AsPathExtractor e
             }
             Close();
         }
-        var stored = new HashSet<(long, long)>();
-        await using (var edges = dataSource.CreateCommand("SELECT src_asn, dst_asn FROM as_edges"))
+        var stored = new Dictionary<(long, long), long>();
+        await using (var edges = dataSource.CreateCommand("SELECT src_asn, dst_asn, observed_count FROM as_edges"))
         {
             await using var reader = await edges.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                stored.Add((reader.GetInt64(0), reader.GetInt64(1)));
+                stored[(reader.GetInt64(0), reader.GetInt64(1))] = reader.GetInt64(2);
             }
         }
         await using var backlog = dataSource.CreateCommand("SELECT count(*) FROM topology_backlog");
         var waiting = (long)(await backlog.ExecuteScalarAsync(cancellationToken))!;
-        return new Report(measurements, implied.Count, stored.Count, [.. implied.Except(stored).Order()], [.. stored.Except(implied).Order()], waiting);
+        var both = implied.Keys.Where(stored.ContainsKey).ToList();
+        return new Report(measurements, implied.Count, stored.Count,
+            [.. implied.Keys.Where(e => !stored.ContainsKey(e)).Order()], [.. stored.Keys.Where(e => !implied.ContainsKey(e)).Order()], waiting,
+            both.Sum(e => Math.Max(0, implied[e] - stored[e])), both.Sum(e => Math.Max(0, stored[e] - implied[e])));
     }
 }

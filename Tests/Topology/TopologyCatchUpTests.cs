@@ -78,7 +78,8 @@ public sealed class TopologyCatchUpTests
         Assert.Equal(new TopologyCatchUp.Round(2, 0, 0), round);
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM topology_backlog"));
         var check = await new TopologyCheck(db.DataSource, new AsPathExtractor()).RunAsync(CancellationToken.None);
-        Assert.Equal((3L, 6, 6, 0, 0, 0L), (check.Measurements, check.ImpliedEdges, check.StoredEdges, check.Missing.Count, check.Extra.Count, check.Backlog));
+        Assert.Equal((3L, 6, 6, 0, 0, 0L, 0L, 0L), (check.Measurements, check.ImpliedEdges, check.StoredEdges, check.Missing.Count,
+            check.Extra.Count, check.Backlog, check.CrossingsMissing, check.CrossingsOverCounted));
         Assert.Equal(3L, await db.ScalarAsync<long>("SELECT observed_count FROM as_edges WHERE src_asn = 64500 AND dst_asn = 64510"));
         Assert.Equal(3L, await db.ScalarAsync<long>("SELECT sum(observed_count)::bigint FROM as_paths"));
         Assert.Equal(new TopologyCatchUp.Round(0, 0, 0), await catchUp.RunOnceAsync(TimeSpan.Zero, 100, CancellationToken.None));
@@ -93,6 +94,8 @@ public sealed class TopologyCatchUpTests
         Assert.Equal(3L, await db.ScalarAsync<long>("SELECT observed_count FROM as_edges WHERE src_asn = 64500 AND dst_asn = 64510"));
         Assert.Equal(3L, await db.ScalarAsync<long>("SELECT count(*) FROM as_paths"));
         Assert.Equal(2L, await db.ScalarAsync<long>("SELECT sum(observed_count)::bigint FROM as_paths"));
+        check = await new TopologyCheck(db.DataSource, new AsPathExtractor()).RunAsync(CancellationToken.None);
+        Assert.Equal((6, 0, 0L, 0L), (check.StoredEdges, check.Missing.Count, check.CrossingsMissing, check.CrossingsOverCounted));
 
         // A measurement whose partition retention dropped leaves the backlog with nothing recorded.
         await db.ScalarAsync<long>("INSERT INTO topology_backlog (measurement_id, started_at) VALUES (987654321, now())");
