@@ -62,11 +62,13 @@ public static class DnsCollectCommand
         var clock = TimeProvider.System;
         var loggers = host.Services.GetRequiredService<ILoggerFactory>();
         var http = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("pihole");
+        var spool = new HandoffSpool(Path.Combine(config.StateDir, "spool"), config.Redis.MaxSpoolBytes);
+        await DnsCollector.RestorePositionAsync(spool, loggers.CreateLogger<DnsCollector>(), cancellationToken);
         await using var source = DnsCollector.CreateSource(config, http, clock, loggers.CreateLogger("CyberWatch.Dns.Source"));
         var aggregator = new DomainAggregator(config, new DomainKeys(config.ParsedDomainPolicy, config.Privacy.HmacKey), new ClientKeys());
         var resolver = config.DnsResolution.Enabled ? new DomainResolver(config.DnsResolution, config.ParsedAllowedPrefixes()) : null;
-        var spool = new HandoffSpool(Path.Combine(config.StateDir, "spool"), config.Redis.MaxSpoolBytes);
-        var collector = new DnsCollector(config, source, aggregator, resolver, spool, redis, clock, loggers.CreateLogger<DnsCollector>());
+        var collector = new DnsCollector(config, source, aggregator, resolver, spool, redis, clock, loggers.CreateLogger<DnsCollector>(),
+            Environment.GetEnvironmentVariable(DnsCollector.PauseAfterSpoolVariable) is { Length: > 0 } pause ? pause : null);
 
         await host.StartAsync(cancellationToken);
         var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();

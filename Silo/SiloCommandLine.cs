@@ -28,6 +28,7 @@ public static class SiloCommandLine
                 "migrate" => await MigrateAsync(rest, cancellationToken),
                 "lookup" => await LookupCommand.RunAsync(rest, cancellationToken),
                 "export-graph" => await ExportGraphCommand.RunAsync(rest, cancellationToken),
+                "topology-check" => await TopologyCheckCommand.RunAsync(rest, cancellationToken),
                 "dns-collect" => await DnsCollectCommand.RunAsync(rest, cancellationToken),
                 "scamper-check" => await ScamperCheckCommand.RunAsync(rest, cancellationToken),
                 "help" or "--help" or "-h" => Usage(Console.Out, 0),
@@ -52,11 +53,12 @@ public static class SiloCommandLine
 
     private static int Usage(TextWriter writer, int exitCode)
     {
-        writer.WriteLine("usage: CyberWatch.Silo [run|migrate|lookup|export-graph|dns-collect|scamper-check]");
+        writer.WriteLine("usage: CyberWatch.Silo [run|migrate|lookup|export-graph|topology-check|dns-collect|scamper-check]");
         writer.WriteLine("  run      host a silo (default); configuration from appsettings.json and CYBERWATCH_* variables");
         writer.WriteLine("  migrate  apply the database migrations and exit");
         writer.WriteLine("  lookup   origin ASN and prefix of addresses from offline tables (lookup --help)");
         writer.WriteLine("  export-graph --out DIR   the AS graph as neo4j-admin import CSVs and GraphML");
+        writer.WriteLine("  topology-check   the AS edges stored measurements imply against as_edges, and the topology backlog");
         writer.WriteLine("  dns-collect [--config FILE] [--once]   Pi-hole / dnsmasq queries to DNS targets through Redis");
         writer.WriteLine("  scamper-check [ADDRESS]   one ping through the scamper the silo would use (CYBERWATCH_SCAMPER_SOCKET)");
         return exitCode;

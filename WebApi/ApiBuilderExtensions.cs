@@ -41,7 +41,7 @@ public static class ApiBuilderExtensions
         }
         builder.WebHost.UseUrls(url);
         var connectionString = PostgresConnectionString.Normalize(options.PostgresDsn);
-        builder.Services.AddCyberWatchStorage(builder.Configuration);
+        builder.Services.AddCyberWatchStorage(builder.Configuration, failFast: true);
         builder.Services.AddTargetPolicy(options);
         builder.Services.AddSingleton<CyberWatch.Vantages.VantageDirectory>();
         builder.Services.AddSingleton<DnsTables>();

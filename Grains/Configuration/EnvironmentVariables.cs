@@ -30,6 +30,8 @@ public static class EnvironmentVariables
         ["CYBERWATCH_OWN_ADDRESSES"] = "CyberWatch:OwnAddresses",
         ["CYBERWATCH_IXP_PREFIXES"] = "CyberWatch:IxpPrefixes",
         ["CYBERWATCH_IXP_MEMBERS"] = "CyberWatch:IxpMembers",
+        ["CYBERWATCH_TOPOLOGY_CATCH_UP_AFTER_SECONDS"] = "CyberWatch:Topology:CatchUpAfterSeconds",
+        ["CYBERWATCH_TOPOLOGY_CATCH_UP_INTERVAL_SECONDS"] = "CyberWatch:Topology:CatchUpIntervalSeconds",
         ["CYBERWATCH_CYMRU_ENABLED"] = "CyberWatch:Online:CymruEnabled",
         ["CYBERWATCH_CYMRU_WHOIS"] = "CyberWatch:Online:CymruWhois",
         ["CYBERWATCH_CYMRU_DNS_ENABLED"] = "CyberWatch:Online:CymruDnsEnabled",

@@ -18,8 +18,15 @@ public sealed partial class DnsCollector(
     HandoffSpool spool,
     IConnectionMultiplexer redis,
     TimeProvider clock,
-    ILogger<DnsCollector> logger)
+    ILogger<DnsCollector> logger,
+    string? pauseAfterSpool = null)
 {
+    /// <summary>
+    /// Fault-test hook (scripts/faults.d/dns-collector-crash.sh): with this variable naming a file, the collector
+    /// creates the file after spooling a round and waits there, before saving the source position, to be killed.
+    /// </summary>
+    public const string PauseAfterSpoolVariable = "CYBERWATCH_DNS_TEST_PAUSE_AFTER_SPOOL";
+
     public const int MaxAggregatesPerEntry = 500;
     public const int MaxTargetsPerEntry = 200;
 
@@ -79,12 +86,16 @@ public sealed partial class DnsCollector(
                 });
             targets.AddRange(resolved.Where(t => t is not null).Select(t => t!));
         }
-        foreach (var entry in Entries(output.Aggregates, targets, now))
+        // The entries and the position after them in one write: killed before the commit below, the collector
+        // takes the position from the spool at start and does not read (and count) these queries again.
+        var entries = Entries(output.Aggregates, targets, now).ToList();
+        if (await spool.AppendRoundAsync(entries, queries.Count > 0 ? source.PendingPosition : null, cancellationToken) > 0)
         {
-            if (!await spool.AppendAsync(entry, cancellationToken))
-            {
-                LogSpoolFull(logger, config.Redis.MaxSpoolBytes, spool.Refused);
-            }
+            LogSpoolFull(logger, config.Redis.MaxSpoolBytes, spool.Refused);
+        }
+        if (pauseAfterSpool is not null && entries.Count > 0)
+        {
+            await PauseForFaultTestAsync(cancellationToken);
         }
         await source.CommitAsync(cancellationToken);
         if (queries.Count > 0 || output.Aggregates.Count > 0)
@@ -93,6 +104,31 @@ public sealed partial class DnsCollector(
                 aggregator.TrackedDomains, aggregator.ReleasedDomains, output.Aggregates.Count, targets.Count, spool.Bytes);
         }
         return queries.Count;
+    }
+
+    /// <summary>
+    /// At start: a position the spool holds beyond the saved one (the collector stopped between spooling a round and
+    /// saving its position) is saved now, before the source opens. Returns the position file replayed, or null.
+    /// </summary>
+    public static async Task<string?> RestorePositionAsync(HandoffSpool spool, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (spool.LastPosition() is not { } position)
+        {
+            return null;
+        }
+        if (File.Exists(position.File) && await File.ReadAllTextAsync(position.File, cancellationToken) == position.Json)
+        {
+            return null;
+        }
+        await SourcePosition<object>.SaveJsonAsync(position.File, position.Json, cancellationToken);
+        LogPositionReplayed(logger, position.File);
+        return position.File;
+    }
+
+    private async Task PauseForFaultTestAsync(CancellationToken cancellationToken)
+    {
+        await File.WriteAllTextAsync(pauseAfterSpool!, "spooled, position not saved\n", cancellationToken);
+        await Task.Delay(Timeout.Infinite, cancellationToken);
     }
 
     /// <summary>Hands spooled entries to Redis, oldest first; stops at the first failure and keeps the rest.</summary>
@@ -164,6 +200,10 @@ public sealed partial class DnsCollector(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading {Source} failed: {Reason}; retrying next poll")]
     private static partial void LogSourceFailed(ILogger logger, string source, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "The last round was spooled but its source position not saved (the collector stopped in between); saved it now in {File}")]
+    private static partial void LogPositionReplayed(ILogger logger, string file);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Spool full ({MaxBytes} bytes): an entry was refused ({Refused} so far)")]
     private static partial void LogSpoolFull(ILogger logger, long maxBytes, long refused);

@@ -6,7 +6,9 @@ namespace CyberWatch.Dns;
 /// <summary>
 /// The collector's outbox on disk: entries are appended here first and removed only once Redis took
 /// them, so a Redis outage or a collector restart loses nothing. Bounded: when full, new entries are
-/// refused (and counted) rather than filling the disk.
+/// refused (and counted) rather than filling the disk. Each round also writes the source position it read up to
+/// (<see cref="AppendRoundAsync"/>), in the same write as its entries: a collector killed before it saved the
+/// position takes it from here at start (<see cref="LastPosition"/>) instead of reading the round again.
 /// </summary>
 public sealed class HandoffSpool
 {
@@ -57,6 +59,73 @@ public sealed class HandoffSpool
 
     public long Bytes => File.Exists(file) ? new FileInfo(file).Length - SentOffset() : 0;
 
+    /// <summary>The line that carries a source position; never handed to Redis.</summary>
+    private const string PositionPrefix = "{\"spool_position\":";
+
+    private sealed record PositionLine(
+        [property: System.Text.Json.Serialization.JsonPropertyName("spool_position")] SpooledPosition SpoolPosition);
+
+    /// <summary>
+    /// Appends a round's entries and then the source position after them, in one write flushed to disk; returns how
+    /// many entries were refused because the spool is full (the position line is always written: it is what keeps
+    /// the round from being read twice).
+    /// </summary>
+    public async Task<int> AppendRoundAsync(IReadOnlyList<DnsHandoffEntry> entries, SpooledPosition? position, CancellationToken cancellationToken)
+    {
+        var buffer = new MemoryStream();
+        var refused = 0;
+        var room = maxBytes - Bytes;
+        foreach (var entry in entries)
+        {
+            var bytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(entry) + "\n");
+            if (buffer.Length + bytes.Length > room)
+            {
+                Refused++;
+                refused++;
+                continue;
+            }
+            buffer.Write(bytes);
+        }
+        if (position is not null)
+        {
+            buffer.Write(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new PositionLine(position)) + "\n"));
+        }
+        if (buffer.Length == 0)
+        {
+            return refused;
+        }
+        await using var stream = new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.Read);
+        await stream.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), cancellationToken);
+        await stream.FlushAsync(cancellationToken);
+        stream.Flush(flushToDisk: true);
+        return refused;
+    }
+
+    /// <summary>The last source position written into the spool, or null (none, or all of it handed to Redis and removed).</summary>
+    public SpooledPosition? LastPosition()
+    {
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+        SpooledPosition? last = null;
+        foreach (var line in File.ReadLines(file))
+        {
+            if (line.StartsWith(PositionPrefix, StringComparison.Ordinal))
+            {
+                try
+                {
+                    last = JsonSerializer.Deserialize<PositionLine>(line)?.SpoolPosition ?? last;
+                }
+                catch (JsonException)
+                {
+                    // A torn line is cut at start; anything else unreadable is no position.
+                }
+            }
+        }
+        return last;
+    }
+
     public async Task<bool> AppendAsync(DnsHandoffEntry entry, CancellationToken cancellationToken)
     {
         var line = JsonSerializer.Serialize(entry) + "\n";
@@ -92,21 +161,26 @@ public sealed class HandoffSpool
             {
                 continue;
             }
-            DnsHandoffEntry? entry;
-            try
+            DnsHandoffEntry? entry = null;
+            if (!line.StartsWith(PositionPrefix, StringComparison.Ordinal))
             {
-                entry = JsonSerializer.Deserialize<DnsHandoffEntry>(line);
-            }
-            catch (JsonException)
-            {
-                entry = null; // a torn last line after a crash: skip it
+                try
+                {
+                    entry = JsonSerializer.Deserialize<DnsHandoffEntry>(line);
+                }
+                catch (JsonException)
+                {
+                    // a torn last line after a crash: skip it
+                }
             }
             if (entry is not null)
             {
                 result.Add((entry, offset));
             }
-            else
+            else if (result.Count == 0)
             {
+                // A position line or an unreadable one, with nothing unsent before it: passed over for good. After
+                // unsent entries it waits: marking it sent would mark them sent too.
                 await MarkSentAsync(offset, cancellationToken);
             }
         }

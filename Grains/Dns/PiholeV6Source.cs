@@ -72,6 +72,8 @@ public sealed partial class PiholeV6Source(HttpClient http, DnsCollectorConfig.P
         }
     }
 
+    public SpooledPosition? PendingPosition => next is null ? null : saved.Spooled(next);
+
     public async ValueTask DisposeAsync()
     {
         if (sid is null)
@@ -276,6 +278,8 @@ public sealed class PiholeV5Source(HttpClient http, DnsCollectorConfig.PiholeSec
             position = next;
         }
     }
+
+    public SpooledPosition? PendingPosition => next is null ? null : saved.Spooled(next);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 

@@ -61,6 +61,8 @@ public sealed partial class QueryLogSource(string path, string statePath, TimePr
     public Task CommitAsync(CancellationToken cancellationToken) =>
         saved.SaveAsync(new LogPosition(fingerprint, offset), cancellationToken);
 
+    public SpooledPosition? PendingPosition => saved.Spooled(new LogPosition(fingerprint, offset));
+
     public ValueTask DisposeAsync()
     {
         stream?.Dispose();

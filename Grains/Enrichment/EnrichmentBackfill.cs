@@ -143,6 +143,19 @@ public sealed partial class EnrichmentBackfill(NpgsqlDataSource dataSource, Pref
             mark.Parameters.Add(new NpgsqlParameter<string[]>("state", measurements.Select(m => unmappedByMeasurement[m.Id] == 0 ? "done" : "partial").ToArray()));
             await mark.ExecuteNonQueryAsync(cancellationToken);
         }
+        // Their topology is recorded again, now with ASNs: listed in the backlog in this transaction, so a crash
+        // before the recorder gets to them leaves them to the topology catch-up.
+        var measured = hops.Select(h => h.Measurement).ToHashSet();
+        var withHops = measurements.Where(m => measured.Contains(m.Id)).ToList();
+        if (withHops.Count > 0)
+        {
+            await using var backlog = new NpgsqlCommand("""
+                INSERT INTO topology_backlog (measurement_id, started_at) SELECT * FROM unnest(@id, @started_at) ON CONFLICT DO NOTHING
+                """, connection, transaction);
+            backlog.Parameters.Add(new NpgsqlParameter<long[]>("id", withHops.Select(m => m.Id).ToArray()));
+            backlog.Parameters.Add(new NpgsqlParameter("started_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = withHops.Select(m => m.StartedAt).ToArray() });
+            await backlog.ExecuteNonQueryAsync(cancellationToken);
+        }
         await transaction.CommitAsync(cancellationToken);
         return [.. measurements.Select(m => new TopologyMeasurement(m.Id, m.Target.ToString(), m.Vantage,
             new DateTimeOffset(DateTime.SpecifyKind(m.StartedAt, DateTimeKind.Utc)), paths[m.Id]))];

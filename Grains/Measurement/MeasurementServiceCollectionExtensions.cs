@@ -34,7 +34,7 @@ public static class MeasurementServiceCollectionExtensions
         services.AddSingleton<Vantages.IVantageArrivals>(sp => sp.GetRequiredService<RemeasurementSchedule>());
         services.AddSingleton<Vantages.IVantageLoad, ProbeLoad>();
         services.AddSingleton<RemeasurementMetrics>();
-        services.AddHostedSingleton<PathChangeLog>();
+        services.AddSingleton<PathChangeLog>();
         services.AddHostedSingleton<MeasurementWriter>();
         services.AddSingleton(sp => new ScamperOptions
         {

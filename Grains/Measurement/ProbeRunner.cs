@@ -120,9 +120,9 @@ public sealed partial class ProbeRunner
             }
             throw;
         }
-        if (row.Success && row.Hops.Count > 0)
+        if (MeasurementWriter.ImpliesTopology(row))
         {
-            topology.Submit(new CyberWatch.Topology.TopologyMeasurement(id, row.Target.ToString(), row.Vantage, row.StartedAt, path));
+            topology.Submit(CyberWatch.Topology.TopologyMeasurement.From(id, row, path));
         }
         // Gaps dropped: a step seen indirectly once and directly the next time is no AS-path change.
         var asPath = CyberWatch.Topology.AsPathText.Asns(path.Path);

@@ -230,7 +230,9 @@ public sealed partial class TargetGrain(
         history.LastMeasurementId = measurement.MeasurementId;
         if (measurement.Success)
         {
-            DetectChanges(measurement, history, now);
+            // Stored before the history moves past them (a crash cannot lose a change the history no longer
+            // shows); should that fail, the history stays and the next measurement finds the change again.
+            await pathChanges.StoreAsync(DetectChanges(measurement, history, now), CancellationToken.None);
             history.LastIpPath = [.. measurement.IpPath];
             history.LastAsPath = [.. measurement.AsPath];
             history.LastSuccessfulMeasurementId = measurement.MeasurementId;
@@ -266,15 +268,16 @@ public sealed partial class TargetGrain(
         return history;
     }
 
-    private void DetectChanges(MeasurementSummary measurement, VantageHistory history, DateTimeOffset now)
+    private List<PathChangeRow> DetectChanges(MeasurementSummary measurement, VantageHistory history, DateTimeOffset now)
     {
+        var changes = new List<PathChangeRow>();
         var previousId = history.LastSuccessfulMeasurementId;
         if (previousId is null)
         {
-            return;
+            return changes;
         }
         void Record(string kind, object before, object after, object? details = null) =>
-            pathChanges.Record(new PathChangeRow(address, now, kind, previousId, measurement.MeasurementId,
+            changes.Add(new PathChangeRow(address, now, kind, previousId, measurement.MeasurementId,
                 PathChangeLog.Json(before), PathChangeLog.Json(after), details is null ? null : PathChangeLog.Json(details), measurement.Vantage));
 
         if (PathChangeDetector.AsPathChanged(history.LastAsPath, measurement.AsPath))
@@ -291,6 +294,7 @@ public sealed partial class TargetGrain(
             Record("latency", new { baseline_ms = baseline.Median, sigma_ms = baseline.Sigma, samples = history.RecentRttsMs.Count },
                 new { rtt_ms = rtt }, new { shift_ms = rtt - baseline.Median });
         }
+        return changes;
     }
 
     private static void RememberHops(VantageHistory history, IReadOnlyList<string?> path)

@@ -230,11 +230,27 @@ public sealed partial class MeasurementWriter : BackgroundService
             }
             await copy.CompleteAsync(cancellationToken);
         }
+        // In the same transaction: no stored measurement can miss its topology (TopologyCatchUp replays what is left here).
+        var withPath = Enumerable.Range(0, measurements.Count).Where(i => ImpliesTopology(measurements[i])).ToArray();
+        if (withPath.Length > 0)
+        {
+            await using var backlog = new NpgsqlCommand(
+                "INSERT INTO topology_backlog (measurement_id, started_at) SELECT * FROM unnest(@id, @started_at)", connection, transaction);
+            backlog.Parameters.Add(new NpgsqlParameter<long[]>("id", withPath.Select(i => ids[i]).ToArray()));
+            backlog.Parameters.Add(new NpgsqlParameter("started_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
+            {
+                Value = withPath.Select(i => measurements[i].StartedAt.UtcDateTime).ToArray(),
+            });
+            await backlog.ExecuteNonQueryAsync(cancellationToken);
+        }
         await transaction.CommitAsync(cancellationToken);
         batchSeconds.Record(clock.Elapsed.TotalSeconds);
         written.Add(measurements.Count);
         return ids;
     }
+
+    /// <summary>A successful measurement with a replying hop has an AS path to record (the probe pipeline hands exactly these to the topology).</summary>
+    public static bool ImpliesTopology(MeasurementRow measurement) => measurement.Success && measurement.Hops.Any(h => h.Address is not null);
 
     private static Task WriteRefOrNullAsync<T>(NpgsqlBinaryImporter copy, T? value, NpgsqlDbType type, CancellationToken cancellationToken)
         where T : class =>

@@ -1,8 +1,6 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
@@ -13,49 +11,29 @@ namespace CyberWatch.Storage;
 public sealed record PathChangeRow(IPAddress Target, DateTimeOffset DetectedAt, string Kind, long? PreviousMeasurementId,
     long MeasurementId, string BeforeJson, string AfterJson, string? DetailsJson, string Vantage);
 
-/// <summary>Writes path changes in the background, keeping them while PostgreSQL is down.</summary>
-public sealed partial class PathChangeLog(NpgsqlDataSource dataSource, ILogger<PathChangeLog> logger, IMeterFactory meters) : BackgroundService
+/// <summary>
+/// Stores path changes at once, before the target's history moves past them: a crash cannot lose one that the
+/// history no longer shows. A change PostgreSQL refuses is quarantined; any other failure is the caller's, whose
+/// history then stays where it was, so the next measurement finds the change again.
+/// </summary>
+public sealed partial class PathChangeLog(NpgsqlDataSource dataSource, ILogger<PathChangeLog> logger, IMeterFactory meters)
 {
     private readonly RowQuarantine quarantine = new(dataSource, logger);
-    private readonly ConcurrentQueue<PathChangeRow> pending = new();
     private readonly Counter<long> detected = meters.Create("CyberWatch.Topology").CreateCounter<long>(
         "cyberwatch.path_changes", description: "path changes detected, by kind");
 
     public static string Json(object value) => JsonSerializer.Serialize(value, NodeSettings.Json);
 
-    public void Record(PathChangeRow change)
+    public async Task StoreAsync(IReadOnlyList<PathChangeRow> changes, CancellationToken cancellationToken)
     {
-        pending.Enqueue(change);
-        detected.Add(1, new KeyValuePair<string, object?>("kind", change.Kind));
-    }
-
-    public async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        var batch = new List<PathChangeRow>();
-        while (batch.Count < 1000 && pending.TryPeek(out var next))
-        {
-            batch.Add(next);
-            pending.TryDequeue(out _);
-        }
-        if (batch.Count == 0)
+        if (changes.Count == 0)
         {
             return;
         }
-        var settled = new HashSet<PathChangeRow>(ReferenceEqualityComparer.Instance);
-        try
+        await quarantine.StoreAsync("path_changes", changes, InsertAsync, row => row, (_, _) => { }, cancellationToken);
+        foreach (var change in changes)
         {
-            await quarantine.StoreAsync("path_changes", batch, InsertAsync, row => row, (part, _) => settled.UnionWith(part), cancellationToken);
-        }
-        catch
-        {
-            foreach (var change in batch)
-            {
-                if (!settled.Contains(change))
-                {
-                    pending.Enqueue(change);
-                }
-            }
-            throw;
+            detected.Add(1, new KeyValuePair<string, object?>("kind", change.Kind));
         }
     }
 
@@ -76,36 +54,4 @@ public sealed partial class PathChangeLog(NpgsqlDataSource dataSource, ILogger<P
         command.Parameters.Add(new NpgsqlParameter<string[]>("vantage", part.Select(c => c.Vantage).ToArray()));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(500), stoppingToken);
-                await FlushAsync(stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
-            {
-                LogFailed(pending.Count, e.Message);
-                await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
-            }
-        }
-        try
-        {
-            await FlushAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException)
-        {
-            LogFailed(pending.Count, e.Message);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot store {Count} path change(s) ({Error}); keeping them")]
-    private partial void LogFailed(int count, string error);
 }

@@ -3,25 +3,36 @@ using System.Threading.Channels;
 using CyberWatch.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CyberWatch.Topology;
 
 /// <summary>
 /// A stored measurement as the topology needs it: its AS path as extracted once, by whoever stored it with the
-/// measurement (the probe pipeline, or the enrichment backfill once the hops are mapped).
+/// measurement (the probe pipeline, the enrichment backfill once the hops are mapped, or the topology catch-up from
+/// the stored hops). <paramref name="EnrichmentPending"/>: its hops are not mapped to ASes yet (prefix table still
+/// loading); the enrichment backfill hands it over again once they are, so it stays in the backlog until then.
 /// </summary>
 public sealed record TopologyMeasurement(
     long MeasurementId,
     string Target,
     string Vantage,
     DateTimeOffset StartedAt,
-    AsPathExtraction Path);
+    AsPathExtraction Path,
+    bool EnrichmentPending = false)
+{
+    public static TopologyMeasurement From(long measurementId, MeasurementRow row, AsPathExtraction path) =>
+        new(measurementId, row.Target.ToString(), row.Vantage, row.StartedAt, path, row.EnrichmentState == "pending");
+}
 
 /// <summary>
 /// Turns a stored measurement's AS path into topology: tells each crossed <see cref="IAsEdgeGrain"/> (direct or
 /// indirect) and each traversed <see cref="IAsnGrain"/>, and records the observed path. It extracts nothing
-/// itself, so the graph holds exactly the path stored with the measurement. The probe pipeline calls
-/// <see cref="Submit"/> (never blocks, never throws) or awaits <see cref="RecordAsync(TopologyMeasurement, CancellationToken)"/>.
+/// itself, so the graph holds exactly the path stored with the measurement.
+/// The probe pipeline calls <see cref="Submit"/> (never blocks, never throws) or awaits
+/// <see cref="RecordAsync(TopologyMeasurement, CancellationToken)"/>. The queue is memory only: what a crash or a
+/// full queue loses stays in <c>topology_backlog</c>, which this silo's <see cref="TopologyTables"/> clears only
+/// once the measurement's rows are stored, and <see cref="TopologyCatchUp"/> replays it.
 /// </summary>
 public sealed partial class TopologyRecorder : BackgroundService
 {
@@ -30,37 +41,57 @@ public sealed partial class TopologyRecorder : BackgroundService
     private readonly IGrainFactory grains;
     private readonly AsGraphIndex index;
     private readonly TopologyFeed feed;
+    private readonly TopologyTables tables;
+    private readonly TimeProvider clock;
+    private readonly TimeSpan catchUpAfter;
     private readonly ILogger<TopologyRecorder> logger;
-    private readonly Channel<TopologyMeasurement> queue;
+    private readonly Channel<Queued> queue;
     private readonly Counter<long> recorded;
     private readonly Counter<long> dropped;
     private readonly Counter<long> failed;
+    private readonly Counter<long> deferred;
 
-    public TopologyRecorder(IGrainFactory grains, AsGraphIndex index, TopologyFeed feed,
-        ILogger<TopologyRecorder> logger, IMeterFactory meters)
+    private sealed record Queued(TopologyMeasurement Measurement, DateTimeOffset At);
+
+    public TopologyRecorder(IGrainFactory grains, AsGraphIndex index, TopologyFeed feed, TopologyTables tables,
+        IOptions<TopologyCatchUpOptions> options, ILogger<TopologyRecorder> logger, IMeterFactory meters, TimeProvider? clock = null)
     {
         this.grains = grains;
         this.index = index;
         this.feed = feed;
+        this.tables = tables;
+        this.clock = clock ?? TimeProvider.System;
+        catchUpAfter = options.Value.CatchUpAfter;
         this.logger = logger;
         var meter = meters.Create("CyberWatch.Topology");
         recorded = meter.CreateCounter<long>("cyberwatch.topology.measurements_recorded", description: "measurements whose AS path was recorded");
-        dropped = meter.CreateCounter<long>("cyberwatch.topology.measurements_dropped", description: "measurements dropped because the topology queue was full");
-        failed = meter.CreateCounter<long>("cyberwatch.topology.measurements_failed", description: "measurements whose recording failed (grain call errors)");
-        queue = Channel.CreateBounded<TopologyMeasurement>(
+        dropped = meter.CreateCounter<long>("cyberwatch.topology.measurements_dropped",
+            description: "measurements dropped from the full topology queue (the catch-up records them from topology_backlog)");
+        failed = meter.CreateCounter<long>("cyberwatch.topology.measurements_failed",
+            description: "measurements whose recording failed (grain call errors; the catch-up tries again)");
+        deferred = meter.CreateCounter<long>("cyberwatch.topology.measurements_deferred",
+            description: "measurements that waited in the queue past the catch-up delay and were left to the catch-up");
+        queue = Channel.CreateBounded<Queued>(
             new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
             _ => dropped.Add(1));
     }
 
-    /// <summary>Queues a stored measurement for recording; when the queue is full the oldest waiting one is dropped (counted).</summary>
-    public void Submit(TopologyMeasurement measurement) => queue.Writer.TryWrite(measurement);
+    /// <summary>
+    /// Queues a stored measurement for recording; when the queue is full the oldest waiting one is dropped (counted;
+    /// its backlog row remains for the catch-up).
+    /// </summary>
+    public void Submit(TopologyMeasurement measurement) => queue.Writer.TryWrite(new Queued(measurement, clock.GetUtcNow()));
 
-    /// <summary>Records the measurement's AS path, edges and ASes; returns the path.</summary>
+    /// <summary>
+    /// Records the measurement's AS path, edges and ASes; returns what was extracted. Idempotent for a measurement
+    /// recorded lately (the grains remember their last ids): a replay rewrites the rows but counts nothing twice.
+    /// </summary>
     public async Task<AsPathExtraction> RecordAsync(TopologyMeasurement measurement, CancellationToken cancellationToken)
     {
         var path = measurement.Path;
         if (path.IsEmpty || path.Elements.All(e => e.IsGap))
         {
+            MarkRecorded(measurement);
             return path;
         }
         var at = measurement.StartedAt;
@@ -81,23 +112,55 @@ public sealed partial class TopologyRecorder : BackgroundService
         var asnTask = Task.WhenAll(asnCalls);
         await Task.WhenAll(edgeTask, asnTask).WaitAsync(cancellationToken);
         // The edge grains may live on other silos: this silo's index learns their new statistics now, not at the next poll.
-        index.Apply(await edgeTask);
-        // A measurement reported twice (a retry) is counted once: the first AS's grain remembers it.
-        if (!(await asnTask)[0].Counted)
+        var edges = await edgeTask;
+        index.Apply(edges);
+        // The grains' silos write these rows too; written from here as well, they go in the flush that clears this
+        // measurement's backlog row, whichever silo dies (rows only move forward: the higher count wins).
+        foreach (var edge in edges)
         {
-            return path;
+            tables.Upsert(edge);
         }
-        feed.PathObserved(new PathObservation(path.Path, at, measurement.Vantage, measurement.Target, measurement.MeasurementId));
-        recorded.Add(1);
+        var asns = await asnTask;
+        foreach (var asn in asns)
+        {
+            tables.Upsert(asn.Asn);
+        }
+        var observation = new PathObservation(path.Path, at, measurement.Vantage, measurement.Target, measurement.MeasurementId);
+        // A measurement reported twice (a retry, a replay) is counted once: the first AS's grain remembers it.
+        if (asns[0].Counted)
+        {
+            feed.PathObserved(observation);
+            recorded.Add(1);
+        }
+        else
+        {
+            // Its path row may have been lost with the crash that made this a replay: make sure it exists, count nothing.
+            tables.AddPath(observation, counted: false);
+        }
+        MarkRecorded(measurement);
         return path;
+    }
+
+    private void MarkRecorded(TopologyMeasurement measurement)
+    {
+        if (!measurement.EnrichmentPending)
+        {
+            tables.MarkRecorded(measurement.MeasurementId);
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
-            await foreach (var measurement in queue.Reader.ReadAllAsync(stoppingToken))
+            await foreach (var (measurement, queuedAt) in queue.Reader.ReadAllAsync(stoppingToken))
             {
+                if (clock.GetUtcNow() - queuedAt > catchUpAfter)
+                {
+                    // The catch-up may be replaying it already: one of the two records it, not both.
+                    deferred.Add(1);
+                    continue;
+                }
                 try
                 {
                     await RecordAsync(measurement, stoppingToken);

@@ -16,7 +16,7 @@ public static class TopologyServiceCollectionExtensions
     /// <summary>
     /// The silo's topology services: AS path extraction, the recorder the probe pipeline calls, the table
     /// writer, the in-memory graph index and its database sync, and the Neo4j projection when NEO4J_URI is
-    /// set. Needs the process's <see cref="Npgsql.NpgsqlDataSource"/> (AddCyberWatchStorage).
+    /// set, and the catch-up that replays measurements whose topology was lost (topology_backlog). Needs the process's <see cref="Npgsql.NpgsqlDataSource"/> (AddCyberWatchStorage).
     /// </summary>
     public static IServiceCollection AddTopology(this IServiceCollection services, IConfiguration configuration)
     {
@@ -38,6 +38,9 @@ public static class TopologyServiceCollectionExtensions
         services.AddHostedSingleton<AsGraphSync>();
         services.AddSingleton<TopologyFeed>();
         services.AddHostedSingleton<TopologyRecorder>();
+        services.AddOptions<TopologyCatchUpOptions>().BindConfiguration(TopologyCatchUpOptions.Section).ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<TopologyCatchUpOptions>, TopologyCatchUpOptionsValidation>();
+        services.AddHostedSingleton<TopologyCatchUp>();
         services.AddMetrics();
 
         if (Neo4jOptions.From(options) is { } neo4j)

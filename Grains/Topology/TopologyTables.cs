@@ -12,6 +12,8 @@ namespace CyberWatch.Topology;
 /// indexes read) in step with the topology grains, which own the truth. Changes are coalesced per key and
 /// written every 250 ms; while PostgreSQL is down they wait in memory (one row per edge or AS at most, path
 /// counts summed) and are written once it is back. A row PostgreSQL refuses is quarantined, the rest stored.
+/// Measurements whose topology the recorder handed over (<see cref="MarkRecorded"/>) leave <c>topology_backlog</c>
+/// once the rows they produced are stored: until then a crash leaves them for <see cref="TopologyCatchUp"/>.
 /// </summary>
 public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<TopologyTables> logger)
     : BatchedTableWriter(TimeSpan.FromMilliseconds(250))
@@ -25,6 +27,7 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
     private Dictionary<(long, long), AsEdgeStats> edges = new();
     private Dictionary<long, AsnInfo> asns = new();
     private Dictionary<string, PathDelta> paths = new(StringComparer.Ordinal);
+    private List<long> recorded = [];
 
     private sealed class PathDelta(string path)
     {
@@ -57,8 +60,20 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
         {
             lock (gate)
             {
-                return edges.Count + asns.Count + paths.Count;
+                return edges.Count + asns.Count + paths.Count + recorded.Count;
             }
+        }
+    }
+
+    /// <summary>
+    /// The measurement's edges, ASes and path have been handed to this writer (call after them): its
+    /// <c>topology_backlog</c> row goes once they are stored.
+    /// </summary>
+    public void MarkRecorded(long measurementId)
+    {
+        lock (gate)
+        {
+            recorded.Add(measurementId);
         }
     }
 
@@ -84,12 +99,16 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
         }
     }
 
-    public void AddPath(PathObservation observation)
+    /// <summary>
+    /// Adds one observation of the path; with <paramref name="counted"/> false (a measurement the ASN grains had
+    /// counted already: a retry or a replay after a crash) the row is made sure to exist but its count stays.
+    /// </summary>
+    public void AddPath(PathObservation observation, bool counted = true)
     {
         var key = AsPathText.Format(observation.Path);
         var delta = new PathDelta(key)
         {
-            Count = 1, FirstSeen = observation.ObservedAt, LastSeen = observation.ObservedAt,
+            Count = counted ? 1 : 0, FirstSeen = observation.ObservedAt, LastSeen = observation.ObservedAt,
             LastTarget = observation.Target, LastMeasurementId = observation.MeasurementId,
         };
         delta.Vantages.Add(observation.Vantage);
@@ -117,16 +136,18 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
         Dictionary<(long, long), AsEdgeStats> edgeBatch;
         Dictionary<long, AsnInfo> asnBatch;
         Dictionary<string, PathDelta> pathBatch;
+        List<long> recordedBatch;
         lock (gate)
         {
-            if (edges.Count + asns.Count + paths.Count == 0)
+            if (edges.Count + asns.Count + paths.Count + recorded.Count == 0)
             {
                 return;
             }
-            (edgeBatch, asnBatch, pathBatch) = (edges, asns, paths);
+            (edgeBatch, asnBatch, pathBatch, recordedBatch) = (edges, asns, paths, recorded);
             edges = new();
             asns = new();
             paths = new(StringComparer.Ordinal);
+            recorded = [];
         }
         var rows = new List<object>(edgeBatch.Count + asnBatch.Count + pathBatch.Count);
         rows.AddRange(edgeBatch.Values);
@@ -135,9 +156,14 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
         var settled = new HashSet<object>(ReferenceEqualityComparer.Instance);
         try
         {
-            await quarantine.StoreAsync(TableOf, rows,
-                (part, ct) => WriteAsync(part.OfType<AsEdgeStats>().ToList(), part.OfType<AsnInfo>().ToList(), part.OfType<PathDelta>().ToList(), ct),
-                row => row, (part, _) => settled.UnionWith(part), cancellationToken);
+            if (rows.Count > 0)
+            {
+                await quarantine.StoreAsync(TableOf, rows,
+                    (part, ct) => WriteAsync(part.OfType<AsEdgeStats>().ToList(), part.OfType<AsnInfo>().ToList(), part.OfType<PathDelta>().ToList(), ct),
+                    row => row, (part, _) => settled.UnionWith(part), cancellationToken);
+            }
+            // After the rows, on its own: a crash in between replays the measurements, which the grains recognise.
+            await ForgetBacklogAsync(recordedBatch, cancellationToken);
         }
         catch
         {
@@ -166,9 +192,21 @@ public sealed partial class TopologyTables(NpgsqlDataSource dataSource, ILogger<
                         MergePath(delta);
                     }
                 }
+                recorded.AddRange(recordedBatch);
             }
             throw;
         }
+    }
+
+    private async Task ForgetBacklogAsync(List<long> measurementIds, CancellationToken cancellationToken)
+    {
+        if (measurementIds.Count == 0)
+        {
+            return;
+        }
+        await using var delete = dataSource.CreateCommand("DELETE FROM topology_backlog WHERE measurement_id = ANY(@ids)");
+        delete.Parameters.Add(new NpgsqlParameter<long[]>("ids", measurementIds.ToArray()));
+        await delete.ExecuteNonQueryAsync(cancellationToken);
     }
 
     protected override void ReportWriteFailed(int pending, string error) => LogWriteFailed(pending, error);

@@ -57,4 +57,39 @@ public sealed class HandoffSpoolTests : IDisposable
         await reopened.AppendAsync(Entry(1), CancellationToken.None);
         Assert.Equal([0L, 1L], (await reopened.PeekAsync(10, CancellationToken.None)).Select(e => e.Entry.Aggregates[0].Count));
     }
+
+    [Fact]
+    public async Task A_round_spools_its_position_which_is_never_sent_and_is_saved_at_start_when_the_collector_died_before_saving_it()
+    {
+        var positionFile = Path.Combine(directory, "state", "logfile.position.json");
+        var spool = new HandoffSpool(Path.Combine(directory, "spool"), 1 << 20);
+        Assert.Equal(0, await spool.AppendRoundAsync([Entry(0), Entry(1)], new SpooledPosition(positionFile, "{\"Fingerprint\":\"a\",\"Offset\":10}"), CancellationToken.None));
+        Assert.Equal(0, await spool.AppendRoundAsync([Entry(2)], new SpooledPosition(positionFile, "{\"Fingerprint\":\"a\",\"Offset\":20}"), CancellationToken.None));
+
+        // Killed before the position file was written: the restart takes the later position from the spool.
+        var reopened = new HandoffSpool(Path.Combine(directory, "spool"), 1 << 20);
+        Assert.Equal(positionFile, await DnsCollector.RestorePositionAsync(reopened, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None));
+        Assert.Equal("{\"Fingerprint\":\"a\",\"Offset\":20}", await File.ReadAllTextAsync(positionFile));
+        Assert.Null(await DnsCollector.RestorePositionAsync(reopened, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None));
+
+        // Position lines are not entries: only the three entries go to Redis, and once they are sent the spool is gone.
+        var entries = await reopened.PeekAsync(10, CancellationToken.None);
+        Assert.Equal([0L, 1L, 2L], entries.Select(e => e.Entry.Aggregates[0].Count));
+        await reopened.MarkSentAsync(entries[^1].End, CancellationToken.None);
+        Assert.Empty(await reopened.PeekAsync(10, CancellationToken.None));
+        Assert.Equal(0, reopened.Bytes);
+        Assert.Null(reopened.LastPosition());
+    }
+
+    [Fact]
+    public async Task A_full_spool_refuses_a_rounds_entries_but_still_records_its_position()
+    {
+        var spool = new HandoffSpool(directory, 300);
+        var position = new SpooledPosition(Path.Combine(directory, "p.json"), "{\"Offset\":1}");
+        var refused = await spool.AppendRoundAsync([Entry(0), Entry(1), Entry(2), Entry(3)], position, CancellationToken.None);
+        Assert.InRange(refused, 1, 3);
+        Assert.Equal(refused, spool.Refused);
+        Assert.Equal(position, spool.LastPosition());
+        Assert.Equal(4 - refused, (await spool.PeekAsync(10, CancellationToken.None)).Count);
+    }
 }

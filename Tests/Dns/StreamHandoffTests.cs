@@ -188,6 +188,8 @@ public sealed class StreamHandoffTests : IAsyncLifetime
             return Task.CompletedTask;
         }
 
+        public SpooledPosition? PendingPosition => null;
+
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }
