@@ -113,7 +113,7 @@ for _ in $(seq 1 120); do
     fi
     sleep 1
 done
-faults_settle "$SILO_HTTP_b" 60 || note "the silo did not settle in 60 s"
+# Nothing left to settle: the new silo probes nothing (the leases above) and has stored nothing.
 caught_up="$(faults_metric "$SILO_HTTP_b" cyberwatch_topology_measurements_caught_up_total)"
 check="$(CYBERWATCH_PG_DSN="$FAULTS_DSN" dotnet "$CW_SILO_DLL" topology-check 2>"$FAULTS_DIR/topology-check.stderr" | tee "$FAULTS_DIR/topology-check.txt" | head -n1)"
 note "topology-check: $check"
