@@ -84,6 +84,8 @@ public sealed record HopRecord
     [Id(17)] public string? Org { get; init; }
     /// <summary>Country of the origin AS.</summary>
     [Id(18)] public string? Country { get; init; }
+    /// <summary>Reverse DNS name of the address (PTR), once looked up; null when it has none or was not asked yet.</summary>
+    [Id(19)] public string? Hostname { get; init; }
 }
 
 /// <summary>The latest stored measurement of a target with its hops in TTL order.</summary>

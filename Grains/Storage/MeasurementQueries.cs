@@ -109,7 +109,8 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
         ttl, reply_index AS replyindex, host(address) AS address, rtt_ms AS rttms, rtt_best_ms AS rttbestms,
         rtt_worst_ms AS rttworstms, rtt_stdev_ms AS rttstdevms, loss_pct AS losspct, reply_ttl AS replyttl,
         icmp_type AS icmptype, icmp_code AS icmpcode, mpls_labels::text AS mplslabels, address_class AS addressclass,
-        asn, origin_asns AS originasns, prefix::text AS prefix, ixp, org, country
+        asn, origin_asns AS originasns, prefix::text AS prefix, ixp, org, country,
+        (SELECT n.hostname FROM hop_names n WHERE n.address = hops.address) AS hostname
         """;
 
     public async Task<(IReadOnlyList<TargetRecord> Items, long Total)> TargetsAsync(string? source, int offset, int limit,
