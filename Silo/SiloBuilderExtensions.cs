@@ -1,6 +1,7 @@
 using System.Net;
 using CyberWatch.Configuration;
 using CyberWatch.Enrichment;
+using CyberWatch.Enrichment.Geo;
 using CyberWatch.Enrichment.HopNames;
 using CyberWatch.Enrichment.Online;
 using CyberWatch.Dns;
@@ -45,6 +46,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddTopology(builder.Configuration);
         builder.Services.AddOnlineEnrichment(builder.Configuration);
         builder.Services.AddHopNames(builder.Configuration);
+        builder.Services.AddGeolocation();
         builder.Services.AddAsnExpansion();
         builder.Services.AddNodeStatusMetrics();
         builder.Services.AddRetention();

@@ -64,6 +64,8 @@ public static class EnvironmentVariables
         ["CYBERWATCH_RDNS_POLL_SECONDS"] = "CyberWatch:HopNames:PollSeconds",
         ["CYBERWATCH_RDNS_NEGATIVE_TTL_SECONDS"] = "CyberWatch:HopNames:NegativeTtlSeconds",
         ["CYBERWATCH_RDNS_RETRY_SECONDS"] = "CyberWatch:HopNames:RetrySeconds",
+        ["CYBERWATCH_GEOIP_DB"] = "CyberWatch:Geo:Database",
+        ["CYBERWATCH_VANTAGE_LOCATIONS"] = "CyberWatch:Geo:VantageLocations",
         ["CYBERWATCH_API_URL"] = "Api:Url",
         ["CYBERWATCH_API_ANONYMOUS_ROLE"] = "Api:AnonymousRole",
         ["CYBERWATCH_API_PROBE_RATE_PER_MINUTE"] = "Api:ProbeRequestsPerMinute",
