@@ -1,6 +1,8 @@
 using System.Net;
 using CyberWatch.Configuration;
 using CyberWatch.Enrichment;
+using CyberWatch.Enrichment.Geo;
+using CyberWatch.Enrichment.HopNames;
 using CyberWatch.Enrichment.Online;
 using CyberWatch.Dns;
 using CyberWatch.Measurement;
@@ -43,6 +45,8 @@ public static class SiloBuilderExtensions
         builder.Services.AddVantagePoint(options);
         builder.Services.AddTopology(builder.Configuration);
         builder.Services.AddOnlineEnrichment(builder.Configuration);
+        builder.Services.AddHopNames(builder.Configuration);
+        builder.Services.AddGeolocation();
         builder.Services.AddAsnExpansion();
         builder.Services.AddNodeStatusMetrics();
         builder.Services.AddRetention();

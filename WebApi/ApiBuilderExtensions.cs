@@ -1,5 +1,6 @@
 using CyberWatch.Configuration;
 using CyberWatch.Dns;
+using CyberWatch.Enrichment.Geo;
 using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
@@ -42,6 +43,7 @@ public static class ApiBuilderExtensions
         builder.WebHost.UseUrls(url);
         var connectionString = PostgresConnectionString.Normalize(options.PostgresDsn);
         builder.Services.AddCyberWatchStorage(builder.Configuration, failFast: true);
+        builder.Services.AddGeolocation();
         builder.Services.AddTargetPolicy(options);
         builder.Services.AddSingleton<CyberWatch.Vantages.VantageDirectory>();
         builder.Services.AddSingleton<DnsTables>();

@@ -87,8 +87,20 @@ public sealed record HopRecord
     [Id(16)] public string? Ixp { get; init; }
     /// <summary>Organisation of the origin AS.</summary>
     [Id(17)] public string? Org { get; init; }
-    /// <summary>Country of the origin AS.</summary>
+    /// <summary>Country: the geolocation database's when it places the address, else the origin AS's.</summary>
     [Id(18)] public string? Country { get; init; }
+    /// <summary>Reverse DNS name of the address (PTR), once looked up; null when it has none or was not asked yet.</summary>
+    [Id(19)] public string? Hostname { get; init; }
+    /// <summary>City from the geolocation database (CYBERWATCH_GEOIP_DB).</summary>
+    [Id(20)] public string? City { get; init; }
+    /// <summary>Latitude from the geolocation database, degrees.</summary>
+    [Id(21)] public double? Latitude { get; init; }
+    /// <summary>Longitude from the geolocation database, degrees.</summary>
+    [Id(22)] public double? Longitude { get; init; }
+    /// <summary>The database's accuracy radius around the coordinates, km.</summary>
+    [Id(23)] public int? GeoAccuracyKm { get; init; }
+    /// <summary>The location is farther from the vantage point than light in fibre goes in half the hop's RTT; null when it cannot be judged.</summary>
+    [Id(24)] public bool? GeoImplausible { get; init; }
 }
 
 /// <summary>The latest stored measurement of a target with its hops in TTL order.</summary>

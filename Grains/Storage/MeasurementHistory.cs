@@ -65,6 +65,7 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
     [
         "measurement_id", "started_at", "target", "tool", "method", "vantage", "success", "hop_count", "dest_rtt_ms", "loss_pct",
         "ttl", "reply_index", "address", "rtt_ms", "hop_loss_pct", "asn", "prefix", "ixp", "org", "country", "address_class",
+        "hostname",
     ];
 
     /// <summary>
@@ -84,8 +85,9 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
                  ORDER BY started_at, id LIMIT {MaxExportMeasurements})
             SELECT m.id, m.started_at, m.target, m.tool, m.method, m.vantage, m.success, m.hop_count, m.dest_rtt_ms, m.loss_pct,
                    h.ttl, h.reply_index, host(h.address), h.rtt_ms, h.loss_pct, h.asn, h.prefix::text, h.ixp, h.org, h.country,
-                   h.address_class, m.avg_rtt_ms, m.completed_at, m.stop_reason
+                   h.address_class, n.hostname, m.avg_rtt_ms, m.completed_at, m.stop_reason
               FROM m LEFT JOIN hops h ON h.measurement_id = m.id
+              LEFT JOIN hop_names n ON n.address = h.address
              ORDER BY m.started_at, m.id, h.ttl, h.reply_index
             """, connection);
         AddRange(command, target, from, to, vantage);
@@ -133,12 +135,12 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
                         ["method"] = reader.GetString(4),
                         ["vantage"] = reader.GetString(5),
                         ["startedAt"] = Utc(reader.GetDateTime(1)),
-                        ["completedAt"] = reader.IsDBNull(22) ? null : Utc(reader.GetDateTime(22)),
+                        ["completedAt"] = reader.IsDBNull(23) ? null : Utc(reader.GetDateTime(23)),
                         ["success"] = reader.GetBoolean(6),
-                        ["stopReason"] = reader.IsDBNull(23) ? null : reader.GetString(23),
+                        ["stopReason"] = reader.IsDBNull(24) ? null : reader.GetString(24),
                         ["hopCount"] = reader.IsDBNull(7) ? null : reader.GetInt16(7),
                         ["destRttMs"] = reader.IsDBNull(8) ? null : reader.GetDouble(8),
-                        ["avgRttMs"] = reader.IsDBNull(21) ? null : reader.GetDouble(21),
+                        ["avgRttMs"] = reader.IsDBNull(22) ? null : reader.GetDouble(22),
                         ["lossPct"] = reader.IsDBNull(9) ? null : reader.GetFloat(9),
                         ["hops"] = hops,
                     };
@@ -158,6 +160,7 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
                         ["org"] = reader.IsDBNull(18) ? null : reader.GetString(18),
                         ["country"] = reader.IsDBNull(19) ? null : reader.GetString(19),
                         ["addressClass"] = reader.IsDBNull(20) ? null : reader.GetString(20),
+                        ["hostname"] = reader.IsDBNull(21) ? null : reader.GetString(21),
                     });
                 }
             }

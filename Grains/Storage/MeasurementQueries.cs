@@ -40,7 +40,7 @@ public sealed record PathChangeRecord
 }
 
 /// <summary>Read side of measurements, hops and targets for the API.</summary>
-public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
+public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.Enrichment.Geo.HopLocator? locator = null)
 {
     private const string MeasurementColumns = """
         id, host(target) AS target, tool, method, vantage, started_at AS startedat, completed_at AS completedat, success,
@@ -87,29 +87,33 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource)
         var hops = await connection.QueryAsync<HopRecord>(new CommandDefinition(
             $"SELECT {HopColumns} FROM hops WHERE measurement_id = @id AND measured_at = @startedAt ORDER BY ttl, reply_index",
             new { id = measurement.Id, startedAt = measurement.StartedAt }, cancellationToken: cancellationToken));
-        return new LatestMeasurement(measurement, [.. hops]);
+        return new LatestMeasurement(measurement, [.. Locate(hops.AsList(), measurement.Vantage)]);
     }
 
     /// <summary>The hops of a measurement in TTL order, or null when the measurement does not exist.</summary>
     public async Task<IReadOnlyList<HopRecord>?> HopsAsync(long measurementId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var exists = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT EXISTS (SELECT 1 FROM measurements WHERE id = @measurementId)", new { measurementId }, cancellationToken: cancellationToken));
-        if (!exists)
+        var vantage = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT vantage FROM measurements WHERE id = @measurementId LIMIT 1", new { measurementId }, cancellationToken: cancellationToken));
+        if (vantage is null)
         {
             return null;
         }
-        return (await connection.QueryAsync<HopRecord>(new CommandDefinition(
+        return Locate((await connection.QueryAsync<HopRecord>(new CommandDefinition(
             $"SELECT {HopColumns} FROM hops WHERE measurement_id = @measurementId ORDER BY ttl, reply_index",
-            new { measurementId }, cancellationToken: cancellationToken))).AsList();
+            new { measurementId }, cancellationToken: cancellationToken))).AsList(), vantage);
     }
+
+    private IReadOnlyList<HopRecord> Locate(IReadOnlyList<HopRecord> hops, string vantage) =>
+        locator is null ? hops : locator.Locate(hops, vantage);
 
     private const string HopColumns = """
         ttl, reply_index AS replyindex, host(address) AS address, rtt_ms AS rttms, rtt_best_ms AS rttbestms,
         rtt_worst_ms AS rttworstms, rtt_stdev_ms AS rttstdevms, loss_pct AS losspct, reply_ttl AS replyttl,
         icmp_type AS icmptype, icmp_code AS icmpcode, mpls_labels::text AS mplslabels, address_class AS addressclass,
-        asn, origin_asns AS originasns, prefix::text AS prefix, ixp, org, country
+        asn, origin_asns AS originasns, prefix::text AS prefix, ixp, org, country,
+        (SELECT n.hostname FROM hop_names n WHERE n.address = hops.address) AS hostname
         """;
 
     public async Task<(IReadOnlyList<TargetRecord> Items, long Total)> TargetsAsync(string? source, int offset, int limit,

@@ -13,7 +13,7 @@ LAB_TIMEOUT="${CYBERWATCH_LAB_TIMEOUT:-90}"
 LAB_PYTHON="${CYBERWATCH_LAB_PYTHON:-/usr/bin/python3}"
 # The lab node keeps its own database and logs, apart from a node run with scripts/cyberwatch.
 LAB_NODE_DIR="${CYBERWATCH_LAB_NODE_DIR:-$ROOT/.data/lab-node}"
-LAB_PACKAGES=(iproute2 iptables bird2 bgpdump jq scamper traceroute mtr-tiny)
+LAB_PACKAGES=(iproute2 iptables bird2 bgpdump jq scamper traceroute mtr-tiny dnsmasq-base)
 
 lab_say() { printf 'lab: %s\n' "$*"; }
 lab_die() { printf 'lab: %s\n' "$*" >&2; exit 1; }
@@ -186,11 +186,37 @@ lab_up() {
         || lab_die "BGP did not converge; BIRD logs are in $LAB_RUN (the lab stays up for a look; scripts/lab down removes it)"
     lab_say "BGP converged in $((SECONDS - t0))s; every BIRD holds the routes the topology predicts"
     lab_mrt
+    lab_rdns_up
     lab_say "the lab is up; default vantage: $(lab_vantage_ns) ($(lab_model truth | jq -r '.vantage.addresses | join(", ")'))"
     lab_model truth | jq -r '.destinations[] | .name as $n | .traces[] | "lab:   \($n) \(.address)  AS path \(.as_path | map(tostring) | join(" "))"'
     lab_model truth | jq -r '.vantages[] | select(.vantage.default | not)
         | "lab: vantage \(.vantage.node): \(.vantage.namespace) (\(.vantage.addresses | join(", ")))",
           (.destinations[] | .name as $n | .traces[] | "lab:   \($n) \(.address)  AS path \(.as_path | map(tostring) | join(" "))")'
+}
+
+# ---------------------------------------------------------------- reverse DNS
+
+# A resolver on 127.0.0.1:53 of each vantage namespace, as a host's local resolver, answering the PTR of
+# every router and host interface (scripts/lab names lists them) and NXDOMAIN for any other reverse name.
+# It forwards nothing: the lab has no way out. CYBERWATCH_RDNS_SERVER=127.0.0.1 points a lab node at it.
+lab_rdns_up() {
+    local conf="$LAB_RUN/rdns.conf" name ns
+    {
+        echo "no-resolv"
+        echo "no-hosts"
+        echo "no-poll"
+        echo "local=/in-addr.arpa/"
+        echo "local=/ip6.arpa/"
+        echo "local-ttl=3600"
+        lab_model ptr-records | awk -F'\t' '{print "ptr-record=" $3 "," $2}'
+    } >"$conf"
+    for name in $(lab_vantage_names); do
+        ns="$(lab_vantage_ns "$name")"
+        ip netns exec "$ns" dnsmasq --conf-file="$conf" --bind-interfaces --listen-address=127.0.0.1 --user=root \
+            --pid-file="$LAB_RUN/rdns-$name.pid" --log-facility="$LAB_RUN/rdns-$name.log" 9>&- \
+            || lab_die "the reverse DNS resolver did not start in $ns (log: $LAB_RUN/rdns-$name.log)"
+    done
+    lab_say "reverse DNS: $(lab_model ptr-records | wc -l) PTR records on 127.0.0.1:53 of each vantage (scripts/lab names)"
 }
 
 # ---------------------------------------------------------------- down
@@ -453,6 +479,8 @@ lab_node_env() {
         CYBERWATCH_PREFIX_DATA="$LAB_NODE_DIR/collector.mrt" \
         CYBERWATCH_IXP_PREFIXES="$(lab_ixp_prefixes)" \
         CYBERWATCH_IXP_MEMBERS="$(lab_ixp_members)" \
+        CYBERWATCH_RDNS_ENABLED=true \
+        CYBERWATCH_RDNS_SERVER=127.0.0.1 \
         "${extra[@]}" \
         "$@"
 }

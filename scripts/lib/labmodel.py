@@ -9,6 +9,8 @@ ground truth come from one description and cannot drift apart:
   truth            the ground truth as JSON (hops, AS paths, adjacencies, prefixes), for the
                    default vantage at the top level and for every vantage under "vantages"
   prefixes         prefix<TAB>origin ASN, as pyasn reads it
+  ptr-records      address<TAB>host name<TAB>reverse name of every router and host interface (the lab's
+                   reverse DNS)
   converged        waits until every BIRD holds exactly the routes the model predicts
   check            traces from each vantage (scamper, traceroute, mtr) compared with the truth, and
                    TCP between the vantages
@@ -260,6 +262,22 @@ class Lab:
                 raise TopologyError(f"the vantage {name}'s IPv4 address is not in its AS's prefixes")
 
     # ------------------------------------------------------------ prefixes and ownership
+
+    def ptr_records(self):
+        """(address, name) for every address of every router, border router and host: the reverse DNS the
+        lab's resolvers serve. A name is the interface's peer, the node and its AS, as operators name
+        router interfaces: van-br.tra-br.as1200.lab.example is tra-br's interface towards van-br. IXP
+        route servers and the route collector get no name."""
+        out = []
+        for n in self.nodes.values():
+            if n.role not in ("router", "border", "host"):
+                continue
+            for ip in n.loopback:
+                out.append((str(ip), f"lo.{n.name}.as{n.asn}.lab.example"))
+            for a in n.attachments:
+                for x in a.addresses:
+                    out.append((str(x.ip), f"{a.ifname}.{n.name}.as{n.asn}.lab.example"))
+        return sorted(set(out), key=lambda r: (ipaddress.ip_address(r[0]).version, ipaddress.ip_address(r[0])))
 
     def announced(self):
         """(prefix, asn) for every announced prefix."""
@@ -1218,6 +1236,7 @@ def main():
     bc.add_argument("--mrt-dir", required=True)
     sub.add_parser("truth")
     sub.add_parser("prefixes")
+    sub.add_parser("ptr-records")
     cv = sub.add_parser("converged")
     cv.add_argument("--run-dir", required=True)
     cv.add_argument("--timeout", type=float, default=90)
@@ -1266,6 +1285,9 @@ def main():
         print(f"; cyberWatch lab prefixes (pyasn format), from {os.path.basename(args.topology)}")
         for p, asn in lab.announced():
             print(f"{p}\t{asn}")
+    elif args.cmd == "ptr-records":
+        for address, name in lab.ptr_records():
+            print(f"{address}\t{name}\t{ipaddress.ip_address(address).reverse_pointer}")
     elif args.cmd == "converged":
         deadline = time.monotonic() + args.timeout
         matched_since = None

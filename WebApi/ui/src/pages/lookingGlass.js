@@ -165,9 +165,11 @@ function hopTable(hops, isMtr) {
       return h("tr", { class: silent ? "silent" : first ? "" : "extra" },
         h("td", { class: "num" }, first ? hop.ttl : ""),
         h("td", { class: "addr" }, silent ? "*" : hop.address,
-          hop.addressClass && hop.addressClass !== "global" ? h("span", { class: "tag" }, hop.addressClass.replace("_", " ")) : null),
+          hop.addressClass && hop.addressClass !== "global" ? h("span", { class: "tag" }, hop.addressClass.replace("_", " ")) : null,
+          hop.hostname ? h("span", { class: "hostname", title: "reverse DNS (PTR)" }, hop.hostname) : null),
         h("td", {}, hop.asn != null ? [asnLink(hop.asn), hop.org ? h("span", { class: "org" }, ` ${hop.org}`) : null] : "–"),
-        h("td", {}, hop.country || "–"),
+        h("td", {}, hop.country || "–", hop.city ? h("span", { class: "org" }, ` ${hop.city}`) : null,
+          hop.geoImplausible ? h("span", { class: "tag", title: "farther from the vantage point than light in fibre goes in half this RTT: the database is wrong here" }, "implausible") : null),
         h("td", {}, hop.ixp || ""),
         h("td", { class: "num" }, isMtr && hop.rttBestMs != null
           ? `${fmt.ms(hop.rttBestMs)} / ${fmt.ms(hop.rttMs)} / ${fmt.ms(hop.rttWorstMs)}`
