@@ -92,3 +92,29 @@ BEGIN
 END $$;
 
 SELECT cw_ensure_month_partitions((now() - interval '1 month')::date, 4);
+
+-- Incidents of the network watch. One row per incident: opened when its condition held for
+-- open_after rounds, resolved when clear for resolve_after (incident_settings).
+INSERT INTO settings (key, value) VALUES
+('incident_settings',
+ '{"open_after": 2, "resolve_after": 3, "loss_threshold_pct": 5, "latency_shift_ms": 10,
+   "latency_shift_fraction": 0.25, "baseline_rounds": 12}')
+ON CONFLICT (key) DO NOTHING;
+
+CREATE TABLE incidents (
+    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind         text        NOT NULL CHECK (kind IN ('loss', 'unreachable', 'latency_shift')),
+    -- What the incident is about: the target address for the ping kinds.
+    subject      text        NOT NULL,
+    vantages     text[]      NOT NULL,
+    targets      inet[]      NOT NULL,
+    opened_at    timestamptz NOT NULL,
+    resolved_at  timestamptz,
+    -- Baseline vs now at opening, and what the rounds showed when it resolved.
+    before       jsonb,
+    after        jsonb,
+    CHECK (resolved_at IS NULL OR resolved_at >= opened_at)
+);
+-- Never two open incidents for one cause: the store's insert relies on it.
+CREATE UNIQUE INDEX incidents_one_open ON incidents (kind, subject, vantages) WHERE resolved_at IS NULL;
+CREATE INDEX incidents_opened ON incidents (opened_at DESC);

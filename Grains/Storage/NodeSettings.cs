@@ -80,10 +80,34 @@ public sealed record PingSettings
     public override int GetHashCode() => HashCode.Combine(Enabled, IntervalSeconds, PingsPerRound, SpacingSeconds, Method, Sources.Count, MaxConcurrentRounds);
 }
 
+/// <summary><c>incident_settings</c>: when the network watch opens and resolves an incident.</summary>
+public sealed record IncidentSettings
+{
+    /// <summary>Consecutive rounds a condition must hold to open an incident.</summary>
+    public int OpenAfter { get; init; } = 2;
+
+    /// <summary>Consecutive clear rounds that resolve it.</summary>
+    public int ResolveAfter { get; init; } = 3;
+
+    /// <summary>Loss of a round, in percent, at which it counts towards a loss incident.</summary>
+    public double LossThresholdPct { get; init; } = 5;
+
+    /// <summary>A round's median RTT counts towards a latency shift when above the baseline by both this many ms ...</summary>
+    public double LatencyShiftMs { get; init; } = 10;
+
+    /// <summary>... and this share of the baseline (the larger of the two applies).</summary>
+    public double LatencyShiftFraction { get; init; } = 0.25;
+
+    /// <summary>Rounds whose median RTT make the baseline; a shift lasting this long becomes the new baseline.</summary>
+    public int BaselineRounds { get; init; } = 12;
+}
+
 /// <summary>All runtime settings as last read from the <c>settings</c> table.</summary>
 public sealed record NodeSettings(WorkerSettings Worker, RemeasurementSettings Remeasurement, EnrichmentSettings Enrichment)
 {
     public PingSettings Ping { get; init; } = new();
+
+    public IncidentSettings Incidents { get; init; } = new();
 
     public static NodeSettings Defaults { get; } = new(new WorkerSettings(), new RemeasurementSettings(), new EnrichmentSettings());
 
@@ -102,6 +126,7 @@ public sealed record NodeSettings(WorkerSettings Worker, RemeasurementSettings R
             Read(rows, "enrichment_settings", Defaults.Enrichment, onInvalid))
         {
             Ping = Read(rows, "ping_settings", Defaults.Ping, onInvalid),
+            Incidents = Read(rows, "incident_settings", Defaults.Incidents, onInvalid),
         };
     }
 

@@ -76,6 +76,12 @@ public sealed record PingRound
     public static PingRound Failed(IPAddress target, string vantage, PingMethod method, DateTimeOffset startedAt, string reason) =>
         new() { Target = target, Vantage = vantage, StartedAt = startedAt, Method = method, FailureReason = reason };
 
+    /// <summary>What the incident rules look at.</summary>
+    public PingRoundOutcome Outcome() => new()
+    {
+        StartedAt = StartedAt, Sent = Sent, Received = Received, LossPct = LossPct, MedianRttMs = MedianRttMs, Failed = FailureReason is not null,
+    };
+
     /// <summary>Linear interpolation between the closest ranks, as PostgreSQL's <c>percentile_cont</c> does.</summary>
     public static double? Quantile(IReadOnlyList<double> sorted, double fraction)
     {

@@ -32,6 +32,7 @@ public sealed partial class PingSeriesService : BackgroundService
     private readonly SettingsMonitor settings;
     private readonly TimeProvider clock;
     private readonly ILogger<PingSeriesService> logger;
+    private readonly IGrainFactory grains;
     private readonly string vantage;
     private readonly Counter<long> rounds;
     private readonly Histogram<double> lateness;
@@ -42,8 +43,9 @@ public sealed partial class PingSeriesService : BackgroundService
     private bool reportedNoScamper;
 
     public PingSeriesService(PingSchedule schedule, PingRoundWriter writer, ScamperEngine scamper, TargetPolicy policy, SettingsMonitor settings,
-        CyberWatchOptions options, TimeProvider clock, ILogger<PingSeriesService> logger, IMeterFactory meters)
+        CyberWatchOptions options, IGrainFactory grains, TimeProvider clock, ILogger<PingSeriesService> logger, IMeterFactory meters)
     {
+        this.grains = grains;
         this.schedule = schedule;
         this.writer = writer;
         this.scamper = scamper;
@@ -68,9 +70,6 @@ public sealed partial class PingSeriesService : BackgroundService
             }
         }
     }
-
-    /// <summary>Observers of every round this silo runs (the incident rules).</summary>
-    public event Action<PingRound>? RoundCompleted;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -205,10 +204,11 @@ public sealed partial class PingSeriesService : BackgroundService
             new KeyValuePair<string, object?>("vantage", vantage));
         try
         {
-            RoundCompleted?.Invoke(round);
+            await grains.GetGrain<IPingWatchGrain>(Incidents.PingWatchGrain.Key(vantage, target)).Observe(round.Outcome());
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // The round is stored; the incident rules miss one round, which hysteresis is made to bear.
             LogObserverFailed(target.ToString(), e.Message);
         }
     }
@@ -222,6 +222,6 @@ public sealed partial class PingSeriesService : BackgroundService
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ping series: schedule not read ({Error}); trying again")]
     private partial void LogScheduleUnreadable(string error);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Ping series: an observer of the round of {Target} failed: {Error}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ping series: the incident rules did not get the round of {Target}: {Error}")]
     private partial void LogObserverFailed(string target, string error);
 }

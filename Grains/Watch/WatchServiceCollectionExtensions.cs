@@ -8,6 +8,9 @@ public static class WatchServiceCollectionExtensions
     public static IServiceCollection AddNetworkWatch(this IServiceCollection services)
     {
         services.AddSingleton<PingSchedule>();
+        services.AddSingleton<Incidents.IncidentStore>();
+        services.AddSingleton<Incidents.IncidentMetrics>();
+        services.AddHostedService(sp => sp.GetRequiredService<Incidents.IncidentMetrics>());
         services.AddSingleton<PingRoundWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<PingRoundWriter>());
         services.AddSingleton<PingSeriesService>();
@@ -19,6 +22,7 @@ public static class WatchServiceCollectionExtensions
     public static IServiceCollection AddNetworkWatchQueries(this IServiceCollection services)
     {
         services.AddSingleton<PingSeriesQueries>();
+        services.AddSingleton<Incidents.IncidentStore>();
         return services;
     }
 }

@@ -56,6 +56,15 @@ public static class SettingsSchema
                 ["sources"] = SettingField.SubsetOf([.. Enum.GetValues<TargetSource>().Select(source => source.ToWire())]),
                 ["max_concurrent_rounds"] = SettingField.Integer(1, 20_000),
             },
+            ["incident_settings"] = new Dictionary<string, SettingField>
+            {
+                ["open_after"] = SettingField.Integer(1, 100),
+                ["resolve_after"] = SettingField.Integer(1, 100),
+                ["loss_threshold_pct"] = SettingField.Number(0.1, 100),
+                ["latency_shift_ms"] = SettingField.Number(0, 10_000),
+                ["latency_shift_fraction"] = SettingField.Number(0, 10),
+                ["baseline_rounds"] = SettingField.Integer(3, 1_000),
+            },
             ["enrichment_settings"] = new Dictionary<string, SettingField>
             {
                 ["poll_interval_seconds"] = SettingField.Integer(1, 3_600),
