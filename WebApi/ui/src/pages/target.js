@@ -116,7 +116,7 @@ export function targetPage(root, ip) {
     const range = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
     mount(body, h("p", { class: "muted" }, "Loading…"));
     try {
-      const [rtt, hopSeries, history, latest, info, vantages, pings] = await Promise.all([
+      const [rtt, hopSeries, history, latest, info, vantages, pings, incidents] = await Promise.all([
         api(`/targets/${encodeURIComponent(ip)}/series?metric=rtt&${range}`),
         api(`/targets/${encodeURIComponent(ip)}/series?metric=hops&${range}`),
         api(`/traceroute/history?target=${encodeURIComponent(ip)}&limit=30`),
@@ -124,6 +124,7 @@ export function targetPage(root, ip) {
         api(`/targets/${encodeURIComponent(ip)}`).catch(() => null),
         listVantages(),
         api(`/targets/${encodeURIComponent(ip)}/ping-series?${range}`).catch(() => null),
+        api(`/incidents?${range}&limit=1000`).catch(() => []),
       ]);
       if (!latest) {
         mount(body, empty(`No measurement of ${ip} yet.`, h("a", { class: "button", href: `#/lg/${ip}` }, `Traceroute ${ip} now`)));
@@ -135,9 +136,15 @@ export function targetPage(root, ip) {
       const seen = [...(vantages ?? []).map((v) => v.name), ...(info?.perVantage ?? []).map((v) => v.vantage),
         ...latest.byVantage.map((m) => m.measurement.vantage), ...rtt.points.map((p) => p.vantage), ...(pings?.points ?? []).map((p) => p.vantage)];
       const colors = vantageColors(seen);
-      // Path changes of each vantage mark its ping chart too.
+      // Path changes and this target's incidents (opened red, resolved green) mark each vantage's ping chart.
+      const markers = [
+        ...rtt.changes.map((c) => ({ at: Date.parse(c.at), vantage: c.vantage, label: c.kind.replaceAll("_", " "), color: "#d9480f" })),
+        ...incidents.filter((i) => i.targets.includes(ip)).flatMap((i) => i.vantages.flatMap((vantage) => [
+          { at: Date.parse(i.openedAt), vantage, label: `#${i.id} ${i.kind.replaceAll("_", " ")}`, color: "#c01c28" },
+          ...(i.resolvedAt ? [{ at: Date.parse(i.resolvedAt), vantage, label: `#${i.id} resolved`, color: "#26a269" }] : [])])),
+      ];
       const [smoke, drawSmoke] = pings?.points.length
-        ? smokeFigures(pings, colors, rtt.changes.map((c) => ({ at: Date.parse(c.at), vantage: c.vantage, label: c.kind.replaceAll("_", " "), color: "#d9480f" })))
+        ? smokeFigures(pings, colors, markers)
         : [empty("No ping series in this range (ping_settings selects the targets that have one)."), () => {}];
       const exportFrom = h("select", { id: "export-vantage", "aria-label": "Vantage point to export" },
         h("option", { value: "" }, "every vantage point"), [...colors.keys()].map((v) => h("option", { value: v }, v)));
