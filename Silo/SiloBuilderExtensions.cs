@@ -10,6 +10,7 @@ using CyberWatch.Observability;
 using CyberWatch.Storage;
 using CyberWatch.Topology;
 using CyberWatch.Vantages;
+using CyberWatch.Watch;
 using Npgsql;
 using OpenTelemetry.Metrics;
 using Orleans.Configuration;
@@ -50,6 +51,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddAsnExpansion();
         builder.Services.AddNodeStatusMetrics();
         builder.Services.AddRetention();
+        builder.Services.AddNetworkWatch();
         builder.Services.AddDnsHandoff(options);
 
         builder.UseOrleans(silo =>

@@ -48,6 +48,7 @@ public static class ApiBuilderExtensions
         builder.Services.AddSingleton<CyberWatch.Vantages.VantageDirectory>();
         builder.Services.AddSingleton<DnsTables>();
         builder.Services.AddSingleton<MeasurementHistory>();
+        CyberWatch.Watch.WatchServiceCollectionExtensions.AddNetworkWatchQueries(builder.Services);
         builder.Services.AddSingleton<Settings.SettingsStore>();
         builder.Services.AddSingleton(new ServiceInstance(Guid.NewGuid().ToString("n"), DateTimeOffset.UtcNow));
         builder.Services.AddSingleton(TimeProvider.System);
@@ -145,6 +146,7 @@ public static class ApiBuilderExtensions
         app.MapDnsApi();
         app.MapHistoryApi();
         app.MapSettingsApi();
+        app.MapWatchApi();
         return app;
     }
 }

@@ -41,7 +41,14 @@ public static class ProbeCommand
         var problems = options.Validate();
         if (problems.Count > 0)
             throw new ArgumentException($"invalid ping options: {string.Join("; ", problems)}", nameof(options));
-        return string.Create(CultureInfo.InvariantCulture, $"ping -c {options.Count} -i {options.IntervalSeconds} {address}");
+        // scamper 20211212 names them ICMP-echo, UDP, TCP-syn; ICMP echo is its default and stays implicit.
+        var method = options.Method switch
+        {
+            PingMethod.Udp => " -P udp",
+            PingMethod.Tcp => " -P tcp-syn",
+            _ => "",
+        };
+        return string.Create(CultureInfo.InvariantCulture, $"ping{method} -c {options.Count} -i {options.IntervalSeconds} {address}");
     }
 
     /// <summary>Arguments for <c>mtr</c>: a JSON report without name lookups, one line per TTL.</summary>

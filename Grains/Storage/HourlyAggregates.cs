@@ -4,7 +4,8 @@ namespace CyberWatch.Storage;
 
 /// <summary>
 /// Rolls raw measurements and hops up into the hourly tables that outlive them: <c>target_hourly_stats</c>
-/// (RTT and hop count per target) and <c>asn_stats</c> (RTT per origin ASN). Idempotent: an hour is
+/// (RTT and hop count per target), <c>asn_stats</c> (RTT per origin ASN) and <c>ping_rounds_hourly</c> (the ping
+/// series per target and vantage). Idempotent: an hour is
 /// recomputed whole, so running twice, or after late measurements arrived, gives the same rows.
 /// </summary>
 public sealed class HourlyAggregates(NpgsqlDataSource dataSource, TimeProvider clock)
@@ -59,6 +60,19 @@ public sealed class HourlyAggregates(NpgsqlDataSource dataSource, TimeProvider c
               FROM hops
              WHERE measured_at >= @from AND measured_at < @to AND asn IS NOT NULL
              GROUP BY 1, 2;
+            DELETE FROM ping_rounds_hourly WHERE hour >= @from AND hour < @to;
+            INSERT INTO ping_rounds_hourly (target, vantage, hour, rounds, failed_rounds, sent, received, loss_pct, min_rtt_ms,
+                                            median_rtt_ms, p10_rtt_ms, p90_rtt_ms, max_rtt_ms, mean_stdev_rtt_ms, mean_iqr_rtt_ms)
+            SELECT target, vantage, date_trunc('hour', started_at), count(*), count(*) FILTER (WHERE failure_reason IS NOT NULL),
+                   coalesce(sum(sent) FILTER (WHERE failure_reason IS NULL), 0), coalesce(sum(received) FILTER (WHERE failure_reason IS NULL), 0),
+                   100.0 * (sum(sent) FILTER (WHERE failure_reason IS NULL) - sum(received) FILTER (WHERE failure_reason IS NULL))
+                         / nullif(sum(sent) FILTER (WHERE failure_reason IS NULL), 0),
+                   min(min_rtt_ms), percentile_cont(0.5) WITHIN GROUP (ORDER BY median_rtt_ms),
+                   percentile_cont(0.1) WITHIN GROUP (ORDER BY median_rtt_ms), percentile_cont(0.9) WITHIN GROUP (ORDER BY median_rtt_ms),
+                   max(max_rtt_ms), avg(stdev_rtt_ms), avg(iqr_rtt_ms)
+              FROM ping_rounds
+             WHERE started_at >= @from AND started_at < @to
+             GROUP BY 1, 2, 3;
             INSERT INTO aggregate_rollups (name, rolled_up_to) VALUES (@name, @to)
             ON CONFLICT (name) DO UPDATE SET rolled_up_to = greatest(aggregate_rollups.rolled_up_to, excluded.rolled_up_to), updated_at = now();
             """, connection, transaction))

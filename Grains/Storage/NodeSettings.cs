@@ -46,9 +46,69 @@ public sealed record EnrichmentSettings
     public int AsnMaxIpsPerAsn { get; init; } = 10;
 }
 
+/// <summary><c>ping_settings</c>: the ping series (network watch) every (target, vantage) pair of a selected target gets.</summary>
+public sealed record PingSettings
+{
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Seconds from one round's start to the next's.</summary>
+    public int IntervalSeconds { get; init; } = 300;
+
+    public int PingsPerRound { get; init; } = 20;
+
+    /// <summary>Seconds between the pings of a round (scamper takes whole seconds).</summary>
+    public int SpacingSeconds { get; init; } = 1;
+
+    /// <summary><c>icmp</c>, <c>udp</c> or <c>tcp</c>.</summary>
+    public string Method { get; init; } = "icmp";
+
+    /// <summary>Target sources whose targets get a series (a target's own <c>ping</c> flag overrides this).</summary>
+    public IReadOnlyList<string> Sources { get; init; } = ["static", "api"];
+
+    /// <summary>Rounds one silo runs at once; a round lasts pings × spacing seconds.</summary>
+    public int MaxConcurrentRounds { get; init; } = 500;
+
+    [JsonIgnore]
+    public TimeSpan Interval => TimeSpan.FromSeconds(IntervalSeconds);
+
+    // By value: the settings monitor compares the settings it read with the last ones to see a change.
+    public bool Equals(PingSettings? other) =>
+        other is not null && Enabled == other.Enabled && IntervalSeconds == other.IntervalSeconds && PingsPerRound == other.PingsPerRound
+        && SpacingSeconds == other.SpacingSeconds && Method == other.Method && Sources.SequenceEqual(other.Sources)
+        && MaxConcurrentRounds == other.MaxConcurrentRounds;
+
+    public override int GetHashCode() => HashCode.Combine(Enabled, IntervalSeconds, PingsPerRound, SpacingSeconds, Method, Sources.Count, MaxConcurrentRounds);
+}
+
+/// <summary><c>incident_settings</c>: when the network watch opens and resolves an incident.</summary>
+public sealed record IncidentSettings
+{
+    /// <summary>Consecutive rounds a condition must hold to open an incident.</summary>
+    public int OpenAfter { get; init; } = 2;
+
+    /// <summary>Consecutive clear rounds that resolve it.</summary>
+    public int ResolveAfter { get; init; } = 3;
+
+    /// <summary>Loss of a round, in percent, at which it counts towards a loss incident.</summary>
+    public double LossThresholdPct { get; init; } = 5;
+
+    /// <summary>A round's median RTT counts towards a latency shift when above the baseline by both this many ms ...</summary>
+    public double LatencyShiftMs { get; init; } = 10;
+
+    /// <summary>... and this share of the baseline (the larger of the two applies).</summary>
+    public double LatencyShiftFraction { get; init; } = 0.25;
+
+    /// <summary>Rounds whose median RTT make the baseline; a shift lasting this long becomes the new baseline.</summary>
+    public int BaselineRounds { get; init; } = 12;
+}
+
 /// <summary>All runtime settings as last read from the <c>settings</c> table.</summary>
 public sealed record NodeSettings(WorkerSettings Worker, RemeasurementSettings Remeasurement, EnrichmentSettings Enrichment)
 {
+    public PingSettings Ping { get; init; } = new();
+
+    public IncidentSettings Incidents { get; init; } = new();
+
     public static NodeSettings Defaults { get; } = new(new WorkerSettings(), new RemeasurementSettings(), new EnrichmentSettings());
 
     public static JsonSerializerOptions Json { get; } = new()
@@ -63,7 +123,11 @@ public sealed record NodeSettings(WorkerSettings Worker, RemeasurementSettings R
         return new NodeSettings(
             Read(rows, "worker_settings", Defaults.Worker, onInvalid),
             Read(rows, "remeasurement_settings", Defaults.Remeasurement, onInvalid),
-            Read(rows, "enrichment_settings", Defaults.Enrichment, onInvalid));
+            Read(rows, "enrichment_settings", Defaults.Enrichment, onInvalid))
+        {
+            Ping = Read(rows, "ping_settings", Defaults.Ping, onInvalid),
+            Incidents = Read(rows, "incident_settings", Defaults.Incidents, onInvalid),
+        };
     }
 
     private static T Read<T>(IReadOnlyDictionary<string, string> rows, string key, T fallback, Action<string, string>? onInvalid)

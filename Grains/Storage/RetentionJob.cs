@@ -53,7 +53,7 @@ public sealed partial class RetentionJob : BackgroundService
 
     /// <summary>The advisory lock one silo holds while it runs retention ("cwretent").</summary>
     public const long AdvisoryLockKey = 0x6377_7265_7465_6e74;
-    private static readonly string[] PartitionedTables = ["hops", "measurements"];
+    private static readonly string[] PartitionedTables = ["hops", "measurements", "ping_rounds"];
 
     private readonly NpgsqlDataSource dataSource;
     private readonly HourlyAggregates aggregates;
@@ -262,7 +262,9 @@ public sealed partial class RetentionJob : BackgroundService
                  {
                      ("hops_default", "measured_at", false),
                      ("measurements_default", "started_at", false),
+                     ("ping_rounds_default", "started_at", false),
                      ("target_hourly_stats", "hour", true),
+                     ("ping_rounds_hourly", "hour", true),
                      ("asn_stats", "hour", true),
                  })
         {
@@ -306,7 +308,7 @@ public sealed partial class RetentionJob : BackgroundService
         return value is null or DBNull ? default! : (T)value;
     }
 
-    [GeneratedRegex(@"^(?<table>measurements|hops)_(?<year>\d{4})_(?<month>\d{2})$")]
+    [GeneratedRegex(@"^(?<table>measurements|hops|ping_rounds)_(?<year>\d{4})_(?<month>\d{2})$")]
     private static partial Regex MonthPartitionName();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention: kept {RawMonths} month(s) of raw data and {AggregateMonths} of aggregates; dropped {Partitions} partition(s), deleted {AggregateRows} aggregate row(s)")]

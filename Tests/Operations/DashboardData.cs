@@ -139,6 +139,13 @@ public sealed class DashboardData : IAsyncLifetime
         SELECT DISTINCT ON (target, vantage) target, vantage, started_at + interval '30 minutes', started_at, id
           FROM measurements ORDER BY target, vantage, started_at DESC;
 
+        -- A ping round every 10 minutes per pair: 20 pings, every third round losing some.
+        INSERT INTO ping_rounds (target, vantage, started_at, method, sent, received, loss_pct, min_rtt_ms, median_rtt_ms, max_rtt_ms,
+                                 mean_rtt_ms, stdev_rtt_ms, iqr_rtt_ms, rtts_ms)
+        SELECT ip, vantage, now() - interval '30 hours' + s * interval '10 minutes', 'icmp', 20, 20 - 2 * (s % 3), 10.0 * (s % 3),
+               10, 12, 20, 12.5, 2, 2, ARRAY[10, 11, 12, 12, 13, 20]::real[]
+          FROM target_vantages CROSS JOIN generate_series(0, 179) s;
+
         INSERT INTO asns (asn, org_name, country, measurement_count, first_seen, last_seen)
         SELECT asn, min(org), 'ZZ', count(DISTINCT measurement_id), min(measured_at), max(measured_at)
           FROM hops WHERE asn IS NOT NULL GROUP BY asn;

@@ -19,7 +19,7 @@ public sealed class PrometheusTests
         var promtool = Tool("promtool");
         var check = await RunAsync(promtool, RulesFolder, "check", "rules", "alerts.yml");
         Assert.True(check.ExitCode == 0, check.Output);
-        Assert.Contains("SUCCESS: 8 rules found", check.Output);
+        Assert.Contains("SUCCESS: 9 rules found", check.Output);
         var test = await RunAsync(promtool, RulesFolder, "test", "rules", "alerts.test.yml");
         Assert.True(test.ExitCode == 0, test.Output);
     }
@@ -107,7 +107,7 @@ public sealed class PrometheusTests
                         .SelectMany(g => g.GetProperty("rules").EnumerateArray())
                         .Select(r => (r.GetProperty("name").GetString()!, r.GetProperty("health").GetString()!, r.GetProperty("state").GetString()!))
                         .ToList();
-                    if (rules.Count == 8 && rules.All(r => r.Health == "ok") && rules.Any(r => r.Name == "CyberWatchPipelineStalled" && r.State == "pending")
+                    if (rules.Count == 9 && rules.All(r => r.Health == "ok") && rules.Any(r => r.Name == "CyberWatchPipelineStalled" && r.State == "pending")
                         && rules.Any(r => r.Name == "CyberWatchVantageDown" && r.State == "pending")
                         || DateTime.UtcNow > deadline)
                     {
@@ -115,7 +115,7 @@ public sealed class PrometheusTests
                     }
                     await Task.Delay(500);
                 }
-                Assert.Equal(8, rules.Count);
+                Assert.Equal(9, rules.Count);
                 Assert.All(rules, r => Assert.True(r.Health == "ok", $"{r.Name} is {r.Health}"));
                 Assert.Equal("pending", rules.Single(r => r.Name == "CyberWatchPipelineStalled").State);
                 Assert.Equal("pending", rules.Single(r => r.Name == "CyberWatchRemindersTardy").State);

@@ -56,7 +56,8 @@ public sealed class RetentionTests : IAsyncLifetime
 
         string Month(int offset) => thisMonth.AddMonths(offset).ToString("yyyy_MM");
         Assert.Equal(new[] { $"hops_{Month(-5)}", $"hops_{Month(-4)}", $"hops_{Month(-3)}",
-                             $"measurements_{Month(-5)}", $"measurements_{Month(-4)}", $"measurements_{Month(-3)}" }, report.PartitionsDropped);
+                             $"measurements_{Month(-5)}", $"measurements_{Month(-4)}", $"measurements_{Month(-3)}",
+                             $"ping_rounds_{Month(-5)}", $"ping_rounds_{Month(-4)}", $"ping_rounds_{Month(-3)}" }, report.PartitionsDropped);
         foreach (var gone in report.PartitionsDropped)
         {
             Assert.Null(await database.ScalarAsync<string>($"SELECT to_regclass('{gone}')::text"));

@@ -12,6 +12,7 @@ public sealed record SettingField(string Type, double? Min = null, double? Max =
     public static SettingField Number(double min, double max, bool nullable = false) => new("number", min, max, Nullable: nullable);
     public static SettingField Boolean() => new("boolean");
     public static SettingField OneOf(IReadOnlyList<string> values) => new("string", Values: values);
+    public static SettingField SubsetOf(IReadOnlyList<string> values) => new("string list", Values: values);
 }
 
 /// <summary>
@@ -44,6 +45,25 @@ public static class SettingsSchema
                 ["batch_size"] = SettingField.Integer(1, 100_000),
                 ["targets_per_run"] = SettingField.Integer(1, 1_000_000),
                 ["jitter_fraction"] = SettingField.Number(0, 1),
+            },
+            ["ping_settings"] = new Dictionary<string, SettingField>
+            {
+                ["enabled"] = SettingField.Boolean(),
+                ["interval_seconds"] = SettingField.Integer(10, 86_400),
+                ["pings_per_round"] = SettingField.Integer(1, 100),
+                ["spacing_seconds"] = SettingField.Integer(1, 60),
+                ["method"] = SettingField.OneOf(PingMethods.Names),
+                ["sources"] = SettingField.SubsetOf([.. Enum.GetValues<TargetSource>().Select(source => source.ToWire())]),
+                ["max_concurrent_rounds"] = SettingField.Integer(1, 20_000),
+            },
+            ["incident_settings"] = new Dictionary<string, SettingField>
+            {
+                ["open_after"] = SettingField.Integer(1, 100),
+                ["resolve_after"] = SettingField.Integer(1, 100),
+                ["loss_threshold_pct"] = SettingField.Number(0.1, 100),
+                ["latency_shift_ms"] = SettingField.Number(0, 10_000),
+                ["latency_shift_fraction"] = SettingField.Number(0, 10),
+                ["baseline_rounds"] = SettingField.Integer(3, 1_000),
             },
             ["enrichment_settings"] = new Dictionary<string, SettingField>
             {
@@ -100,6 +120,11 @@ public static class SettingsSchema
         {
             case "boolean":
                 return kind is JsonValueKind.True or JsonValueKind.False ? null : "must be true or false";
+            case "string list":
+                return kind == JsonValueKind.Array && value.AsArray().All(item => item?.GetValueKind() == JsonValueKind.String
+                                                                              && field.Values!.Contains(item.GetValue<string>()))
+                    ? null
+                    : $"must be a list of {string.Join(", ", field.Values!)}";
             case "string":
                 return kind == JsonValueKind.String && field.Values!.Contains(value.GetValue<string>())
                     ? null

@@ -6,6 +6,7 @@ import { graphPage } from "./pages/graph.js";
 import { dnsPage } from "./pages/dns.js";
 import { statusPage } from "./pages/status.js";
 import { vantagesPage } from "./pages/vantages.js";
+import { incidentsPage, incidentPage } from "./pages/incidents.js";
 
 const routes = [
   [/^#?\/?$/, "lg", (root) => lookingGlass(root, {})],
@@ -16,6 +17,8 @@ const routes = [
   [/^#\/graph(?:\/([^/]+))?$/, "graph", (root, m) => graphPage(root, m[1] ? decodeURIComponent(m[1]) : null)],
   [/^#\/dns$/, "dns", (root) => dnsPage(root)],
   [/^#\/vantages$/, "vantages", (root) => vantagesPage(root)],
+  [/^#\/incidents$/, "incidents", (root) => incidentsPage(root)],
+  [/^#\/incident\/(\d+)$/, "incidents", (root, m) => incidentPage(root, m[1])],
   [/^#\/status$/, "status", (root) => statusPage(root)],
 ];
 

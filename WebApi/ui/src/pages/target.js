@@ -3,6 +3,7 @@ import { api, download } from "../api.js";
 import { h, mount, fmt, problemBox, empty } from "../dom.js";
 import { asPathStrip } from "./lookingGlass.js";
 import { listVantages, vantageColors, vantageSwatch } from "../vantages.js";
+import { smokeFigures, lossLegend } from "../smoke.js";
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip, Legend);
 
@@ -115,13 +116,15 @@ export function targetPage(root, ip) {
     const range = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
     mount(body, h("p", { class: "muted" }, "Loading…"));
     try {
-      const [rtt, hopSeries, history, latest, info, vantages] = await Promise.all([
+      const [rtt, hopSeries, history, latest, info, vantages, pings, incidents] = await Promise.all([
         api(`/targets/${encodeURIComponent(ip)}/series?metric=rtt&${range}`),
         api(`/targets/${encodeURIComponent(ip)}/series?metric=hops&${range}`),
         api(`/traceroute/history?target=${encodeURIComponent(ip)}&limit=30`),
         api(`/measurements/latest?target=${encodeURIComponent(ip)}`).catch((e) => (e.status === 404 ? null : Promise.reject(e))),
         api(`/targets/${encodeURIComponent(ip)}`).catch(() => null),
         listVantages(),
+        api(`/targets/${encodeURIComponent(ip)}/ping-series?${range}`).catch(() => null),
+        api(`/incidents?${range}&limit=1000`).catch(() => []),
       ]);
       if (!latest) {
         mount(body, empty(`No measurement of ${ip} yet.`, h("a", { class: "button", href: `#/lg/${ip}` }, `Traceroute ${ip} now`)));
@@ -131,8 +134,18 @@ export function targetPage(root, ip) {
       const hopCanvas = h("canvas", { id: "hops-chart", "aria-label": "Hop count over time" });
       const paths = h("div", {}, h("p", { class: "muted" }, "Reading AS paths…"));
       const seen = [...(vantages ?? []).map((v) => v.name), ...(info?.perVantage ?? []).map((v) => v.vantage),
-        ...latest.byVantage.map((m) => m.measurement.vantage), ...rtt.points.map((p) => p.vantage)];
+        ...latest.byVantage.map((m) => m.measurement.vantage), ...rtt.points.map((p) => p.vantage), ...(pings?.points ?? []).map((p) => p.vantage)];
       const colors = vantageColors(seen);
+      // Path changes and this target's incidents (opened red, resolved green) mark each vantage's ping chart.
+      const markers = [
+        ...rtt.changes.map((c) => ({ at: Date.parse(c.at), vantage: c.vantage, label: c.kind.replaceAll("_", " "), color: "#d9480f" })),
+        ...incidents.filter((i) => i.targets.includes(ip)).flatMap((i) => i.vantages.flatMap((vantage) => [
+          { at: Date.parse(i.openedAt), vantage, label: `#${i.id} ${i.kind.replaceAll("_", " ")}`, color: "#c01c28" },
+          ...(i.resolvedAt ? [{ at: Date.parse(i.resolvedAt), vantage, label: `#${i.id} resolved`, color: "#26a269" }] : [])])),
+      ];
+      const [smoke, drawSmoke] = pings?.points.length
+        ? smokeFigures(pings, colors, markers)
+        : [empty("No ping series in this range (ping_settings selects the targets that have one)."), () => {}];
       const exportFrom = h("select", { id: "export-vantage", "aria-label": "Vantage point to export" },
         h("option", { value: "" }, "every vantage point"), [...colors.keys()].map((v) => h("option", { value: v }, v)));
       const exportQuery = () => `target=${encodeURIComponent(ip)}&${range}${exportFrom.value ? `&vantage=${encodeURIComponent(exportFrom.value)}` : ""}`;
@@ -153,6 +166,7 @@ export function targetPage(root, ip) {
           h("figure", {}, h("figcaption", {}, "Hop count"), h("div", { class: "chart-box" }, hopCanvas))),
         h("p", { class: "legend" }, "Path changes: ", h("span", { class: "swatch as" }), " AS path  ", h("span", { class: "swatch ip" }),
           " IP path or latency", colors.size > 1 ? ", in the colour of the vantage point that saw them" : ""),
+        h("h3", {}, "Latency and loss (ping series)"), smoke, pings?.points.length ? lossLegend() : null,
         h("h3", {}, "Distinct AS paths (last 30 traces)"), paths,
         h("h3", {}, "Export"),
         h("p", { class: "export" }, exportFrom, " ",
@@ -162,6 +176,7 @@ export function targetPage(root, ip) {
       else rttCanvas.replaceWith(empty("No RTT in this range."));
       if (hopSeries.points.length) charts.push(lineChart(hopCanvas, hopSeries, "Hops", "hops", colors, true));
       else hopCanvas.replaceWith(empty("No traceroute in this range."));
+      drawSmoke();
       mount(paths, await distinctPaths(history, colors));
     } catch (e) {
       mount(body, problemBox(e));

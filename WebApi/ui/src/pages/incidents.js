@@ -1,0 +1,76 @@
+// Incidents of the network watch: the list (open, or resolved/all in the last week) and one incident
+// with its figures before (at opening) and after (at resolving), linked to the target's ping chart.
+import { api } from "../api.js";
+import { h, mount, fmt, problemBox, empty } from "../dom.js";
+
+const STATES = [["Open", "open"], ["Resolved", "resolved"], ["All (7 days)", ""]];
+
+function figures(f) {
+  if (!f) return "–";
+  return `median ${fmt.ms(f.median_rtt_ms)}, baseline ${fmt.ms(f.baseline_rtt_ms)}, loss ${fmt.pct(f.loss_pct)}`;
+}
+
+function duration(incident) {
+  const end = incident.resolvedAt ? Date.parse(incident.resolvedAt) : Date.now();
+  const minutes = Math.round((end - Date.parse(incident.openedAt)) / 60_000);
+  return minutes < 120 ? `${minutes} min` : `${(minutes / 60).toFixed(1)} h`;
+}
+
+export function incidentsPage(root) {
+  let state = "open";
+  const list = h("div", {});
+  const buttons = h("div", { class: "segmented", role: "group", "aria-label": "Incident state" },
+    STATES.map(([label, value]) => h("button", { type: "button", "data-state": value, class: value === state ? "active" : "",
+      onclick: () => { state = value; load(); } }, label)));
+
+  async function load() {
+    buttons.querySelectorAll("button").forEach((b) => b.classList.toggle("active", b.dataset.state === state));
+    mount(list, h("p", { class: "muted" }, "Loading…"));
+    try {
+      const incidents = await api(`/incidents${state ? `?state=${state}` : ""}`);
+      if (!incidents.length) { mount(list, empty(state === "open" ? "No incident open." : "No incident in the last 7 days.")); return; }
+      mount(list, h("table", { class: "incidents", id: "incidents" },
+        h("thead", {}, h("tr", {}, ["#", "Kind", "Targets", "Vantage points", "Opened", "Resolved", "Lasted", "At opening"].map((c) => h("th", {}, c)))),
+        h("tbody", {}, incidents.map((i) => h("tr", { "data-state": i.state },
+          h("td", {}, h("a", { href: `#/incident/${i.id}` }, `#${i.id}`)),
+          h("td", {}, i.kind.replaceAll("_", " ")),
+          h("td", {}, i.targets.map((t, n) => [n ? ", " : "", h("a", { href: `#/target/${t}` }, t)])),
+          h("td", {}, i.vantages.join(", ")),
+          h("td", {}, fmt.time(i.openedAt)),
+          h("td", {}, i.resolvedAt ? fmt.time(i.resolvedAt) : h("strong", {}, "open")),
+          h("td", { class: "num" }, duration(i)),
+          h("td", {}, figures(i.before)))))));
+    } catch (e) {
+      mount(list, problemBox(e));
+    }
+  }
+
+  mount(root, h("h1", {}, "Incidents"),
+    h("p", { class: "lead" }, "Opened when a target's ping series from a vantage point is unreachable, lossy or slower than its baseline for several rounds in a row; resolved when clear for several rounds."),
+    buttons, list);
+  load();
+}
+
+export function incidentPage(root, id) {
+  const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  mount(root, h("h1", {}, `Incident #${id}`), body);
+  api(`/incidents/${encodeURIComponent(id)}`).then((i) => mount(body,
+    h("dl", { class: "stats" },
+      stat("Kind", i.kind.replaceAll("_", " ")),
+      stat("State", i.state),
+      stat("Opened", fmt.time(i.openedAt)),
+      stat("Resolved", i.resolvedAt ? fmt.time(i.resolvedAt) : "–"),
+      stat("Lasted", duration(i))),
+    h("table", {},
+      h("tbody", {},
+        h("tr", {}, h("th", {}, "Targets"), h("td", {}, i.targets.map((t, n) => [n ? ", " : "", h("a", { href: `#/target/${t}` }, t)]))),
+        h("tr", {}, h("th", {}, "Vantage points"), h("td", {}, i.vantages.join(", "))),
+        h("tr", {}, h("th", {}, "Before (round that opened it)"), h("td", {}, figures(i.before))),
+        h("tr", {}, h("th", {}, "After (round that resolved it)"), h("td", {}, i.resolvedAt ? figures(i.after) : "still open")))),
+    h("p", {}, "The target page shows the ping series around it.")))
+    .catch((e) => mount(body, e.status === 404 ? empty(`No incident #${id}.`) : problemBox(e)));
+}
+
+function stat(label, value) {
+  return h("div", {}, h("dt", {}, label), h("dd", {}, value));
+}
