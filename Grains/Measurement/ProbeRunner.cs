@@ -94,11 +94,21 @@ public sealed partial class ProbeRunner
             throw new ArgumentException($"not probed: {verdict.Reason}");
         }
         var target = IPAddress.Parse(verdict.Address!);
-        var row = enricher.Enrich(
-            await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, request.Tool, ct), cancellationToken));
+        var row = await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, request.Tool, ct), cancellationToken);
+        Interlocked.Increment(ref finished);
+        return await StoreAsync(request, row, cancellationToken);
+    }
+
+    /// <summary>
+    /// What happens to a probe's result, wherever it was probed (this silo, or a remote agent of another vantage):
+    /// enrich, store, AS edges, the pair's next due time, the target grain's history. A remote agent's result it
+    /// had delivered before throws <see cref="DuplicateDeliveryException"/> and changes nothing.
+    /// </summary>
+    public async Task<MeasurementSummary> StoreAsync(ProbeRequest request, MeasurementRow probed, CancellationToken cancellationToken)
+    {
+        var row = enricher.Enrich(probed);
         var tags = new TagList { { "method", request.Method.ToWire() }, { "vantage", row.Vantage } };
         (row.Success ? completed : failed).Add(1, tags);
-        Interlocked.Increment(ref finished);
         long id;
         try
         {
@@ -119,7 +129,7 @@ public sealed partial class ProbeRunner
         var asPath = extractor.Extract(row.Hops.Select(CyberWatch.Topology.PathHop.From)).Path.OfType<long>().ToList();
         var summary = new MeasurementSummary(id, request.Target, row.Method, row.Success, row.StartedAt, row.HopCount ?? 0,
             row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row), asPath, row.Vantage);
-        await CompleteAsync(target, row.Vantage, id, row.StartedAt);
+        await CompleteAsync(row.Target, row.Vantage, id, row.StartedAt);
         await grains.GetGrain<ITargetGrain>(request.Target).OnMeasured(summary);
         var seconds = row.CompletedAt is { } completedAt ? Math.Round((completedAt - row.StartedAt).TotalSeconds, 3) : (double?)null;
         LogMeasured(request.Target, request.Method.ToWire(), id, row.Success ? "success" : "failed", seconds, row.HopCount ?? 0);

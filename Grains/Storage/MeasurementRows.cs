@@ -25,6 +25,12 @@ public sealed record MeasurementRow
     public string? RawResult { get; init; }
     public string EnrichmentState { get; init; } = "pending";
     public IReadOnlyList<HopRow> Hops { get; init; } = [];
+
+    /// <summary>
+    /// The id a remote agent gave this measurement (null for a silo's own): stored once in <c>agent_deliveries</c>
+    /// in the measurement's transaction, so a result the agent delivers twice is stored once.
+    /// </summary>
+    public Guid? DeliveryId { get; init; }
 }
 
 /// <summary>One reply (or one silent TTL, with no address) of a measurement.</summary>
