@@ -4,6 +4,7 @@ using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
 using CyberWatch.WebApi.Access;
+using CyberWatch.WebApi.Agents;
 using CyberWatch.WebApi.Endpoints;
 using CyberWatch.WebApi.Health;
 using OpenTelemetry.Metrics;
@@ -71,6 +72,7 @@ public static class ApiBuilderExtensions
         });
 
         builder.AddCyberWatchAccess(listen);
+        builder.Services.AddSingleton<Agents.AgentSessions>();
         builder.AddCyberWatchAbuseProtection();
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = AbuseProtection.ExplainStatus);
         builder.Services.AddExceptionHandler<StorageUnavailableHandler>();
@@ -127,6 +129,8 @@ public static class ApiBuilderExtensions
         app.UseStatusCodePages();
         app.UseCyberWatchSecurityHeaders();
         app.UseCyberWatchUi();
+        // Remote agents' link; pings keep NAT and proxy mappings of an idle link open.
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UseCyberWatchAccess();
         app.UseCyberWatchLimits();
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
@@ -143,6 +147,7 @@ public static class ApiBuilderExtensions
         app.MapDnsApi();
         app.MapHistoryApi();
         app.MapSettingsApi();
+        app.MapAgentLink();
         return app;
     }
 }

@@ -196,7 +196,8 @@ public sealed partial class ProbeRunner
         }
     }
 
-    private static TraceProbeOptions TraceOptions(ProbeMethod method, WorkerSettings worker) => new()
+    /// <summary>How a trace is run under <paramref name="worker"/> settings, by a silo or a remote agent alike.</summary>
+    public static TraceProbeOptions TraceOptions(ProbeMethod method, WorkerSettings worker) => new()
     {
         Method = method,
         AttemptsPerHop = Math.Clamp(worker.ProbeAttempts, 1, 10),
