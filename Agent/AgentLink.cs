@@ -110,6 +110,11 @@ public sealed partial class AgentLink(
             {
                 throw new AgentRefusedException(reason);
             }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+                // A link that swallows the handshake (a captive portal, a half-open NAT): retried like any other failure.
+                throw new TimeoutException("the API did not complete the handshake within 30 s");
+            }
         }
         Connected = true;
         var offline = disconnectedAt is { } since ? clock.GetElapsedTime(since).TotalSeconds : (double?)null;

@@ -65,15 +65,16 @@ public sealed partial class AgentProber(ProbeScheduler scheduler, ScamperEngine 
                 return (at, await scamper.RunAsync(command, TimeSpan.FromSeconds(30), ct));
             });
         }
-        catch (Exception e) when (e is ScamperCommandException or ScamperDeadlineException or ScamperUnavailableException or ArgumentException)
-        {
-            // Stored as a failed measurement with the reason, as a silo stores its own.
-            failure = e.Message;
-        }
         catch (OperationCanceledException)
         {
             // The agent is stopping: the pair's lease runs out and it is measured again.
             return;
+        }
+        catch (Exception e)
+        {
+            // scamper refused the command, missed its deadline, went away five times, or the target was not an
+            // address: stored as a failed measurement with the reason, as a silo stores its own.
+            failure = e.Message;
         }
         var result = new AgentResult(Guid.NewGuid(), probe.Target, probe.Method, startedAt, clock.GetUtcNow(), raw, failure, probe.RequestId is not null);
         try

@@ -143,7 +143,16 @@ public sealed partial class AgentSession(
                     Volatile.Write(ref room, Math.Max(0, heartbeat.Room));
                     var first = !heartbeatSeen;
                     heartbeatSeen = true;
-                    await grain.Heartbeat(ToHeartbeat(heartbeat, first));
+                    try
+                    {
+                        await grain.Heartbeat(ToHeartbeat(heartbeat, first));
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        // The link stays: the next heartbeat (5 s) tries again; the vantage shows down only after 60 s.
+                        heartbeatSeen = !first;
+                        LogClusterUnavailable(vantage, "heartbeat", e.Message);
+                    }
                     break;
                 case ResultMessage result:
                     await storing.WaitAsync(cancellationToken);
@@ -229,7 +238,16 @@ public sealed partial class AgentSession(
                 continue;
             }
             workAt = clock.GetTimestamp();
-            var work = await grain.TakeWork(Volatile.Read(ref room));
+            AgentWork work;
+            try
+            {
+                work = await grain.TakeWork(Volatile.Read(ref room));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogClusterUnavailable(vantage, "due pairs", e.Message);
+                continue;
+            }
             if (work.Settings != settingsSent)
             {
                 await SendAsync(new SettingsMessage(work.Settings), cancellationToken);
@@ -294,6 +312,9 @@ public sealed partial class AgentSession(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Result of {Target} from vantage point {Vantage} refused: {Reason}")]
     private partial void LogRefused(string vantage, string target, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent link of {Vantage}: the cluster did not answer ({What}: {Error}); trying again")]
+    private partial void LogClusterUnavailable(string vantage, string what, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Result {DeliveryId} of vantage point {Vantage} not stored ({Error}); the agent sends it again")]
     private partial void LogStoreFailed(string vantage, Guid deliveryId, string error);
