@@ -5,6 +5,7 @@ using CyberWatch.Measurement;
 using CyberWatch.Observability;
 using CyberWatch.Storage;
 using CyberWatch.WebApi.Access;
+using CyberWatch.WebApi.Agents;
 using CyberWatch.WebApi.Endpoints;
 using CyberWatch.WebApi.Health;
 using OpenTelemetry.Metrics;
@@ -74,6 +75,7 @@ public static class ApiBuilderExtensions
         });
 
         builder.AddCyberWatchAccess(listen);
+        builder.Services.AddSingleton<Agents.AgentSessions>();
         builder.AddCyberWatchAbuseProtection();
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = AbuseProtection.ExplainStatus);
         builder.Services.AddExceptionHandler<StorageUnavailableHandler>();
@@ -130,6 +132,8 @@ public static class ApiBuilderExtensions
         app.UseStatusCodePages();
         app.UseCyberWatchSecurityHeaders();
         app.UseCyberWatchUi();
+        // Remote agents' link; pings keep NAT and proxy mappings of an idle link open.
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UseCyberWatchAccess();
         app.UseCyberWatchLimits();
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
@@ -147,6 +151,7 @@ public static class ApiBuilderExtensions
         app.MapHistoryApi();
         app.MapSettingsApi();
         app.MapWatchApi();
+        app.MapAgentLink();
         return app;
     }
 }

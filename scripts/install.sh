@@ -2,7 +2,10 @@
 # scripts/install.sh — installs cyberWatch as system services on Debian 12.
 #
 #   sudo scripts/install.sh [--yes] [--dry-run] [--prefix DIR] [--root DIR] [--no-packages] [--no-build] [--no-database] [--no-start]
+#   sudo scripts/install.sh --agent --url https://API:8000 --vantage NAME --key-file FILE [--yes] [--prefix DIR] [--root DIR]
 #   scripts/install.sh --render-units DIR [--prefix DIR]     (writes the systemd units only)
+#   --agent installs only a remote agent (docs/agents.md): scamper, the agent, /etc/cyberwatch/agent.env and its key,
+#   the units cyberwatch-scamper and cyberwatch-agent; no database, Redis, silo or API.
 #   --root DIR installs the files into DIR as if it were / (an image, a test): no packages, user, database,
 #   ownership or systemctl — only files. Units still name the real paths (--prefix, /etc/cyberwatch).
 #
@@ -30,11 +33,12 @@ UNITS=(cyberwatch-scamper cyberwatch-silo cyberwatch-api cyberwatch-dns-collecto
 # Written into PREFIX: uninstall.sh removes a prefix only when it finds this file there.
 MARKER=.cyberwatch-install
 
+AGENT=0 AGENT_URL="" AGENT_VANTAGE="" AGENT_KEY_FILE=""
 ASSUME_YES=0 DRY_RUN=0 PACKAGES_STEP=1 BUILD_STEP=1 DATABASE_STEP=1 START_STEP=1 RENDER_ONLY="" DEST=""
 
 say() { printf 'cyberwatch install: %s\n' "$*"; }
 die() { printf 'cyberwatch install: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # Runs a command, or only says it under --dry-run.
 run() {
@@ -65,6 +69,10 @@ while [[ $# -gt 0 ]]; do
         --no-build) BUILD_STEP=0 ;;
         --no-database) DATABASE_STEP=0 ;;
         --no-start) START_STEP=0 ;;
+        --agent) AGENT=1 ;;
+        --url) AGENT_URL="${2:?--url needs the address of the API}"; shift ;;
+        --vantage) AGENT_VANTAGE="${2:?--vantage needs a name}"; shift ;;
+        --key-file) AGENT_KEY_FILE="${2:?--key-file needs a file holding the agent key}"; shift ;;
         --render-units) RENDER_ONLY="${2:?--render-units needs a directory}"; shift ;;
         --root) DEST="${2:?--root needs a directory}"; shift ;;
         --help|-h) usage; exit 0 ;;
@@ -73,6 +81,17 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 [[ $PREFIX == /* && $PREFIX != / && $PREFIX != *..* ]] || die "--prefix must be an absolute path other than / without '..', not '$PREFIX'"
+if [[ $AGENT == 1 ]]; then
+    # A remote agent only: what a silo machine has besides (database, Redis, Grafana) is not installed.
+    [[ -n $AGENT_URL && -n $AGENT_VANTAGE && -n $AGENT_KEY_FILE ]] || die "--agent needs --url https://API:PORT, --vantage NAME and --key-file FILE (cyberwatch apikey create --role agent --vantage NAME)"
+    [[ -f $AGENT_KEY_FILE ]] || die "--key-file $AGENT_KEY_FILE does not exist"
+    [[ $(head -c 3 "$AGENT_KEY_FILE") == cw_ ]] || die "--key-file $AGENT_KEY_FILE does not hold an agent key (cw_...)"
+    [[ $AGENT_VANTAGE =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] || die "--vantage '$AGENT_VANTAGE' is not a vantage name"
+    [[ $AGENT_URL == https://* || $AGENT_URL == wss://* ]] || die "--url must be https:// (the agent key travels in it)"
+    PACKAGES=(scamper)
+    UNITS=(cyberwatch-scamper cyberwatch-agent)
+    DATABASE_STEP=0
+fi
 if [[ -n $DEST ]]; then
     [[ $DEST == /* && $DEST != *..* ]] || die "--root must be an absolute path without '..', not '$DEST'"
     DEST="${DEST%/}"
@@ -130,7 +149,9 @@ fi
 DOTNET="$(command -v dotnet || true)"
 if [[ $BUILD_STEP == 1 ]]; then
     [[ -n $DOTNET ]] || die "the .NET 10 SDK is needed to build (dotnet not found); or publish elsewhere and use --no-build"
-    for project in Silo:silo WebApi:api; do
+    projects=(Silo:silo WebApi:api)
+    [[ $AGENT == 1 ]] && projects=(Agent:agent)
+    for project in "${projects[@]}"; do
         source_dir="${project%%:*}" target="$D_PREFIX/${project##*:}"
         say "publishing $source_dir to $target"
         run rm -rf "$target.new"
@@ -158,7 +179,30 @@ mapfile -t etc_owner < <(owned root "$SERVICE_USER")
 mapfile -t var_owner < <(owned "$SERVICE_USER" "$SERVICE_USER")
 run install -d -m 0750 "${etc_owner[@]}" "$D_ETC"
 run install -d -m 0750 "${var_owner[@]}" "$D_VAR/lib/cyberwatch" "$D_VAR/log/cyberwatch"
-if [[ -f $D_ENV_FILE ]]; then
+if [[ $AGENT == 1 ]]; then
+    say "writing $D_ETC/agent.env and the agent key"
+    run install -m 0640 "${etc_owner[@]}" "$AGENT_KEY_FILE" "$D_ETC/agent.key"
+    if [[ $DRY_RUN == 1 ]]; then
+        printf 'would write: %s\n' "$D_ETC/agent.env"
+    else
+        dotnet_root=""
+        [[ -n $DOTNET ]] && dotnet_root="$(dirname "$(readlink -f "$DOTNET")")"
+        umask 027
+        cat >"$D_ETC/agent.env" <<EOF
+# cyberWatch remote agent, written by scripts/install.sh --agent on $(date -u +%FT%TZ) (docs/agents.md).
+CYBERWATCH_AGENT_URL='$AGENT_URL'
+CYBERWATCH_VANTAGE='$AGENT_VANTAGE'
+CYBERWATCH_AGENT_KEY_FILE='$ETC/agent.key'
+CYBERWATCH_AGENT_BUFFER_MB=64
+# CYBERWATCH_AGENT_CA='/etc/cyberwatch/ca.pem'   (when the API's certificate is not signed by a public CA)
+CYBERWATCH_LOG_LEVEL=info
+CYBERWATCH_LOG_FILE='/var/log/cyberwatch/{component}.log'
+DOTNET_ROOT='$dotnet_root'
+EOF
+        [[ -z $DEST ]] && chgrp "$SERVICE_USER" "$D_ETC/agent.env"
+        chmod 0640 "$D_ETC/agent.env"
+    fi
+elif [[ -f $D_ENV_FILE ]]; then
     say "$D_ENV_FILE exists; keeping it"
 else
     say "writing $D_ENV_FILE with generated secrets"
@@ -249,6 +293,7 @@ if [[ $DATABASE_STEP == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------- 7. Grafana and Prometheus files
+if [[ $AGENT == 0 ]]; then
 say "installing dashboards and alert rules into $D_SHARE"
 run install -d -m 0755 "$D_SHARE/grafana/dashboards" "$D_SHARE/grafana/provisioning/datasources" \
     "$D_SHARE/grafana/provisioning/dashboards" "$D_SHARE/prometheus"
@@ -256,6 +301,7 @@ run install -m 0644 "$ROOT"/grafana/dashboards/*.json "$D_SHARE/grafana/dashboar
 run install -m 0644 "$ROOT/grafana/provisioning/datasources/cyberwatch.yaml" "$D_SHARE/grafana/provisioning/datasources/"
 run install -m 0644 "$ROOT/grafana/provisioning/dashboards/cyberwatch.yaml" "$D_SHARE/grafana/provisioning/dashboards/"
 run install -m 0644 "$ROOT/prometheus/alerts.yml" "$D_SHARE/prometheus/"
+fi
 
 # ---------------------------------------------------------------- 8. systemd units
 staging="$(mktemp -d)"
@@ -266,6 +312,15 @@ for unit in "${UNITS[@]}"; do
     run install -m 0644 "$staging/$unit.service" "$D_UNIT_DIR/$unit.service"
 done
 [[ -z $DEST ]] && run systemctl daemon-reload
+if [[ $AGENT == 1 ]]; then
+    if [[ $START_STEP == 1 ]]; then
+        run systemctl enable cyberwatch-scamper.service cyberwatch-agent.service
+        run systemctl restart cyberwatch-scamper.service
+        run systemctl restart cyberwatch-agent.service
+    fi
+    say "done. The agent dials $AGENT_URL as vantage point $AGENT_VANTAGE: journalctl -u cyberwatch-agent, and GET /vantages/$AGENT_VANTAGE on the API"
+    exit 0
+fi
 if [[ $START_STEP == 1 ]]; then
     run systemctl enable cyberwatch-scamper.service cyberwatch-silo.service cyberwatch-api.service
     run systemctl restart cyberwatch-scamper.service

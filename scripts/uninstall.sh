@@ -17,7 +17,7 @@ SHARE=/usr/share/cyberwatch
 UNIT_DIR=/etc/systemd/system
 SERVICE_USER=cyberwatch
 PACKAGES=(postgresql redis-server scamper mtr-tiny traceroute)
-UNITS=(cyberwatch-dns-collector cyberwatch-api cyberwatch-silo cyberwatch-scamper)
+UNITS=(cyberwatch-agent cyberwatch-dns-collector cyberwatch-api cyberwatch-silo cyberwatch-scamper)
 MARKER=.cyberwatch-install
 ASSUME_YES=0 DRY_RUN=0 PURGE=0 DEST=""
 
@@ -68,7 +68,7 @@ fi
 [[ $DRY_RUN == 1 || -n $DEST || $EUID -eq 0 ]] || die "run as root (sudo $0), or with --dry-run to see what it would do"
 D_PREFIX="$DEST$PREFIX" D_ETC="$DEST$ETC" D_SHARE="$DEST$SHARE" D_UNIT_DIR="$DEST$UNIT_DIR" D_VAR="$DEST/var"
 # (An install from before the marker is known by its silo binary.)
-if [[ -d $D_PREFIX && ! -f $D_PREFIX/$MARKER && ! -x $D_PREFIX/silo/CyberWatch.Silo ]]; then
+if [[ -d $D_PREFIX && ! -f $D_PREFIX/$MARKER && ! -x $D_PREFIX/silo/CyberWatch.Silo && ! -x $D_PREFIX/agent/CyberWatch.Agent ]]; then
     die "$D_PREFIX has no $MARKER: not a directory scripts/install.sh made; removing nothing"
 fi
 
@@ -98,11 +98,12 @@ fi
 
 # ---------------------------------------------------------------- files
 run rm -rf "$D_PREFIX" "$D_SHARE"
-if [[ -d $D_ETC || -d $D_VAR/log/cyberwatch || -d $D_VAR/lib/cyberwatch ]]; then
-    if [[ $PURGE == 1 ]] && confirm "Remove $D_ETC (secrets, configuration), $D_VAR/lib/cyberwatch and $D_VAR/log/cyberwatch?"; then
-        run rm -rf "$D_ETC" "$D_VAR/lib/cyberwatch" "$D_VAR/log/cyberwatch"
+if [[ -d $D_ETC || -d $D_VAR/log/cyberwatch || -d $D_VAR/lib/cyberwatch || -d $D_VAR/lib/cyberwatch-agent ]]; then
+    # (a remote agent's undelivered results are in /var/lib/cyberwatch-agent)
+    if [[ $PURGE == 1 ]] && confirm "Remove $D_ETC (secrets, configuration), $D_VAR/lib/cyberwatch, $D_VAR/lib/cyberwatch-agent and $D_VAR/log/cyberwatch?"; then
+        run rm -rf "$D_ETC" "$D_VAR/lib/cyberwatch" "$D_VAR/lib/cyberwatch-agent" "$D_VAR/log/cyberwatch"
     else
-        say "kept $D_ETC, $D_VAR/lib/cyberwatch and $D_VAR/log/cyberwatch (--purge removes them)"
+        say "kept $D_ETC, $D_VAR/lib/cyberwatch(-agent) and $D_VAR/log/cyberwatch (--purge removes them)"
     fi
 fi
 

@@ -29,6 +29,7 @@ public static class MeasurementServiceCollectionExtensions
     {
         services.AddSingleton(TimeProvider.System);
         services.AddHostedSingleton<SettingsMonitor>();
+        services.AddSingleton<INodeSettingsSource>(sp => sp.GetRequiredService<SettingsMonitor>());
         services.AddSingleton<TargetTable>();
         services.AddSingleton<RemeasurementSchedule>();
         services.AddSingleton<Vantages.IVantageArrivals>(sp => sp.GetRequiredService<RemeasurementSchedule>());

@@ -94,8 +94,19 @@ public sealed partial class ProbeRunner
             throw new ArgumentException($"not probed: {verdict.Reason}");
         }
         var target = IPAddress.Parse(verdict.Address!);
-        var row = enricher.Enrich(
-            await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, request.Tool, ct), cancellationToken));
+        var row = await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, request.Tool, ct), cancellationToken);
+        Interlocked.Increment(ref finished);
+        return await StoreAsync(request, row, cancellationToken);
+    }
+
+    /// <summary>
+    /// What happens to a probe's result, wherever it was probed (this silo, or a remote agent of another vantage):
+    /// enrich, store, AS edges, the pair's next due time, the target grain's history. A remote agent's result it
+    /// had delivered before throws <see cref="DuplicateDeliveryException"/> and changes nothing.
+    /// </summary>
+    public async Task<MeasurementSummary> StoreAsync(ProbeRequest request, MeasurementRow probed, CancellationToken cancellationToken)
+    {
+        var row = enricher.Enrich(probed);
         // The measurement's AS path, computed once: stored with it, recorded into the graph, compared by the target.
         var path = row.Success && row.Hops.Count > 0
             ? extractor.Extract(row.Hops.Select(CyberWatch.Topology.PathHop.From))
@@ -106,7 +117,6 @@ public sealed partial class ProbeRunner
         }
         var tags = new TagList { { "method", request.Method.ToWire() }, { "vantage", row.Vantage } };
         (row.Success ? completed : failed).Add(1, tags);
-        Interlocked.Increment(ref finished);
         long id;
         try
         {
@@ -136,7 +146,7 @@ public sealed partial class ProbeRunner
         }
         finally
         {
-            await CompleteAsync(target, row.Vantage, id, row.StartedAt);
+            await CompleteAsync(row.Target, row.Vantage, id, row.StartedAt);
         }
         var seconds = row.CompletedAt is { } completedAt ? Math.Round((completedAt - row.StartedAt).TotalSeconds, 3) : (double?)null;
         LogMeasured(request.Target, request.Method.ToWire(), id, row.Success ? "success" : "failed", seconds, row.HopCount ?? 0);
@@ -203,7 +213,8 @@ public sealed partial class ProbeRunner
         }
     }
 
-    private static TraceProbeOptions TraceOptions(ProbeMethod method, WorkerSettings worker) => new()
+    /// <summary>How a trace is run under <paramref name="worker"/> settings, by a silo or a remote agent alike.</summary>
+    public static TraceProbeOptions TraceOptions(ProbeMethod method, WorkerSettings worker) => new()
     {
         Method = method,
         AttemptsPerHop = Math.Clamp(worker.ProbeAttempts, 1, 10),

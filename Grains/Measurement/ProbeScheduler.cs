@@ -18,7 +18,7 @@ public enum ProbePriority
 }
 
 /// <summary>
-/// The silo's probe queue. Every probe of the silo passes through it, under one token bucket
+/// The probe queue of a silo, or of a remote agent (the same rules for both). Every probe of the silo passes through it, under one token bucket
 /// (<c>rate_limit_per_minute</c>) and one concurrency cap (<c>max_concurrent_traceroutes</c>), both
 /// re-read live from the settings. Targets are interleaved across /24s (/48s for IPv6), and each
 /// prefix is spaced out (<c>per_prefix_interval_seconds</c>, doubled after failures), so a burst of
@@ -34,7 +34,7 @@ public sealed partial class ProbeScheduler : BackgroundService
     private readonly LinkedList<PrefixQueue> roundRobin = new();
     private readonly Queue<Job> onDemand = new();
     private readonly SemaphoreSlim wake = new(0);
-    private readonly SettingsMonitor settings;
+    private readonly INodeSettingsSource settings;
     private readonly TimeProvider clock;
     private readonly ILogger<ProbeScheduler> logger;
     private readonly Histogram<double> limiterWait;
@@ -44,7 +44,7 @@ public sealed partial class ProbeScheduler : BackgroundService
     private int running;
     private int queued;
 
-    public ProbeScheduler(SettingsMonitor settings, TimeProvider clock, ILogger<ProbeScheduler> logger, IMeterFactory meters)
+    public ProbeScheduler(INodeSettingsSource settings, TimeProvider clock, ILogger<ProbeScheduler> logger, IMeterFactory meters)
     {
         this.settings = settings;
         this.clock = clock;

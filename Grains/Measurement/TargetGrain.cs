@@ -23,6 +23,7 @@ public sealed partial class TargetGrain(
     MeasurementQueries measurements,
     PathChangeLog pathChanges,
     CyberWatchOptions options,
+    CyberWatch.Vantages.VantageSilos vantageSilos,
     TimeProvider clock,
     ILogger<TargetGrain> logger) : Grain, ITargetGrain
 {
@@ -113,6 +114,11 @@ public sealed partial class TargetGrain(
 
     private async Task NudgeAsync(NewPair pair)
     {
+        if (!vantageSilos.AnyServes(pair.Vantage))
+        {
+            // A remote agent's vantage (its link asks for due pairs every few seconds) or one that is down.
+            return;
+        }
         try
         {
             await GrainFactory.GetGrain<IRemeasurementScheduleGrain>(RemeasurementSchedule.ShardKey(pair.Vantage, pair.Shard)).Nudge();

@@ -27,6 +27,12 @@ public sealed record MeasurementRow
     /// <summary>The AS path the extractor gave for the hops (<c>1100 1200 * 1500</c>), null when none was computed.</summary>
     public string? AsPath { get; init; }
     public IReadOnlyList<HopRow> Hops { get; init; } = [];
+
+    /// <summary>
+    /// The id a remote agent gave this measurement (null for a silo's own): stored once in <c>agent_deliveries</c>
+    /// in the measurement's transaction, so a result the agent delivers twice is stored once.
+    /// </summary>
+    public Guid? DeliveryId { get; init; }
 }
 
 /// <summary>One reply (or one silent TTL, with no address) of a measurement.</summary>

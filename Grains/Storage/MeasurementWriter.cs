@@ -114,10 +114,18 @@ public sealed partial class MeasurementWriter : BackgroundService
 
     private async Task StoreSettingIdsAsync(IReadOnlyList<Pending> batch, CancellationToken cancellationToken)
     {
-        var ids = await StoreAsync(batch.Select(p => p.Measurement).ToList(), cancellationToken);
+        var duplicates = new Dictionary<int, long>();
+        var ids = await StoreAsync(batch.Select(p => p.Measurement).ToList(), duplicates, cancellationToken);
         for (var i = 0; i < batch.Count; i++)
         {
-            batch[i].Id.TrySetResult(ids[i]);
+            if (duplicates.TryGetValue(i, out var stored))
+            {
+                batch[i].Id.TrySetException(new DuplicateDeliveryException(batch[i].Measurement.DeliveryId!.Value, stored));
+            }
+            else
+            {
+                batch[i].Id.TrySetResult(ids[i]);
+            }
         }
     }
 
@@ -134,8 +142,12 @@ public sealed partial class MeasurementWriter : BackgroundService
         Interlocked.Add(ref buffered, -batch.Count);
     }
 
-    /// <summary>Stores a batch in one transaction and returns the ids, in order.</summary>
-    public async Task<long[]> StoreAsync(IReadOnlyList<MeasurementRow> measurements, CancellationToken cancellationToken)
+    /// <summary>Stores a batch in one transaction and returns the ids, in order (a delivery stored before: its first id).</summary>
+    public Task<long[]> StoreAsync(IReadOnlyList<MeasurementRow> measurements, CancellationToken cancellationToken) =>
+        StoreAsync(measurements, new Dictionary<int, long>(), cancellationToken);
+
+    private async Task<long[]> StoreAsync(IReadOnlyList<MeasurementRow> measurements, Dictionary<int, long> duplicates,
+        CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -151,6 +163,7 @@ public sealed partial class MeasurementWriter : BackgroundService
             }
         }
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await ClaimDeliveriesAsync(connection, measurements, ids, duplicates, cancellationToken);
         await using (var copy = await connection.BeginBinaryImportAsync("""
             COPY measurements (id, target, tool, method, vantage, started_at, completed_at, success, stop_reason, failure_reason,
                                hop_count, responding_hops, min_rtt_ms, avg_rtt_ms, max_rtt_ms, dest_rtt_ms, loss_pct,
@@ -159,6 +172,10 @@ public sealed partial class MeasurementWriter : BackgroundService
         {
             for (var i = 0; i < measurements.Count; i++)
             {
+                if (duplicates.ContainsKey(i))
+                {
+                    continue;
+                }
                 var m = measurements[i];
                 await copy.StartRowAsync(cancellationToken);
                 await copy.WriteAsync(ids[i], NpgsqlDbType.Bigint, cancellationToken);
@@ -193,6 +210,10 @@ public sealed partial class MeasurementWriter : BackgroundService
         {
             for (var i = 0; i < measurements.Count; i++)
             {
+                if (duplicates.ContainsKey(i))
+                {
+                    continue;
+                }
                 var startedAt = measurements[i].StartedAt.UtcDateTime;
                 foreach (var hop in measurements[i].Hops)
                 {
@@ -231,7 +252,8 @@ public sealed partial class MeasurementWriter : BackgroundService
             await copy.CompleteAsync(cancellationToken);
         }
         // In the same transaction: no stored measurement can miss its topology (TopologyCatchUp replays what is left here).
-        var withPath = Enumerable.Range(0, measurements.Count).Where(i => ImpliesTopology(measurements[i])).ToArray();
+        // A result an agent delivered twice was stored (with its backlog row) the first time.
+        var withPath = Enumerable.Range(0, measurements.Count).Where(i => !duplicates.ContainsKey(i) && ImpliesTopology(measurements[i])).ToArray();
         if (withPath.Length > 0)
         {
             await using var backlog = new NpgsqlCommand(
@@ -245,12 +267,71 @@ public sealed partial class MeasurementWriter : BackgroundService
         }
         await transaction.CommitAsync(cancellationToken);
         batchSeconds.Record(clock.Elapsed.TotalSeconds);
-        written.Add(measurements.Count);
+        written.Add(measurements.Count - duplicates.Count);
+        foreach (var (index, stored) in duplicates)
+        {
+            ids[index] = stored;
+        }
         return ids;
     }
 
     /// <summary>A successful measurement with a replying hop has an AS path to record (the probe pipeline hands exactly these to the topology).</summary>
     public static bool ImpliesTopology(MeasurementRow measurement) => measurement.Success && measurement.Hops.Any(h => h.Address is not null);
+    /// <summary>
+    /// Claims the delivery ids of agents' results in the measurements' own transaction. A result claimed before (its
+    /// agent did not hear the acknowledgement and sent it again) goes into <paramref name="duplicates"/> with the id
+    /// it was stored under, and is not stored again. A claim racing another transaction's waits for it to commit.
+    /// </summary>
+    private static async Task ClaimDeliveriesAsync(NpgsqlConnection connection, IReadOnlyList<MeasurementRow> measurements, long[] ids,
+        Dictionary<int, long> duplicates, CancellationToken cancellationToken)
+    {
+        var indexes = new Dictionary<Guid, int>();
+        for (var i = 0; i < measurements.Count; i++)
+        {
+            if (measurements[i].DeliveryId is { } delivery)
+            {
+                if (!indexes.TryAdd(delivery, i))
+                {
+                    duplicates[i] = -1; // the same result twice in one batch: settled below with the first's id
+                }
+            }
+        }
+        if (indexes.Count == 0)
+        {
+            return;
+        }
+        var claimed = new HashSet<Guid>();
+        await using (var claim = new NpgsqlCommand("""
+            INSERT INTO agent_deliveries (delivery_id, vantage, measurement_id)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[]) ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id
+            """, connection))
+        {
+            claim.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. indexes.Keys] });
+            claim.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. indexes.Values.Select(i => measurements[i].Vantage)] });
+            claim.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. indexes.Values.Select(i => ids[i])] });
+            await using var reader = await claim.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                claimed.Add(reader.GetGuid(0));
+            }
+        }
+        var earlier = indexes.Keys.Where(d => !claimed.Contains(d)).ToArray();
+        if (earlier.Length > 0)
+        {
+            await using var lookup = new NpgsqlCommand("SELECT delivery_id, measurement_id FROM agent_deliveries WHERE delivery_id = ANY($1)", connection);
+            lookup.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = earlier });
+            await using var reader = await lookup.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                duplicates[indexes[reader.GetGuid(0)]] = reader.GetInt64(1);
+            }
+        }
+        foreach (var index in duplicates.Where(d => d.Value == -1).Select(d => d.Key).ToList())
+        {
+            var first = indexes[measurements[index].DeliveryId!.Value];
+            duplicates[index] = duplicates.TryGetValue(first, out var stored) ? stored : ids[first];
+        }
+    }
 
     private static Task WriteRefOrNullAsync<T>(NpgsqlBinaryImporter copy, T? value, NpgsqlDbType type, CancellationToken cancellationToken)
         where T : class =>
@@ -270,6 +351,14 @@ public sealed partial class MeasurementWriter : BackgroundService
     {
         public TaskCompletionSource<long> Id { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
+}
+
+/// <summary>A remote agent's result that was stored before, under <see cref="MeasurementId"/>: not stored again.</summary>
+public sealed class DuplicateDeliveryException(Guid deliveryId, long measurementId)
+    : Exception($"delivery {deliveryId} was stored before as measurement {measurementId}")
+{
+    public Guid DeliveryId { get; } = deliveryId;
+    public long MeasurementId { get; } = measurementId;
 }
 
 /// <summary>A measurement could not be stored; the message says why.</summary>

@@ -5,12 +5,24 @@ using Npgsql;
 namespace CyberWatch.Storage;
 
 /// <summary>
+/// Where a probe pipeline reads its live settings: the <c>settings</c> table on a silo (<see cref="SettingsMonitor"/>),
+/// what the cluster last sent on a remote agent.
+/// </summary>
+public interface INodeSettingsSource
+{
+    NodeSettings Current { get; }
+
+    /// <summary>Raised after a change of anything.</summary>
+    event Action<NodeSettings>? Changed;
+}
+
+/// <summary>
 /// Keeps the silo's view of the <c>settings</c> table current (polled every few seconds), so a change
 /// made through the API or psql takes effect without a restart. PostgreSQL being down keeps the last
 /// values in force.
 /// </summary>
 public sealed partial class SettingsMonitor(NpgsqlDataSource dataSource, ILogger<SettingsMonitor> logger, TimeProvider clock)
-    : BackgroundService
+    : BackgroundService, INodeSettingsSource
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
     private readonly TaskCompletionSource firstRead = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -42,3 +42,16 @@ public sealed class VantagePlacementDirector(ISiloMetadataCache metadata) : IPla
         metadata.GetSiloMetadata(silo).Metadata.TryGetValue(VantagePlacement.MetadataKey, out var served)
         && string.Equals(served, vantage, StringComparison.Ordinal);
 }
+
+/// <summary>
+/// Whether an active silo serves a vantage point, read from the silo metadata <see cref="VantagePlacementDirector"/>
+/// places by: a nudge for a vantage no silo serves (a remote agent's, whose link polls its pairs, or a vantage that is
+/// down) is not sent to a grain that cannot be placed.
+/// </summary>
+public sealed class VantageSilos(IClusterMembershipService membership, ISiloMetadataCache metadata)
+{
+    public bool AnyServes(string vantage) => membership.CurrentSnapshot.Members.Values.Any(member =>
+        member.Status == SiloStatus.Active
+        && metadata.GetSiloMetadata(member.SiloAddress).Metadata.TryGetValue(VantagePlacement.MetadataKey, out var served)
+        && string.Equals(served, vantage, StringComparison.Ordinal));
+}

@@ -89,41 +89,7 @@ public sealed partial class VantageRegistry(
             ? (int)Math.Round((figures.ProbesFinished - p.Finished) * 60 / (now - p.At).TotalSeconds)
             : 0;
         previous = (now, figures.ProbesFinished);
-        await using (var batch = dataSource.CreateBatch())
-        {
-            var vantage = new NpgsqlBatchCommand("""
-                INSERT INTO vantages (name, source_addresses, origin_asn, prefix, first_seen, last_seen)
-                VALUES ($1, $2, $3, $4::cidr, $5, $5)
-                ON CONFLICT (name) DO UPDATE SET source_addresses = excluded.source_addresses, origin_asn = excluded.origin_asn,
-                    prefix = excluded.prefix, last_seen = excluded.last_seen
-                """);
-            vantage.Parameters.Add(new NpgsqlParameter<string>{ TypedValue = Vantage });
-            vantage.Parameters.Add(new NpgsqlParameter<IPAddress[]> { TypedValue = addresses, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Inet });
-            vantage.Parameters.Add(new NpgsqlParameter { Value = (object?)origin?.Asn ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
-            vantage.Parameters.Add(new NpgsqlParameter { Value = (object?)origin?.Prefix ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-            vantage.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = now.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-            batch.BatchCommands.Add(vantage);
-            var row = new NpgsqlBatchCommand("""
-                INSERT INTO vantage_silos (silo, vantage, started_at, last_heartbeat, probe_engine, queued, running, rate_limit_per_minute, probes_last_minute)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                ON CONFLICT (silo) DO UPDATE SET vantage = excluded.vantage, last_heartbeat = excluded.last_heartbeat,
-                    probe_engine = excluded.probe_engine, queued = excluded.queued, running = excluded.running,
-                    rate_limit_per_minute = excluded.rate_limit_per_minute, probes_last_minute = excluded.probes_last_minute
-                """);
-            row.Parameters.Add(new NpgsqlParameter<string> { TypedValue = SiloId });
-            row.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Vantage });
-            row.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = startedAt.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-            row.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = now.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-            row.Parameters.Add(new NpgsqlParameter<string> { TypedValue = figures.ProbeEngine });
-            row.Parameters.Add(new NpgsqlParameter<int> { TypedValue = figures.Queued });
-            row.Parameters.Add(new NpgsqlParameter<int> { TypedValue = figures.Running });
-            row.Parameters.Add(new NpgsqlParameter<int> { TypedValue = figures.RateLimitPerMinute });
-            row.Parameters.Add(new NpgsqlParameter<int> { TypedValue = perMinute });
-            batch.BatchCommands.Add(row);
-            // Silos that died without saying so: kept a day so the vantage shows as degraded meanwhile.
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM vantage_silos WHERE last_heartbeat < now() - interval '1 day'"));
-            await batch.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await WriteRowsAsync(dataSource, Vantage, addresses, origin, SiloId, startedAt, now, figures, perMinute, cancellationToken);
         if (!announced)
         {
             foreach (var arrival in arrivals)
@@ -133,6 +99,48 @@ public sealed partial class VantageRegistry(
             announced = true;
             LogServing(Vantage, SiloId, string.Join(", ", addresses.Select(a => a.ToString())), origin?.Asn);
         }
+    }
+
+    /// <summary>
+    /// The vantage's row and the row of one of its probers (a silo, or a remote agent named <c>agent/NAME</c>): what
+    /// <c>GET /vantages</c> shows and what up/down is judged on.
+    /// </summary>
+    public static async Task WriteRowsAsync(NpgsqlDataSource dataSource, string vantageName, IPAddress[] addresses, (long Asn, string Prefix)? origin,
+        string prober, DateTimeOffset startedAt, DateTimeOffset now, VantageLoadFigures figures, int perMinute, CancellationToken cancellationToken)
+    {
+        await using var batch = dataSource.CreateBatch();
+        var vantage = new NpgsqlBatchCommand("""
+            INSERT INTO vantages (name, source_addresses, origin_asn, prefix, first_seen, last_seen)
+            VALUES ($1, $2, $3, $4::cidr, $5, $5)
+            ON CONFLICT (name) DO UPDATE SET source_addresses = excluded.source_addresses, origin_asn = excluded.origin_asn,
+                prefix = excluded.prefix, last_seen = excluded.last_seen
+            """);
+        vantage.Parameters.Add(new NpgsqlParameter<string>{ TypedValue = vantageName });
+        vantage.Parameters.Add(new NpgsqlParameter<IPAddress[]> { TypedValue = addresses, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Inet });
+        vantage.Parameters.Add(new NpgsqlParameter { Value = (object?)origin?.Asn ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        vantage.Parameters.Add(new NpgsqlParameter { Value = (object?)origin?.Prefix ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        vantage.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = now.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        batch.BatchCommands.Add(vantage);
+        var row = new NpgsqlBatchCommand("""
+            INSERT INTO vantage_silos (silo, vantage, started_at, last_heartbeat, probe_engine, queued, running, rate_limit_per_minute, probes_last_minute)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (silo) DO UPDATE SET vantage = excluded.vantage, started_at = excluded.started_at, last_heartbeat = excluded.last_heartbeat,
+                probe_engine = excluded.probe_engine, queued = excluded.queued, running = excluded.running,
+                rate_limit_per_minute = excluded.rate_limit_per_minute, probes_last_minute = excluded.probes_last_minute
+            """);
+        row.Parameters.Add(new NpgsqlParameter<string> { TypedValue = prober });
+        row.Parameters.Add(new NpgsqlParameter<string> { TypedValue = vantageName });
+        row.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = startedAt.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        row.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = now.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        row.Parameters.Add(new NpgsqlParameter<string> { TypedValue = figures.ProbeEngine });
+        row.Parameters.Add(new NpgsqlParameter<int> { TypedValue = figures.Queued });
+        row.Parameters.Add(new NpgsqlParameter<int> { TypedValue = figures.Running });
+        row.Parameters.Add(new NpgsqlParameter<int> { TypedValue = figures.RateLimitPerMinute });
+        row.Parameters.Add(new NpgsqlParameter<int> { TypedValue = perMinute });
+        batch.BatchCommands.Add(row);
+        // Silos that died without saying so: kept a day so the vantage shows as degraded meanwhile.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM vantage_silos WHERE last_heartbeat < now() - interval '1 day'"));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -168,11 +176,14 @@ public sealed partial class VantageRegistry(
         }
     }
 
-    private (long Asn, string Prefix)? OriginOf(IEnumerable<IPAddress> addresses)
+    private (long Asn, string Prefix)? OriginOf(IEnumerable<IPAddress> addresses) => OriginOf(prefixes.Table, addresses);
+
+    /// <summary>The origin ASN and prefix of the first of <paramref name="addresses"/> the prefix table knows.</summary>
+    public static (long Asn, string Prefix)? OriginOf(PrefixTable table, IEnumerable<IPAddress> addresses)
     {
         foreach (var address in addresses)
         {
-            var match = prefixes.Table.Lookup(address);
+            var match = table.Lookup(address);
             if (match.Found)
             {
                 return (match.OriginAsn, match.Prefix.ToString());

@@ -14,6 +14,7 @@ public static class VantageServiceCollectionExtensions
                 $"CYBERWATCH_VANTAGE '{options.Vantage}' is not a vantage point name: letters, digits, '.', '-' and '_', at most 63, starting with a letter or digit");
         }
         services.AddSingleton<VantageDirectory>();
+        services.AddSingleton<VantageSilos>();
         services.AddSingleton<VantageRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<VantageRegistry>());
         return services;

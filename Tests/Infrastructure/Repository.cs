@@ -12,6 +12,7 @@ public static class Repository
         AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
 
     public static string SiloDll => Path.Combine(Root, "Silo", "bin", Configuration, "net10.0", "CyberWatch.Silo.dll");
+    public static string AgentDll => Path.Combine(Root, "Agent", "bin", Configuration, "net10.0", "CyberWatch.Agent.dll");
     public static string ApiDll => Path.Combine(Root, "WebApi", "bin", Configuration, "net10.0", "CyberWatch.WebApi.dll");
 
     /// <summary>The shared real-data folder (../shared/data beside the checkout), or null when absent.</summary>

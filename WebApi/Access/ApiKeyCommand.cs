@@ -6,7 +6,7 @@ using Npgsql;
 namespace CyberWatch.WebApi.Access;
 
 /// <summary>
-/// <c>apikey create --role read|probe|admin [--name NAME]</c> (the new key alone on the last line), <c>apikey list</c>,
+/// <c>apikey create --role read|probe|admin|agent [--vantage NAME] [--name NAME]</c> (the new key alone on the last line), <c>apikey list</c>,
 /// <c>apikey revoke ID</c>. The database comes from CYBERWATCH_PG_DSN / appsettings.json, as for the API; the schema is
 /// migrated first, so a key can be made before any silo has run.
 /// </summary>
@@ -15,7 +15,7 @@ public static class ApiKeyCommand
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         var verb = args.FirstOrDefault();
-        string? role = null, name = null;
+        string? role = null, name = null, vantage = null;
         var positional = new List<string>();
         for (var i = 1; i < args.Length; i++)
         {
@@ -26,6 +26,9 @@ public static class ApiKeyCommand
                     break;
                 case "--name" when i + 1 < args.Length:
                     name = args[++i];
+                    break;
+                case "--vantage" when i + 1 < args.Length:
+                    vantage = args[++i];
                     break;
                 default:
                     positional.Add(args[i]);
@@ -45,17 +48,31 @@ public static class ApiKeyCommand
             case "create" when positional.Count == 0:
                 if (!ApiRoles.TryParse(role, out var parsed) || parsed == ApiRole.None)
                 {
-                    await Console.Error.WriteLineAsync("cyberwatch apikey: give --role read, probe or admin");
+                    await Console.Error.WriteLineAsync("cyberwatch apikey: give --role read, probe, admin or agent");
                     return 2;
                 }
-                var (info, key) = await keys.CreateAsync(parsed, name ?? "", cancellationToken);
-                Console.WriteLine($"created {info.Role.ToWire()} key {info.Id}{(info.Name.Length > 0 ? $" ({info.Name})" : "")}; it is shown only now, send it as 'Authorization: Bearer KEY':");
+                if (parsed == ApiRole.Agent && (vantage is null || !CyberWatch.Vantages.VantageNames.IsValid(vantage)))
+                {
+                    await Console.Error.WriteLineAsync(vantage is null
+                        ? "cyberwatch apikey: an agent key is bound to one vantage point: give --vantage NAME"
+                        : $"cyberwatch apikey: '{vantage}' is not a vantage name (letters, digits, '.', '-', '_', at most 63, starting with a letter or digit)");
+                    return 2;
+                }
+                if (parsed != ApiRole.Agent && vantage is not null)
+                {
+                    await Console.Error.WriteLineAsync("cyberwatch apikey: --vantage is for --role agent only");
+                    return 2;
+                }
+                var (info, key) = await keys.CreateAsync(parsed, name ?? "", cancellationToken, vantage);
+                Console.WriteLine(parsed == ApiRole.Agent
+                    ? $"created agent key {info.Id} for vantage point {vantage}{(info.Name.Length > 0 ? $" ({info.Name})" : "")}; it is shown only now, give it to the agent (CYBERWATCH_AGENT_KEY):"
+                    : $"created {info.Role.ToWire()} key {info.Id}{(info.Name.Length > 0 ? $" ({info.Name})" : "")}; it is shown only now, send it as 'Authorization: Bearer KEY':");
                 Console.WriteLine(key);
                 return 0;
             case "list" when positional.Count == 0:
                 foreach (var k in await keys.ListAsync(cancellationToken))
                 {
-                    Console.WriteLine($"{k.Id}\t{k.Role.ToWire()}\t{k.CreatedAt:yyyy-MM-ddTHH:mm:ssZ}\t{(k.RevokedAt is null ? "active" : "revoked")}\t{k.Name}");
+                    Console.WriteLine($"{k.Id}\t{k.Role.ToWire()}{(k.Vantage is null ? "" : $"@{k.Vantage}")}\t{k.CreatedAt:yyyy-MM-ddTHH:mm:ssZ}\t{(k.RevokedAt is null ? "active" : "revoked")}\t{k.Name}");
                 }
                 return 0;
             case "revoke" when positional.Count == 1:
@@ -76,6 +93,7 @@ public static class ApiKeyCommand
     private static void Usage(TextWriter writer)
     {
         writer.WriteLine("usage: cyberwatch apikey create --role read|probe|admin [--name NAME]");
+        writer.WriteLine("       cyberwatch apikey create --role agent --vantage NAME [--name NAME]");
         writer.WriteLine("       cyberwatch apikey list");
         writer.WriteLine("       cyberwatch apikey revoke ID");
     }

@@ -3,6 +3,12 @@ namespace CyberWatch.WebApi.Access;
 /// <summary>What a caller may do; each role includes the ones below it.</summary>
 public enum ApiRole
 {
+    /// <summary>
+    /// A remote probe (issue 14): below every rung, so an agent key reads, probes and changes nothing through the
+    /// API; it only opens <c>/agents/connect</c> for the one vantage point it is bound to.
+    /// </summary>
+    Agent = -1,
+
     None = 0,
 
     /// <summary>Read measurements, targets, the AS graph.</summary>
@@ -28,6 +34,7 @@ public static class ApiRoles
             "read" => (role = ApiRole.Read) == ApiRole.Read,
             "probe" => (role = ApiRole.Probe) == ApiRole.Probe,
             "admin" => (role = ApiRole.Admin) == ApiRole.Admin,
+            "agent" => (role = ApiRole.Agent) == ApiRole.Agent,
             _ => false,
         };
     }

@@ -142,6 +142,7 @@ public static class ProbingApi
                 detail: $"{probes.Limit} on-demand probes are running on this node, the most it runs at once; this asks for {from.Count}; try again in a few seconds",
                 statusCode: StatusCodes.Status503ServiceUnavailable, title: "Too many probes in flight");
         }
+        var agents = http.RequestServices.GetRequiredService<CyberWatch.WebApi.Agents.AgentSessions>();
         var target = cluster.GetGrain<ITargetGrain>(probe.Target);
         var results = await Task.WhenAll(from.Select(async vantage =>
         {
@@ -153,16 +154,20 @@ public static class ProbingApi
                     return new VantageProbeResult(vantage, StatusCodes.Status429TooManyRequests,
                         $"probed from {vantage} moments ago; try again in {Math.Ceiling(permission.RetryAfter.TotalSeconds)} s", null, null);
                 }
-                var summary = await cluster.GetGrain<IVantageProbeGrain>(vantage).Run(probe).WaitAsync(VantageTimeout);
-                var measurement = await queries.GetAsync(summary.MeasurementId, CancellationToken.None);
+                // A remote agent of that vantage connected here probes it; else a silo of the vantage does.
+                using var timeout = new CancellationTokenSource(VantageTimeout);
+                var measurementId = agents.TryRun(vantage, probe, timeout.Token) is { } onAgent
+                    ? await onAgent.WaitAsync(VantageTimeout)
+                    : (await cluster.GetGrain<IVantageProbeGrain>(vantage).Run(probe).WaitAsync(VantageTimeout)).MeasurementId;
+                var measurement = await queries.GetAsync(measurementId, CancellationToken.None);
                 return new VantageProbeResult(vantage, StatusCodes.Status200OK, null, measurement,
-                    await queries.HopsAsync(summary.MeasurementId, CancellationToken.None) ?? []);
+                    await queries.HopsAsync(measurementId, CancellationToken.None) ?? []);
             }
             catch (VantageUnavailableException e)
             {
                 return new VantageProbeResult(vantage, StatusCodes.Status503ServiceUnavailable, e.Message, null, null);
             }
-            catch (Exception e) when (e is TimeoutException or OrleansMessageRejectionException or SiloUnavailableException)
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException or OrleansMessageRejectionException or SiloUnavailableException)
             {
                 return new VantageProbeResult(vantage, StatusCodes.Status504GatewayTimeout, $"no answer from {vantage}: {e.Message}", null, null);
             }

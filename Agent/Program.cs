@@ -1,0 +1,3 @@
+using CyberWatch.Agent;
+
+return await AgentCommandLine.RunAsync(args);
