@@ -33,12 +33,15 @@ public sealed partial class ProbeRunner
     private readonly Counter<long> completed;
     private readonly Counter<long> failed;
     private readonly Histogram<double> duration;
+    private readonly CyberWatch.Observability.PipelineStages stages;
 
     public ProbeRunner(ProbeScheduler scheduler, ScamperEngine scamper, TracerouteFallback traceroute, MeasurementWriter writer,
         ProbeResultMapper mapper, CyberWatch.Enrichment.HopEnricher enricher, CyberWatch.Topology.AsPathExtractor extractor,
         CyberWatch.Topology.TopologyRecorder topology, IGrainFactory grains, RemeasurementSchedule schedule, TargetPolicy policy,
-        SettingsMonitor settings, TimeProvider clock, ILogger<ProbeRunner> logger, IMeterFactory meters)
+        SettingsMonitor settings, TimeProvider clock, ILogger<ProbeRunner> logger, IMeterFactory meters,
+        CyberWatch.Observability.PipelineStages stages)
     {
+        this.stages = stages;
         this.scheduler = scheduler;
         this.scamper = scamper;
         this.traceroute = traceroute;
@@ -94,8 +97,15 @@ public sealed partial class ProbeRunner
             throw new ArgumentException($"not probed: {verdict.Reason}");
         }
         var target = IPAddress.Parse(verdict.Address!);
-        var row = enricher.Enrich(
-            await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, request.Tool, ct), cancellationToken));
+        var at = Stopwatch.GetTimestamp();
+        var probed = await scheduler.ScheduleAsync(target, priority, ct =>
+        {
+            at = stages.Record("queue", at);
+            return ProbeAsync(target, request.Method, request.Tool, ct);
+        }, cancellationToken);
+        at = stages.Record("probe", at);
+        var row = enricher.Enrich(probed);
+        at = stages.Record("enrich", at);
         var tags = new TagList { { "method", request.Method.ToWire() }, { "vantage", row.Vantage } };
         (row.Success ? completed : failed).Add(1, tags);
         Interlocked.Increment(ref finished);
@@ -112,6 +122,7 @@ public sealed partial class ProbeRunner
             }
             throw;
         }
+        at = stages.Record("store", at);
         if (row.Success && row.Hops.Count > 0)
         {
             topology.Submit(id, row);
@@ -119,8 +130,11 @@ public sealed partial class ProbeRunner
         var asPath = extractor.Extract(row.Hops.Select(CyberWatch.Topology.PathHop.From)).Path.OfType<long>().ToList();
         var summary = new MeasurementSummary(id, request.Target, row.Method, row.Success, row.StartedAt, row.HopCount ?? 0,
             row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row), asPath, row.Vantage);
+        at = stages.Record("path", at);
         await CompleteAsync(target, row.Vantage, id, row.StartedAt);
+        at = stages.Record("schedule", at);
         await grains.GetGrain<ITargetGrain>(request.Target).OnMeasured(summary);
+        stages.Record("target", at);
         var seconds = row.CompletedAt is { } completedAt ? Math.Round((completedAt - row.StartedAt).TotalSeconds, 3) : (double?)null;
         LogMeasured(request.Target, request.Method.ToWire(), id, row.Success ? "success" : "failed", seconds, row.HopCount ?? 0);
         return summary;

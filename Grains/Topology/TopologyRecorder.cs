@@ -33,14 +33,17 @@ public sealed partial class TopologyRecorder : BackgroundService
     private readonly AsGraphIndex index;
     private readonly TopologyFeed feed;
     private readonly ILogger<TopologyRecorder> logger;
-    private readonly Channel<TopologyMeasurement> queue;
+    private readonly Channel<(TopologyMeasurement Measurement, long QueuedAt)> queue;
+    private readonly CyberWatch.Observability.PipelineStages stages;
+    private long pending;
     private readonly Counter<long> recorded;
     private readonly Counter<long> dropped;
     private readonly Counter<long> failed;
 
     public TopologyRecorder(IGrainFactory grains, AsPathExtractor extractor, AsGraphIndex index, TopologyFeed feed,
-        ILogger<TopologyRecorder> logger, IMeterFactory meters)
+        ILogger<TopologyRecorder> logger, IMeterFactory meters, CyberWatch.Observability.PipelineStages stages)
     {
+        this.stages = stages;
         this.grains = grains;
         this.extractor = extractor;
         this.index = index;
@@ -50,15 +53,29 @@ public sealed partial class TopologyRecorder : BackgroundService
         recorded = meter.CreateCounter<long>("cyberwatch.topology.measurements_recorded", description: "measurements whose AS path was recorded");
         dropped = meter.CreateCounter<long>("cyberwatch.topology.measurements_dropped", description: "measurements dropped because the topology queue was full");
         failed = meter.CreateCounter<long>("cyberwatch.topology.measurements_failed", description: "measurements whose recording failed (grain call errors)");
-        queue = Channel.CreateBounded<TopologyMeasurement>(
+        meter.CreateObservableGauge("cyberwatch.topology.pending", () => Interlocked.Read(ref pending),
+            description: "stored measurements queued for or being recorded into the topology");
+        queue = Channel.CreateBounded<(TopologyMeasurement, long)>(
             new BoundedChannelOptions(QueueCapacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
-            _ => dropped.Add(1));
+            _ =>
+            {
+                Interlocked.Decrement(ref pending);
+                dropped.Add(1);
+            });
     }
 
     /// <summary>Queues a stored measurement for recording; when the queue is full the oldest waiting one is dropped (counted).</summary>
     public void Submit(long measurementId, MeasurementRow row) => Submit(TopologyMeasurement.From(measurementId, row));
 
-    public void Submit(TopologyMeasurement measurement) => queue.Writer.TryWrite(measurement);
+    public void Submit(TopologyMeasurement measurement)
+    {
+        Interlocked.Increment(ref pending);
+        if (!queue.Writer.TryWrite((measurement, System.Diagnostics.Stopwatch.GetTimestamp())))
+        {
+            // Only once the recorder stopped: nothing will take it.
+            Interlocked.Decrement(ref pending);
+        }
+    }
 
     public Task<AsPathExtraction> RecordAsync(long measurementId, MeasurementRow row, CancellationToken cancellationToken) =>
         RecordAsync(TopologyMeasurement.From(measurementId, row), cancellationToken);
@@ -103,16 +120,22 @@ public sealed partial class TopologyRecorder : BackgroundService
     {
         try
         {
-            await foreach (var measurement in queue.Reader.ReadAllAsync(stoppingToken))
+            await foreach (var (measurement, queuedAt) in queue.Reader.ReadAllAsync(stoppingToken))
             {
+                var at = stages.Record("topology_wait", queuedAt);
                 try
                 {
                     await RecordAsync(measurement, stoppingToken);
+                    stages.Record("topology", at);
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
                     failed.Add(1);
                     LogRecordFailed(measurement.MeasurementId, measurement.Target, e.Message);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref pending);
                 }
             }
         }
