@@ -44,6 +44,9 @@ public interface IAsnGrain : IGrainWithIntegerKey
     /// <summary>Counts one measurement through the AS; a measurement already counted is ignored.</summary>
     Task<AsnObservationResult> Observe(AsnObservation observation);
 
+    /// <summary>Counts several measurements with one state write; for each, whether it was counted now (false: counted before).</summary>
+    Task<bool[]> ObserveAll(IReadOnlyList<AsnObservation> observations);
+
     /// <summary>What is known of the AS (<see cref="AsnInfo.Seen"/> false when nothing).</summary>
     Task<AsnInfo> GetInfo();
 
