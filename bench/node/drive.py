@@ -124,9 +124,17 @@ def run(args):
     already = int(db.query("SELECT count(*) FROM target_vantages WHERE last_measurement_id IS NOT NULL")[0])
     body = open(args.enqueue, "rb").read()
     scamper = scamper_pid(args.silo_pid)
+    def cpu():
+        return {"silo": cpu_seconds(args.silo_pid), "scamper": cpu_seconds(scamper), "api": cpu_seconds(args.api_pid),
+                "postgres": tree_cpu(args.pg_pid)}
+    # What the idle node burns (timers, schedule ticks, health and metrics polls), so the CPU per trace can say
+    # how much of it is the traces' own.
+    idle_started, idle_before = time.time(), cpu()
+    time.sleep(args.idle)
+    idle_after, idle_seconds = cpu(), time.time() - idle_started
+    idle_rate = {k: (idle_after[k] - idle_before[k]) / idle_seconds for k in idle_before}
     before = metrics()
-    cpu_before = {"silo": cpu_seconds(args.silo_pid), "scamper": cpu_seconds(scamper), "api": cpu_seconds(args.api_pid),
-                  "postgres": tree_cpu(args.pg_pid)}
+    cpu_before = cpu()
     enqueued_at = time.time()
     status, answer = post("/targets/enqueue", body)
     acknowledged_at = time.time()
@@ -151,8 +159,7 @@ def run(args):
     if done_at is None:
         raise RuntimeError(f"not every target was measured and recorded within {args.timeout} s")
     after = metrics()
-    cpu_after = {"silo": cpu_seconds(args.silo_pid), "scamper": cpu_seconds(scamper), "api": cpu_seconds(args.api_pid),
-                 "postgres": tree_cpu(args.pg_pid)}
+    cpu_after = cpu()
     first, last, succeeded, hops = db.query(
         f"""SELECT extract(epoch FROM min(started_at)), extract(epoch FROM max(completed_at)),
                    count(*) FILTER (WHERE success), (SELECT count(*) FROM hops h JOIN measurements m2 ON m2.id = h.measurement_id
@@ -172,7 +179,7 @@ def run(args):
         "all_measured_at": measured_at, "done_at": done_at,
         "enqueue_to_first_probe_s": float(first) - enqueued_at, "enqueue_request_s": acknowledged_at - enqueued_at,
         "window_s": done_at - float(first), "probe_window_s": float(last) - float(first),
-        "cpu_s": {k: cpu_after[k] - cpu_before[k] for k in cpu_before}, "stages": stages,
+        "cpu_s": {k: cpu_after[k] - cpu_before[k] for k in cpu_before}, "idle_cpu_per_s": idle_rate, "stages": stages,
     }
     result["traces_per_s"] = args.count / result["window_s"]
     json.dump(result, open(args.out, "w"), indent=2)
@@ -191,6 +198,7 @@ def main():
     parser.add_argument("--api-pid", type=int)
     parser.add_argument("--pg-pid", type=int)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--idle", type=float, default=5, help="seconds of idle node measured before the enqueue")
     parser.add_argument("--out")
     args = parser.parse_args()
     return warm(args) if args.mode == "warm" else run(args)
