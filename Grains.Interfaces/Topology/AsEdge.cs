@@ -93,6 +93,9 @@ public interface IAsEdgeGrain : IGrainWithStringKey
     /// <summary>Counts one crossing of the edge; a measurement already counted is ignored. Returns the updated statistics.</summary>
     Task<AsEdgeStats> Observe(AsEdgeObservation observation);
 
+    /// <summary>Counts the crossings of several measurements with one state write; those already counted are ignored.</summary>
+    Task<AsEdgeStats> ObserveAll(IReadOnlyList<AsEdgeObservation> observations);
+
     /// <summary>The edge's statistics, or null when it was never observed.</summary>
     Task<AsEdgeStats?> GetStats();
 }

@@ -32,6 +32,12 @@ public sealed record AsnInfo(
     public bool Seen => FirstSeen is not null;
 }
 
+/// <summary>Outcome of <see cref="IAsnGrain.ObserveAll"/>: for each observation, whether it was counted now; the AS after them.</summary>
+[GenerateSerializer, Immutable]
+public sealed record AsnObservationsResult(
+    [property: Id(0)] bool[] Counted,
+    [property: Id(1)] AsnInfo Asn);
+
 /// <summary>Outcome of <see cref="IAsnGrain.Observe"/>: whether the measurement was counted now (false: counted before).</summary>
 [GenerateSerializer, Immutable]
 public sealed record AsnObservationResult(
@@ -43,6 +49,9 @@ public interface IAsnGrain : IGrainWithIntegerKey
 {
     /// <summary>Counts one measurement through the AS; a measurement already counted is ignored.</summary>
     Task<AsnObservationResult> Observe(AsnObservation observation);
+
+    /// <summary>Counts several measurements with one state write; for each, whether it was counted now (false: counted before).</summary>
+    Task<AsnObservationsResult> ObserveAll(IReadOnlyList<AsnObservation> observations);
 
     /// <summary>What is known of the AS (<see cref="AsnInfo.Seen"/> false when nothing).</summary>
     Task<AsnInfo> GetInfo();

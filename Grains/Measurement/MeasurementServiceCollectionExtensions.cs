@@ -4,6 +4,7 @@ using CyberWatch.Enrichment;
 using CyberWatch.Measurement.Scamper;
 using CyberWatch.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace CyberWatch.Measurement;
 
@@ -47,6 +48,7 @@ public static class MeasurementServiceCollectionExtensions
         services.AddHostedSingleton<ProbeScheduler>();
         services.AddSingleton<TracerouteFallback>();
         services.AddSingleton<ProbeResultMapper>();
+        services.TryAddSingleton<CyberWatch.Observability.PipelineStages>();
         services.AddSingleton<ProbeRunner>();
         services.AddHostedSingleton<PrefixTableService>();
         services.AddSingleton(sp => new HopEnricher(sp.GetRequiredService<PrefixTableService>(), OwnAddresses(options),

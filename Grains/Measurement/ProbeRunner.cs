@@ -33,12 +33,15 @@ public sealed partial class ProbeRunner
     private readonly Counter<long> completed;
     private readonly Counter<long> failed;
     private readonly Histogram<double> duration;
+    private readonly CyberWatch.Observability.PipelineStages stages;
 
     public ProbeRunner(ProbeScheduler scheduler, ScamperEngine scamper, TracerouteFallback traceroute, MeasurementWriter writer,
         ProbeResultMapper mapper, CyberWatch.Enrichment.HopEnricher enricher, CyberWatch.Topology.AsPathExtractor extractor,
         CyberWatch.Topology.TopologyRecorder topology, IGrainFactory grains, RemeasurementSchedule schedule, TargetPolicy policy,
-        SettingsMonitor settings, TimeProvider clock, ILogger<ProbeRunner> logger, IMeterFactory meters)
+        SettingsMonitor settings, TimeProvider clock, ILogger<ProbeRunner> logger, IMeterFactory meters,
+        CyberWatch.Observability.PipelineStages stages)
     {
+        this.stages = stages;
         this.scheduler = scheduler;
         this.scamper = scamper;
         this.traceroute = traceroute;
@@ -94,7 +97,13 @@ public sealed partial class ProbeRunner
             throw new ArgumentException($"not probed: {verdict.Reason}");
         }
         var target = IPAddress.Parse(verdict.Address!);
-        var row = await scheduler.ScheduleAsync(target, priority, ct => ProbeAsync(target, request.Method, request.Tool, ct), cancellationToken);
+        var at = Stopwatch.GetTimestamp();
+        var row = await scheduler.ScheduleAsync(target, priority, ct =>
+        {
+            at = stages.Record("queue", at);
+            return ProbeAsync(target, request.Method, request.Tool, ct);
+        }, cancellationToken);
+        stages.Record("probe", at);
         Interlocked.Increment(ref finished);
         return await StoreAsync(request, row, cancellationToken);
     }
@@ -106,7 +115,9 @@ public sealed partial class ProbeRunner
     /// </summary>
     public async Task<MeasurementSummary> StoreAsync(ProbeRequest request, MeasurementRow probed, CancellationToken cancellationToken)
     {
+        var at = Stopwatch.GetTimestamp();
         var row = enricher.Enrich(probed);
+        at = stages.Record("enrich", at);
         // The measurement's AS path, computed once: stored with it, recorded into the graph, compared by the target.
         var path = row.Success && row.Hops.Count > 0
             ? extractor.Extract(row.Hops.Select(CyberWatch.Topology.PathHop.From))
@@ -130,6 +141,7 @@ public sealed partial class ProbeRunner
             }
             throw;
         }
+        at = stages.Record("store", at);
         if (MeasurementWriter.ImpliesTopology(row))
         {
             topology.Submit(CyberWatch.Topology.TopologyMeasurement.From(id, row, path));
@@ -138,6 +150,7 @@ public sealed partial class ProbeRunner
         var asPath = CyberWatch.Topology.AsPathText.Asns(path.Path);
         var summary = new MeasurementSummary(id, request.Target, row.Method, row.Success, row.StartedAt, row.HopCount ?? 0,
             row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row), asPath, row.Vantage);
+        at = stages.Record("path", at);
         try
         {
             // The target's history first: a reader that sees the pair's new last measurement then also sees its
@@ -146,7 +159,9 @@ public sealed partial class ProbeRunner
         }
         finally
         {
+            at = stages.Record("target", at);
             await CompleteAsync(row.Target, row.Vantage, id, row.StartedAt);
+            stages.Record("schedule", at);
         }
         var seconds = row.CompletedAt is { } completedAt ? Math.Round((completedAt - row.StartedAt).TotalSeconds, 3) : (double?)null;
         LogMeasured(request.Target, request.Method.ToWire(), id, row.Success ? "success" : "failed", seconds, row.HopCount ?? 0);

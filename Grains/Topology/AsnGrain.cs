@@ -26,12 +26,34 @@ public sealed class AsnGrain(
         return base.OnActivateAsync(cancellationToken);
     }
 
-    public async Task<AsnObservationResult> Observe(AsnObservation observation)
+    public async Task<AsnObservationResult> Observe(AsnObservation observation) =>
+        new((await ObserveAll([observation])).Counted[0], Info());
+
+    public async Task<AsnObservationsResult> ObserveAll(IReadOnlyList<AsnObservation> observations)
+    {
+        var counted = new bool[observations.Count];
+        for (var i = 0; i < observations.Count; i++)
+        {
+            counted[i] = Count(observations[i]);
+        }
+        if (!counted.Contains(true))
+        {
+            return new AsnObservationsResult(counted, Info());
+        }
+        // One write for the lot: the vantage's own AS is in every path.
+        await state.WriteStateAsync();
+        var info = Info();
+        feed.AsnChanged(info);
+        RequestMetadataWhenDue();
+        return new AsnObservationsResult(counted, info);
+    }
+
+    private bool Count(AsnObservation observation)
     {
         var s = state.State;
         if (!RecentMeasurements.Add(s.RecentMeasurements, observation.MeasurementId))
         {
-            return new AsnObservationResult(false, Info());
+            return false;
         }
         s.MeasurementCount++;
         if (observation.FirstHopRttMs is { } rtt && double.IsFinite(rtt) && rtt >= 0)
@@ -45,11 +67,7 @@ public sealed class AsnGrain(
         s.OutNeighbors.UnionWith(observation.OutNeighbors.Where(n => n != asn));
         s.OrgName = observation.OrgName ?? s.OrgName;
         s.Country = observation.Country ?? s.Country;
-        await state.WriteStateAsync();
-        var info = Info();
-        feed.AsnChanged(info);
-        RequestMetadataWhenDue();
-        return new AsnObservationResult(true, info);
+        return true;
     }
 
     public Task<AsnInfo> GetInfo() => Task.FromResult(Info());

@@ -1,6 +1,7 @@
 using CyberWatch.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace CyberWatch.Topology;
@@ -37,6 +38,7 @@ public static class TopologyServiceCollectionExtensions
         services.AddHostedSingleton<TopologyTables>();
         services.AddHostedSingleton<AsGraphSync>();
         services.AddSingleton<TopologyFeed>();
+        services.TryAddSingleton<CyberWatch.Observability.PipelineStages>();
         services.AddHostedSingleton<TopologyRecorder>();
         services.AddOptions<TopologyCatchUpOptions>().BindConfiguration(TopologyCatchUpOptions.Section).ValidateOnStart();
         services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<TopologyCatchUpOptions>, TopologyCatchUpOptionsValidation>();

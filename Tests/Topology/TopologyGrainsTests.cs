@@ -174,6 +174,33 @@ public sealed class TopologyGrainsTests
     }
 
     [Fact]
+    public async Task Measurements_recorded_together_are_each_counted_once()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        await using var cluster = BuildCluster(db, "svc-" + Guid.NewGuid().ToString("n")[..8]);
+        await cluster.DeployAsync();
+        var recorder = cluster.Silos[0].ServiceProvider.GetRequiredService<TopologyRecorder>();
+        TopologyMeasurement Silent(long id) => new(id, "198.51.100.9", "vp1", T0, Extractor.Extract([new PathHop(1, null), new PathHop(2, null)]));
+
+        // One batch: two measurements, one of them twice, and one with no AS at all.
+        var paths = await recorder.RecordAsync([Measurement(1, T0), Silent(9), Measurement(2, T0.AddMinutes(1), scale: 2), Measurement(1, T0)],
+            CancellationToken.None);
+        Assert.Equal(["64500 64510 64520 * 64530", "", "64500 64510 64520 * 64530", "64500 64510 64520 * 64530"],
+            paths.Select(p => p.IsEmpty || p.Elements.All(e => e.IsGap) ? "" : p.Text));
+        var edge = await cluster.Client.GetGrain<IAsEdgeGrain>("64500->64510").GetStats();
+        Assert.Equal((2L, 5.0, 10.0), (edge!.ObservedCount, edge.MinRttMs!.Value, edge.MaxRttMs!.Value));
+        Assert.Equal((T0, T0.AddMinutes(1)), (edge.FirstSeen, edge.LastSeen));
+        Assert.Equal(2, (await cluster.Client.GetGrain<IAsnGrain>(64530).GetInfo()).MeasurementCount);
+
+        // The same measurements again, in another batch: nothing more is counted, no path observed twice.
+        await recorder.RecordAsync([Measurement(2, T0.AddMinutes(1), scale: 2), Measurement(1, T0)], CancellationToken.None);
+        Assert.Equal(2, (await cluster.Client.GetGrain<IAsEdgeGrain>("64510->64520").GetStats())!.ObservedCount);
+        Assert.Equal(2, (await cluster.Client.GetGrain<IAsnGrain>(64500).GetInfo()).MeasurementCount);
+        await WaitUntilAsync(async () => await db.ScalarAsync<long>("SELECT coalesce(sum(observed_count), 0)::bigint FROM as_paths") == 2
+            && await db.ScalarAsync<long>("SELECT coalesce(sum(observed_count), 0)::bigint FROM as_edges") == 4);
+    }
+
+    [Fact]
     public async Task Edge_grain_refuses_an_observation_of_another_edge()
     {
         await using var db = await TestDatabase.CreateAsync();
