@@ -32,8 +32,11 @@ public sealed partial class AgentSession(
     /// <summary>An agent silent this long (no heartbeat, no result) is gone, whatever TCP says.</summary>
     public static readonly TimeSpan SilentFor = TimeSpan.FromSeconds(45);
 
-    /// <summary>Results stored at once per agent: enough to keep the writer's batches full, few enough to keep order close.</summary>
-    private const int StoresInFlight = 16;
+    /// <summary>
+    /// Results stored at once per agent: the agent's whole send window. A store waits mostly (the writer's batch, the
+    /// target grain), so fewer in flight held an agent far below a silo's rate (bench/agents).
+    /// </summary>
+    private const int StoresInFlight = 64;
 
     private const int MaxMessageBytes = 8 * 1024 * 1024;
 
