@@ -128,8 +128,16 @@ public sealed partial class ProbeRunner
         var asPath = CyberWatch.Topology.AsPathText.Asns(path.Path);
         var summary = new MeasurementSummary(id, request.Target, row.Method, row.Success, row.StartedAt, row.HopCount ?? 0,
             row.DestRttMs, row.StopReason, row.FailureReason, IpPath(row), asPath, row.Vantage);
-        await CompleteAsync(target, row.Vantage, id, row.StartedAt);
-        await grains.GetGrain<ITargetGrain>(request.Target).OnMeasured(summary);
+        try
+        {
+            // The target's history first: a reader that sees the pair's new last measurement then also sees its
+            // paths (the other order showed a measurement id with an empty AS path for a moment).
+            await grains.GetGrain<ITargetGrain>(request.Target).OnMeasured(summary);
+        }
+        finally
+        {
+            await CompleteAsync(target, row.Vantage, id, row.StartedAt);
+        }
         var seconds = row.CompletedAt is { } completedAt ? Math.Round((completedAt - row.StartedAt).TotalSeconds, 3) : (double?)null;
         LogMeasured(request.Target, request.Method.ToWire(), id, row.Success ? "success" : "failed", seconds, row.HopCount ?? 0);
         return summary;

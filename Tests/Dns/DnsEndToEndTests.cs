@@ -96,7 +96,10 @@ public sealed class DnsEndToEndTests : IAsyncLifetime
         var (exit, collectorOutput) = await collector.WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, collectorOutput);
 
-        await WaitAsync(async () => await db.ScalarAsync<long>("SELECT count(*) FROM targets WHERE 'dns' = ANY(sources)") == 2, silo, collectorOutput);
+        // Targets are accepted before the entry's DNS tables are written: wait for both.
+        await WaitAsync(async () => await db.ScalarAsync<long>("SELECT count(*) FROM targets WHERE 'dns' = ANY(sources)") == 2
+            && await db.ScalarAsync<long>("SELECT count(*) FROM dns_targets WHERE domain_key = 'web.lab.example'") == 2
+            && await db.ScalarAsync<long>("SELECT count(*) FROM dns_queries") > 0, silo, collectorOutput);
         Assert.Equal(["127.0.0.61", "127.0.0.62"], await Column("SELECT host(ip) FROM dns_targets WHERE domain_key = 'web.lab.example' ORDER BY ip"));
         Assert.Equal(3, await db.ScalarAsync<long>("SELECT query_count FROM dns_queries WHERE domain_key = 'web.lab.example'"));
         Assert.Equal(0, await db.ScalarAsync<long>("SELECT count(*) FROM dns_queries WHERE domain_key <> 'web.lab.example'"));
