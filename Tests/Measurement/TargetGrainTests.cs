@@ -1,3 +1,4 @@
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using System.Diagnostics.Metrics;
 using CyberWatch.Configuration;
 using CyberWatch.Enrichment;
@@ -42,6 +43,9 @@ public sealed class TargetGrainTests : IAsyncLifetime
             silo.Services.AddSingleton<MeasurementQueries>();
             silo.Services.AddSingleton(new TargetPolicy(SpecialAddresses.Standard, []));
             silo.Services.AddSingleton<PathChangeLog>();
+            // The grain nudges the schedule shards of the vantages a silo serves (this one serves "north").
+            silo.UseSiloMetadata(new Dictionary<string, string> { [CyberWatch.Vantages.VantagePlacement.MetadataKey] = "north" });
+            silo.Services.AddSingleton<CyberWatch.Vantages.VantageSilos>();
         });
         cluster = builder.Build();
         await cluster.DeployAsync();
