@@ -46,6 +46,7 @@ public static class ApiBuilderExtensions
         builder.Services.AddSingleton<CyberWatch.Vantages.VantageDirectory>();
         builder.Services.AddSingleton<DnsTables>();
         builder.Services.AddSingleton<MeasurementHistory>();
+        builder.Services.AddSingleton<CyberWatch.Topology.TopologyQueries>();
         builder.Services.AddSingleton<Settings.SettingsStore>();
         builder.Services.AddSingleton(new ServiceInstance(Guid.NewGuid().ToString("n"), DateTimeOffset.UtcNow));
         builder.Services.AddSingleton(TimeProvider.System);
