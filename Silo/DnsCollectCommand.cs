@@ -63,7 +63,7 @@ public static class DnsCollectCommand
         var loggers = host.Services.GetRequiredService<ILoggerFactory>();
         var http = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("pihole");
         await using var source = DnsCollector.CreateSource(config, http, clock, loggers.CreateLogger("CyberWatch.Dns.Source"));
-        var aggregator = new DomainAggregator(config, new DomainKeys(config.ParsedDomainPolicy, config.Privacy.HmacKey), new ClientKeys());
+        var aggregator = new DomainAggregator(config, new DomainKeys(config.ParsedDomainPolicy, config.Privacy.HmacKey), new ClientKeys(config.Privacy.Ipv6DevicePrefix));
         var resolver = config.DnsResolution.Enabled ? new DomainResolver(config.DnsResolution, config.ParsedAllowedPrefixes()) : null;
         var spool = new HandoffSpool(Path.Combine(config.StateDir, "spool"), config.Redis.MaxSpoolBytes);
         var collector = new DnsCollector(config, source, aggregator, resolver, spool, redis, clock, loggers.CreateLogger<DnsCollector>());

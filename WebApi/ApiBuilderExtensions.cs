@@ -113,6 +113,7 @@ public static class ApiBuilderExtensions
 
     public static WebApplication MapCyberWatchApi(this WebApplication app)
     {
+        app.UseCyberWatchFrontDoor();
         app.UseExceptionHandler();
         app.UseSerilogRequestLogging(o =>
         {

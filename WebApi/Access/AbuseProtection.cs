@@ -79,6 +79,7 @@ public static class AbuseProtection
             var headers = context.Response.Headers;
             headers.XContentTypeOptions = "nosniff";
             headers["Referrer-Policy"] = "no-referrer";
+            ApiTls.AddStrictTransportSecurity(context);
             var path = context.Request.Path;
             // The dashboard and the API reference bring their own scripts and styles; everything else is ours.
             if (!path.StartsWithSegments("/dashboard") && !path.StartsWithSegments("/docs"))

@@ -37,6 +37,24 @@ public sealed class ApiAccessOptions
     /// </summary>
     public int ExportTimeoutSeconds { get; set; } = 120;
 
+    /// <summary>
+    /// Host names (and addresses) requests may carry in their Host header, separated by ',' or ';' (CYBERWATCH_API_ALLOWED_HOSTS);
+    /// empty: the loopback names and the address the API is bound to.
+    /// </summary>
+    public string AllowedHosts { get; set; } = "";
+
+    /// <summary>
+    /// Addresses or prefixes of reverse proxies in front of the API (CYBERWATCH_API_TRUSTED_PROXIES); only their
+    /// X-Forwarded-For/-Proto are believed. Empty: forwarded headers are ignored.
+    /// </summary>
+    public string TrustedProxies { get; set; } = "";
+
+    /// <summary>PEM certificate the API serves HTTPS with (CYBERWATCH_API_TLS_CERT); unset: the node's cluster certificate, if any.</summary>
+    public string TlsCertificate { get; set; } = "";
+
+    /// <summary>Its unencrypted PEM private key (CYBERWATCH_API_TLS_KEY).</summary>
+    public string TlsKey { get; set; } = "";
+
     /// <summary>Origins allowed to call the API from a browser (comma-separated); empty: CORS off.</summary>
     public string CorsOrigins { get; set; } = "";
 
