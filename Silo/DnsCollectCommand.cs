@@ -65,7 +65,7 @@ public static class DnsCollectCommand
         var spool = new HandoffSpool(Path.Combine(config.StateDir, "spool"), config.Redis.MaxSpoolBytes);
         await DnsCollector.RestorePositionAsync(spool, loggers.CreateLogger<DnsCollector>(), cancellationToken);
         await using var source = DnsCollector.CreateSource(config, http, clock, loggers.CreateLogger("CyberWatch.Dns.Source"));
-        var aggregator = new DomainAggregator(config, new DomainKeys(config.ParsedDomainPolicy, config.Privacy.HmacKey), new ClientKeys());
+        var aggregator = new DomainAggregator(config, new DomainKeys(config.ParsedDomainPolicy, config.Privacy.HmacKey), new ClientKeys(config.Privacy.Ipv6DevicePrefix));
         var resolver = config.DnsResolution.Enabled ? new DomainResolver(config.DnsResolution, config.ParsedAllowedPrefixes()) : null;
         var collector = new DnsCollector(config, source, aggregator, resolver, spool, redis, clock, loggers.CreateLogger<DnsCollector>(),
             Environment.GetEnvironmentVariable(DnsCollector.PauseAfterSpoolVariable) is { Length: > 0 } pause ? pause : null);

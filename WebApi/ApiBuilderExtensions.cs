@@ -50,6 +50,7 @@ public static class ApiBuilderExtensions
         builder.Services.AddSingleton<DnsTables>();
         builder.Services.AddSingleton<MeasurementHistory>();
         CyberWatch.Watch.WatchServiceCollectionExtensions.AddNetworkWatchQueries(builder.Services);
+        builder.Services.AddSingleton<CyberWatch.Topology.TopologyQueries>();
         builder.Services.AddSingleton<Settings.SettingsStore>();
         builder.Services.AddSingleton(new ServiceInstance(Guid.NewGuid().ToString("n"), DateTimeOffset.UtcNow));
         builder.Services.AddSingleton(TimeProvider.System);
@@ -117,6 +118,7 @@ public static class ApiBuilderExtensions
 
     public static WebApplication MapCyberWatchApi(this WebApplication app)
     {
+        app.UseCyberWatchFrontDoor();
         app.UseExceptionHandler();
         app.UseSerilogRequestLogging(o =>
         {

@@ -103,6 +103,9 @@ public sealed class DnsCollectorConfig
         public int KAnonymity { get; set; } = 2;
         public int WindowMinutes { get; set; } = 60;
 
+        /// <summary>IPv6 clients in one prefix of this length are one device (privacy addresses rotate inside a /64).</summary>
+        public int Ipv6DevicePrefix { get; set; } = 64;
+
         /// <summary>Domains tracked in memory at most (oldest forgotten first).</summary>
         public int MaxTrackedDomains { get; set; } = 100_000;
     }
@@ -205,9 +208,18 @@ public sealed class DnsCollectorConfig
         {
             Fail("dns_resolution.timeout_ms and max_ips_per_domain must be positive");
         }
-        if (Privacy.KAnonymity < 1 || Privacy.WindowMinutes < 1 || Privacy.MaxTrackedDomains < 1)
+        if (Privacy.KAnonymity < 2)
         {
-            Fail("privacy.k_anonymity, window_minutes and max_tracked_domains must be at least 1");
+            // k = 1 would release what a single device asked: exactly what the threshold exists to hide.
+            Fail($"privacy.k_anonymity must be at least 2 (is {Privacy.KAnonymity}): one device alone must never make a domain count");
+        }
+        if (Privacy.WindowMinutes < 1 || Privacy.MaxTrackedDomains < 1)
+        {
+            Fail("privacy.window_minutes and max_tracked_domains must be at least 1");
+        }
+        if (Privacy.Ipv6DevicePrefix is < 32 or > 128)
+        {
+            Fail("privacy.ipv6_device_prefix must be between 32 and 128");
         }
         if (ParsedDomainPolicy == Dns.DomainPolicy.Hashed && (Privacy.HmacKey is null || Privacy.HmacKey.Length < 16))
         {

@@ -116,26 +116,46 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.E
         (SELECT n.hostname FROM hop_names n WHERE n.address = hops.address) AS hostname
         """;
 
-    public async Task<(IReadOnlyList<TargetRecord> Items, long Total)> TargetsAsync(string? source, int offset, int limit,
+    /// <summary>
+    /// Targets in address order after <paramref name="after"/> (keyset paging: the primary key's index finds the page,
+    /// however deep), and their total only when <paramref name="count"/> asks for it (a count reads every row).
+    /// </summary>
+    public async Task<(IReadOnlyList<TargetRecord> Items, long? Total)> TargetsAsync(string? source, IPAddress? after, int limit, bool count,
         CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var filter = source is null ? "" : "WHERE @source = ANY(sources)";
-        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"SELECT count(*) FROM targets {filter}", new { source }, cancellationToken: cancellationToken));
+        long? total = count
+            ? await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                $"SELECT count(*) FROM targets {filter}", new { source }, cancellationToken: cancellationToken))
+            : null;
+        var keyset = after is null ? filter : (filter.Length == 0 ? "WHERE" : filter + " AND") + " ip > @after";
         var items = await connection.QueryAsync<TargetRecord>(new CommandDefinition($"""
             SELECT host(t.ip) AS ip, t.sources, t.first_seen AS firstseen, t.last_seen AS lastseen, t.vantages,
                    p.last_measured_at AS lastmeasuredat, p.last_measurement_id AS lastmeasurementid, p.next_due_at AS nextdueat,
                    coalesce(p.scheduled_at, ARRAY[]::text[]) AS scheduledat
-              FROM (SELECT * FROM targets {filter} ORDER BY ip OFFSET @offset LIMIT @limit) t
+              FROM (SELECT * FROM targets {keyset} ORDER BY ip LIMIT @limit) t
               LEFT JOIN LATERAL (
                    SELECT max(last_measured_at) AS last_measured_at,
                           (array_agg(last_measurement_id ORDER BY last_measured_at DESC NULLS LAST))[1] AS last_measurement_id,
                           min(next_due_at) AS next_due_at, array_agg(vantage ORDER BY vantage) AS scheduled_at
                      FROM target_vantages WHERE ip = t.ip) p ON true
              ORDER BY t.ip
-            """, new { source, offset, limit }, cancellationToken: cancellationToken));
+            """, new { source, after, limit }, cancellationToken: cancellationToken));
         return (items.AsList(), total);
+    }
+
+    /// <summary>
+    /// Whether the address is a target (or, with <paramref name="orMeasured"/>, has any measurement, as an on-demand
+    /// probe of a non-target leaves): the API answers an unknown address 404 from here, without activating its grain.
+    /// </summary>
+    public async Task<bool> IsKnownTargetAsync(IPAddress address, bool orMeasured, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(orMeasured
+            ? "SELECT EXISTS (SELECT 1 FROM targets WHERE ip = $1) OR EXISTS (SELECT 1 FROM measurements WHERE target = $1)"
+            : "SELECT EXISTS (SELECT 1 FROM targets WHERE ip = $1)");
+        command.Parameters.Add(new NpgsqlParameter { Value = address, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Inet });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private sealed class IPAddressHandler : SqlMapper.TypeHandler<IPAddress>

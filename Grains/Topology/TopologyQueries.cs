@@ -25,6 +25,17 @@ public sealed record AsPathRow(
 /// <summary>Read side of the topology tables, streamed (the whole graph can be millions of rows).</summary>
 public sealed class TopologyQueries(NpgsqlDataSource dataSource)
 {
+    /// <summary>
+    /// Whether the node has a row for the AS (observed in a measurement, or its metadata fetched earlier): only such
+    /// an AS is worth an activation and an outside metadata fetch when someone asks for it.
+    /// </summary>
+    public async Task<bool> IsKnownAsnAsync(long asn, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM asns WHERE asn = $1)");
+        command.Parameters.Add(new NpgsqlParameter { Value = asn });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     /// <summary>Edges changed after <paramref name="since"/> (all when null), with the largest change stamp seen.</summary>
     public async IAsyncEnumerable<(AsEdgeStats Edge, DateTimeOffset UpdatedAt)> EdgesAsync(DateTimeOffset? since,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)

@@ -124,6 +124,8 @@ public sealed class ExposureTests
         environment["CYBERWATCH_API_ANONYMOUS_ROLE"] = "none";
         var port = Repository.FreeTcpPort();
         environment["CYBERWATCH_API_URL"] = $"http://0.0.0.0:{port}";
+        // Plain HTTP off loopback is for an API behind a TLS proxy (ApiTlsTests has the API's own HTTPS).
+        environment["CYBERWATCH_API_TRUSTED_PROXIES"] = "127.0.0.1";
 
         var (exitCode, output) = await RunAsync(environment);
         Assert.Equal(2, exitCode);
@@ -160,6 +162,7 @@ public sealed class ExposureTests
             .Api(out _, redisUrl: "redis://:a-long-unique-redis-secret@127.0.0.1:1");
         environment["CYBERWATCH_API_ANONYMOUS_ROLE"] = "none";
         environment["CYBERWATCH_API_URL"] = $"http://0.0.0.0:{Repository.FreeTcpPort()}";
+        environment["CYBERWATCH_API_TRUSTED_PROXIES"] = "127.0.0.1";
         var (exitCode, output) = await RunAsync(environment);
         Assert.Equal(2, exitCode);
         Assert.Contains("PostgreSQL password", output);

@@ -16,6 +16,8 @@ public class ApiNode : IAsyncLifetime
     public TestDatabase Database { get; private set; } = null!;
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(2) };
     public string Url { get; private set; } = "";
+    /// <summary>Where the silo serves /metrics.</summary>
+    public string SiloHttp { get; private set; } = "";
     public string AdminKey { get; private set; } = "";
     public string ProbeKey { get; private set; } = "";
     public string ReadKey { get; private set; } = "";
@@ -46,6 +48,7 @@ public class ApiNode : IAsyncLifetime
         siloEnvironment["CYBERWATCH_ALLOWED_TARGETS"] = "127.0.0.0/8";
         silo = NodeProcess.Start(Repository.SiloDll, siloEnvironment, "run");
         await silo.WaitForHttpAsync($"{siloHttp}/healthz", TimeSpan.FromSeconds(90));
+        SiloHttp = siloHttp;
         var apiEnvironment = node.Api(out var url);
         apiEnvironment["CYBERWATCH_ALLOWED_TARGETS"] = "127.0.0.0/8";
         apiEnvironment["CYBERWATCH_API_ANONYMOUS_ROLE"] = "none";

@@ -130,7 +130,7 @@ public sealed class MeasurementApiTests(ApiNode node) : IClassFixture<ApiNode>
         await ClusterWait(async () =>
         {
             // The targets table follows the grains within a flush interval.
-            page = await http.GetFromJsonAsync<JsonElement>("/targets?source=static");
+            page = await http.GetFromJsonAsync<JsonElement>("/targets?source=static&count=true");
             return page.GetProperty("total").GetInt64() == 1 && page.GetProperty("items")[0].GetProperty("sources").GetArrayLength() == 2;
         });
         var target = page.GetProperty("items")[0];

@@ -49,6 +49,8 @@ public sealed class DnsCollectorConfigTests
     [InlineData("privacy:\n  domain_policy: hashed", "hmac_key")]
     [InlineData("privacy:\n  domain_policy: rot13", "domain_policy 'rot13'")]
     [InlineData("privacy:\n  k_anonymity: 0", "k_anonymity")]
+    [InlineData("privacy:\n  k_anonymity: 1", "k_anonymity must be at least 2")]
+    [InlineData("privacy:\n  ipv6_device_prefix: 16", "ipv6_device_prefix")]
     [InlineData("dns_resolution:\n  allowed_prefixes: [10.0.0.0/33]", "allowed_prefixes")]
     [InlineData("no_such_field: 1", "line 1")]
     [InlineData("filters: [", "line")]

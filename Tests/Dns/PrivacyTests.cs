@@ -128,6 +128,37 @@ public sealed class PrivacyTests
     }
 
     [Fact]
+    public void One_device_over_ipv4_ipv4_mapped_ipv6_and_its_ipv6_privacy_addresses_does_not_meet_k_2_alone()
+    {
+        var aggregator = Aggregator(Config(k: 2));
+        // How resolvers log one dual-stack laptop: its IPv4 plain and as IPv4-mapped IPv6 (two spellings, one socket
+        // family each), and its rotating IPv6 privacy addresses in one /64, zoned or not.
+        string[] overIpv4 = ["192.168.1.23", "::ffff:192.168.1.23", " ::FFFF:C0A8:117 "];
+        string[] overIpv6 = ["2001:db8:7:1::23", "2001:db8:7:1:a1b2:c3d4:e5f6:1", "2001:db8:7:1::23%eth0"];
+        for (var i = 0; i < overIpv4.Length; i++)
+        {
+            aggregator.Observe(Query("v4-laptop.example.com", overIpv4[i], Start.AddSeconds(i)));
+            aggregator.Observe(Query("v6-laptop.example.com", overIpv6[i], Start.AddSeconds(i)));
+        }
+        Assert.Empty(aggregator.Drain(Start.AddMinutes(1)).Aggregates);
+
+        // A second device does release it.
+        aggregator.Observe(Query("v4-laptop.example.com", "192.168.1.24", Start.AddMinutes(2)));
+        Assert.Equal("v4-laptop.example.com", Assert.Single(aggregator.Drain(Start.AddMinutes(3)).ToResolve).Domain);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.5", 64, "10.0.0.5")]
+    [InlineData("::ffff:10.0.0.5", 64, "10.0.0.5")]
+    [InlineData("fe80::1%eth0", 64, "fe80::/64")]
+    [InlineData("2001:db8:7:1:ffff::9", 64, "2001:db8:7:1::/64")]
+    [InlineData("2001:db8:7:1:ffff::9", 128, "2001:db8:7:1:ffff::9/128")]
+    [InlineData("2001:db8:7:1:ffff::9", 56, "2001:db8:7::/56")]
+    [InlineData(" Laptop.LAN ", 64, "laptop.lan")]
+    public void A_client_address_is_reduced_to_its_device(string client, int prefix, string device) =>
+        Assert.Equal(device, ClientKeys.Device(client, prefix));
+
+    [Fact]
     public void Client_hashes_differ_between_processes()
     {
         Assert.NotEqual(new ClientKeys().KeyOf("10.0.0.5"), new ClientKeys().KeyOf("10.0.0.5"));

@@ -32,6 +32,9 @@ public sealed record NodeEnvironment(string ConnectionString, string ClusterId)
             ["CYBERWATCH_REDIS_URL"] = redisUrl ?? Environment.GetEnvironmentVariable("CYBERWATCH_TEST_REDIS_URL") ?? "127.0.0.1:1",
             // Tests of other features call the API without keys; Tests/Api checks the keys themselves.
             ["CYBERWATCH_API_ANONYMOUS_ROLE"] = "admin",
+            // Tests poll the API from one address; the read limit has tests of its own (Tests/Api/ReadLimitTests.cs).
+            ["CYBERWATCH_API_READ_RATE_PER_MINUTE"] = "100000",
+            ["CYBERWATCH_API_READ_BURST"] = "10000",
         };
     }
 }

@@ -112,7 +112,7 @@ public sealed class TopologyGrainsTests
             Assert.IsType<ValidationProblem>((await GraphApi.PathAsync(cluster.Client, "64500", "64530", links: "some")).Result);
             var directOnly = Assert.IsType<Ok<AsNeighborsAnswer>>((await GraphApi.NeighborsAsync("64520", cluster.Client, links: "direct")).Result);
             Assert.Equal([64510L], directOnly.Value!.Neighbors.Select(n => n.Asn));
-            var details = Assert.IsType<Ok<AsnDetails>>((await GraphApi.AsnAsync("64530", cluster.Client)).Result);
+            var details = Assert.IsType<Ok<AsnDetails>>((await GraphApi.AsnAsync("64530", cluster.Client, new TopologyQueries(db.DataSource), default)).Result);
             Assert.Equal(2, details.Value!.Asn.MeasurementCount);
             var neighbors = Assert.IsType<Ok<AsNeighborsAnswer>>((await GraphApi.NeighborsAsync("64510", cluster.Client)).Result);
             Assert.Equal([64500L, 64520L], neighbors.Value!.Neighbors.Select(n => n.Asn).Order());
@@ -128,7 +128,7 @@ public sealed class TopologyGrainsTests
             Assert.IsType<ValidationProblem>((await GraphApi.TopologyAsync(cluster.Client, "64500", "1", "0")).Result);
             Assert.IsType<ValidationProblem>((await GraphApi.NeighborsAsync("4294967296", cluster.Client)).Result);
             Assert.IsType<NotFound<ProblemDetails>>((await GraphApi.NeighborsAsync("1", cluster.Client)).Result);
-            Assert.IsType<NotFound<ProblemDetails>>((await GraphApi.AsnAsync("1", cluster.Client)).Result);
+            Assert.IsType<NotFound<ProblemDetails>>((await GraphApi.AsnAsync("1", cluster.Client, new TopologyQueries(db.DataSource), default)).Result);
             Assert.IsType<NotFound<ProblemDetails>>((await GraphApi.PathAsync(cluster.Client, "64520", "64500", "true")).Result);
 
             await cluster.StopAllSilosAsync();

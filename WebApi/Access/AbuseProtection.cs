@@ -20,7 +20,12 @@ public static class AbuseProtection
     public static WebApplicationBuilder AddCyberWatchAbuseProtection(this WebApplicationBuilder builder)
     {
         var access = builder.Configuration.GetSection(ApiAccessOptions.Section).Get<ApiAccessOptions>() ?? new ApiAccessOptions();
+        if (access.Problems() is { Count: > 0 } problems)
+        {
+            throw new Configuration.ConfigurationException(string.Join("; ", problems));
+        }
         builder.Services.AddMemoryCache();
+        builder.Services.AddSingleton<ExportSlots>();
         builder.Services.AddSingleton<OnDemandProbes>();
         builder.Services.AddSingleton<ProbeTargetResolver>();
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = access.MaxRequestBodyBytes);
@@ -30,7 +35,8 @@ public static class AbuseProtection
         builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
         builder.Services.AddRateLimiter(o =>
         {
-            o.AddPolicy(ProbingApi.RateLimitPolicy, context => RateLimitPartition.GetTokenBucketLimiter(ClientOf(context), _ => new TokenBucketRateLimiterOptions
+            o.GlobalLimiter = ReadLimits.Create(access);
+            o.AddPolicy(ProbingApi.RateLimitPolicy, context => RateLimitPartition.GetTokenBucketLimiter(ClientIdentity.Of(context), _ => new TokenBucketRateLimiterOptions
             {
                 TokenLimit = Math.Max(1, access.ProbeRequestsPerMinute),
                 TokensPerPeriod = Math.Max(1, access.ProbeRequestsPerMinute),
@@ -42,14 +48,17 @@ public static class AbuseProtection
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 60;
                 context.HttpContext.Response.StatusCode = StatusCodes.Status429TooManyRequests;
                 context.HttpContext.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+                var read = ReadLimits.IsLimitedRead(context.HttpContext);
                 await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
                 {
                     HttpContext = context.HttpContext,
                     ProblemDetails =
                     {
                         Status = StatusCodes.Status429TooManyRequests,
-                        Title = "Probe rate limit",
-                        Detail = $"at most {access.ProbeRequestsPerMinute} on-demand probes a minute per client; try again in {retryAfter} s",
+                        Title = read ? "Read rate limit" : "Probe rate limit",
+                        Detail = read
+                            ? $"at most {access.ReadRequestsPerMinute} reads a minute per client (bursts of {access.ReadBurst}); try again in {retryAfter} s"
+                            : $"at most {access.ProbeRequestsPerMinute} on-demand probes a minute per client; try again in {retryAfter} s",
                     },
                 });
             };
@@ -70,6 +79,7 @@ public static class AbuseProtection
             var headers = context.Response.Headers;
             headers.XContentTypeOptions = "nosniff";
             headers["Referrer-Policy"] = "no-referrer";
+            ApiTls.AddStrictTransportSecurity(context);
             var path = context.Request.Path;
             // The dashboard and the API reference bring their own scripts and styles; everything else is ours.
             if (!path.StartsWithSegments("/dashboard") && !path.StartsWithSegments("/docs"))
@@ -110,11 +120,6 @@ public static class AbuseProtection
             context.ProblemDetails.Detail = $"the request body is larger than the {limit} bytes this API takes";
         }
     }
-
-    private static string ClientOf(HttpContext context) =>
-        context.User.FindFirst(ApiKeyAuthenticationHandler.KeyIdClaim)?.Value is { } key
-            ? "key:" + key
-            : "ip:" + context.Connection.RemoteIpAddress;
 
     internal static async Task WriteProblemAsync(HttpContext context, int status, string title, string detail)
     {

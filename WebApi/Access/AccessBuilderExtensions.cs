@@ -15,6 +15,8 @@ public static class AccessBuilderExtensions
         }
         builder.Services.AddSingleton(access);
         builder.Services.AddSingleton(new ListenAddress(listen));
+        builder.AddCyberWatchFrontDoor(access, listen);
+        builder.AddCyberWatchApiTls(access, listen);
         builder.Services.AddSingleton<ApiKeyStore>();
         builder.Services.AddSingleton<IAuthorizationHandler, MinimumRoleHandler>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)

@@ -125,6 +125,11 @@ public sealed class MinimumRoleHandler(ApiAccessOptions access) : AuthorizationH
         else if (http is null || string.IsNullOrEmpty(http.Request.Headers.Authorization))
         {
             role = access.Anonymous;
+            // Probe and admin without a key are for the operator at the console, not for whatever reaches us through a proxy.
+            if (role > ApiRole.Read && (http is null || !FrontDoor.IsTrulyLocal(http)))
+            {
+                role = ApiRole.Read;
+            }
         }
         if (role >= requirement.Role)
         {

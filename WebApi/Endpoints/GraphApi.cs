@@ -121,19 +121,25 @@ public static class GraphApi
         return answer.Known ? TypedResults.Ok(answer) : NotInGraph(number, answer.Freshness);
     }
 
-    public static async Task<Results<Ok<AsnDetails>, NotFound<ProblemDetails>, ValidationProblem>> AsnAsync(string asn, IClusterClient cluster)
+    public static async Task<Results<Ok<AsnDetails>, NotFound<ProblemDetails>, ValidationProblem>> AsnAsync(string asn, IClusterClient cluster,
+        TopologyQueries topology, CancellationToken cancellationToken)
     {
         if (!TryParseAsn(asn, out var number))
         {
             return BadAsn("asn", asn);
         }
+        var neighbors = await cluster.GetGrain<IAsGraphGrain>(0).Neighbors(number);
+        // The AS grain asks the online sources for metadata when read: only for an AS the node has seen, so a
+        // client walking the ASN space gets 404s, not a queue of outside requests and 4 billion activations.
+        if (!neighbors.Known && !await topology.IsKnownAsnAsync(number, cancellationToken))
+        {
+            return NotInGraph(number, neighbors.Freshness);
+        }
         var grain = cluster.GetGrain<IAsnGrain>(number);
         var infoTask = grain.GetInfo();
         var metadataTask = grain.GetMetadata();
-        var neighborsTask = cluster.GetGrain<IAsGraphGrain>(0).Neighbors(number);
         var info = await infoTask;
         var metadata = await metadataTask;
-        var neighbors = await neighborsTask;
         if (!info.Seen && !neighbors.Known && metadata is null)
         {
             return NotInGraph(number, neighbors.Freshness);

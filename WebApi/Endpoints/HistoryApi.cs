@@ -3,12 +3,13 @@ using System.Net;
 using CyberWatch.Measurement;
 using CyberWatch.Storage;
 using CyberWatch.Vantages;
+using CyberWatch.WebApi.Access;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CyberWatch.WebApi.Endpoints;
 
 /// <summary>A target's measurements over time: chart series, exports, and the summary of one result.</summary>
-public static class HistoryApi
+public static partial class HistoryApi
 {
     public static readonly TimeSpan DefaultRange = TimeSpan.FromDays(7);
     public static readonly TimeSpan MaxExportRange = TimeSpan.FromDays(366);
@@ -49,8 +50,8 @@ public static class HistoryApi
         return TypedResults.Ok(new TargetSeries(canonical, metric, metric == "rtt" ? "ms" : "hops", range.From, range.To, points, changes));
     }
 
-    public static async Task<Results<EmptyHttpResult, ValidationProblem>> ExportAsync(MeasurementHistory history, TimeProvider clock,
-        HttpContext http, string? target = null, string? from = null, string? to = null, string? format = null, string? vantage = null,
+    public static async Task<Results<EmptyHttpResult, ValidationProblem, ProblemHttpResult>> ExportAsync(MeasurementHistory history, TimeProvider clock,
+        HttpContext http, ExportSlots slots, CyberWatch.WebApi.Access.ApiAccessOptions access, string? target = null, string? from = null, string? to = null, string? format = null, string? vantage = null,
         CancellationToken cancellationToken = default)
     {
         if (!TargetAddress.TryCanonical(target, out var canonical))
@@ -70,10 +71,46 @@ public static class HistoryApi
         {
             return TargetsApi.Problem("from", $"from and to must be ISO 8601 times with from before to, at most {MaxExportRange.TotalDays} days apart");
         }
+        using var slot = slots.TryEnter(ClientIdentity.Of(http));
+        if (slot is null)
+        {
+            http.Response.Headers.RetryAfter = "5";
+            return TypedResults.Problem(detail: "one export at a time per client; this client has one running",
+                statusCode: StatusCodes.Status429TooManyRequests, title: "Export already running");
+        }
+        var timeout = TimeSpan.FromSeconds(access.ExportTimeoutSeconds);
+        using var deadline = new CancellationTokenSource(timeout, clock);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        // A write to a client that stopped reading waits on the socket, not on a token: closing the connection is
+        // what ends it and gives the PostgreSQL connection back. Before the first byte, the token stops the query.
+        await using var abort = deadline.Token.Register(() =>
+        {
+            if (http.Response.HasStarted)
+            {
+                http.Abort();
+            }
+        });
         http.Response.ContentType = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8";
         http.Response.Headers.ContentDisposition =
             $"attachment; filename=\"cyberwatch-{canonical.Replace(':', '-')}{(vantage is null ? "" : "-" + vantage)}-{range.From:yyyyMMddTHHmmss}-{range.To:yyyyMMddTHHmmss}.{format}\"";
-        await history.ExportAsync(IPAddress.Parse(canonical), vantage, range.From, range.To, format, http.Response.Body, cancellationToken);
+        try
+        {
+            await history.ExportAsync(IPAddress.Parse(canonical), vantage, range.From, range.To, format, http.Response.Body, linked.Token);
+        }
+        catch (Exception e) when (deadline.IsCancellationRequested && e is OperationCanceledException or IOException or Npgsql.NpgsqlException)
+        {
+            LogExportTimedOut(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HistoryApi)), canonical, access.ExportTimeoutSeconds);
+            if (http.Response.HasStarted)
+            {
+                // Ended cleanly, a cut export would read as a complete file.
+                http.Abort();
+                return TypedResults.Empty;
+            }
+            http.Response.Headers.ContentDisposition = default;
+            http.Response.Headers.RetryAfter = "60";
+            return TypedResults.Problem(detail: $"the export took longer than {access.ExportTimeoutSeconds} s (CYBERWATCH_API_EXPORT_TIMEOUT_SECONDS); ask for a shorter range",
+                statusCode: StatusCodes.Status503ServiceUnavailable, title: "Export timed out");
+        }
         return TypedResults.Empty;
     }
 
@@ -103,6 +140,9 @@ public static class HistoryApi
     }
 
     private static string Shorten(string text) => text.Length > 64 ? text[..64] : text;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Export of {Target} stopped after its {Seconds} s limit (CYBERWATCH_API_EXPORT_TIMEOUT_SECONDS); the connection was closed")]
+    private static partial void LogExportTimedOut(ILogger logger, string target, int seconds);
 }
 
 /// <summary>Body of GET /targets/{ip}/series.</summary>

@@ -47,7 +47,7 @@ public static class MeasurementsApi
     }
 
     public static async Task<Results<Ok<LatestMeasurements>, NotFound, ValidationProblem>> LatestAsync(string? target,
-        IClusterClient cluster, string? vantage = null)
+        IClusterClient cluster, MeasurementQueries queries, string? vantage = null, CancellationToken cancellationToken = default)
     {
         if (!TargetAddress.TryCanonical(target, out var canonical))
         {
@@ -56,6 +56,11 @@ public static class MeasurementsApi
         if (vantage is not null && !VantageNames.IsValid(vantage))
         {
             return TargetsApi.Problem("vantage", "vantage must be a vantage point name");
+        }
+        // Any address can be asked for; only one with measurements is worth a grain activation.
+        if (!await queries.IsKnownTargetAsync(System.Net.IPAddress.Parse(canonical), orMeasured: true, cancellationToken))
+        {
+            return TypedResults.NotFound();
         }
         var grain = cluster.GetGrain<ITargetGrain>(canonical);
         if (vantage is not null)

@@ -17,7 +17,7 @@ public static class TargetsApi
             .WithSummary("Adds one target ({target, source}) or many ({targets: [...], source}), measured from vantages (\"all\", the default, or a list of names); idempotent.");
         group.MapPut("/{ip}", PutAsync).RequireAuthorization(ApiPolicies.Probe)
             .WithSummary("Adds a target or changes which vantage points measure it ({vantages: \"all\" | [names], source}).");
-        group.MapGet("", ListAsync).WithSummary("Targets, paged, optionally filtered by source.");
+        group.MapGet("", ListAsync).WithSummary("Targets in address order, optionally filtered by source; the next page starts after= the 'next' of this one; count=true adds the total.");
         group.MapGet("/{ip}", GetAsync).WithSummary("What the node knows of one target.");
         group.MapDelete("/{ip}", DeleteAsync).RequireAuthorization(ApiPolicies.Admin).WithSummary("Stops measuring a target (its measurements stay).");
         return app;
@@ -68,25 +68,45 @@ public static class TargetsApi
     }
 
     public static async Task<Results<Ok<TargetPage>, ValidationProblem>> ListAsync(MeasurementQueries queries,
-        string? source = null, int offset = 0, int limit = 100, CancellationToken cancellationToken = default)
+        string? source = null, string? after = null, int limit = 100, bool count = false, int? offset = null,
+        CancellationToken cancellationToken = default)
     {
+        if (offset is not null)
+        {
+            return Problem("offset", "paging is by address: pass the 'next' of the previous page as after= (offset= is no longer taken)");
+        }
         if (source is not null && !TargetSourceNames.TryParse(source, out _))
         {
             return Problem("source", $"unknown source '{source}'");
         }
-        if (offset < 0 || limit is < 1 or > 1000)
+        if (limit is < 1 or > 1000)
         {
-            return Problem("limit", "offset must be >= 0 and limit between 1 and 1000");
+            return Problem("limit", "limit must be between 1 and 1000");
         }
-        var (items, total) = await queries.TargetsAsync(source?.ToLowerInvariant(), offset, limit, cancellationToken);
-        return TypedResults.Ok(new TargetPage(total, offset, limit, items));
+        System.Net.IPAddress? from = null;
+        if (after is not null)
+        {
+            if (!TargetAddress.TryCanonical(after, out var canonical))
+            {
+                return Problem("after", "after must be an IP address (the 'next' of the previous page)");
+            }
+            from = System.Net.IPAddress.Parse(canonical);
+        }
+        var (items, total) = await queries.TargetsAsync(source?.ToLowerInvariant(), from, limit, count, cancellationToken);
+        return TypedResults.Ok(new TargetPage(total, limit, items.Count == limit ? items[^1].Ip : null, items));
     }
 
-    public static async Task<Results<Ok<TargetInfo>, NotFound, ValidationProblem>> GetAsync(string ip, IClusterClient cluster)
+    public static async Task<Results<Ok<TargetInfo>, NotFound, ValidationProblem>> GetAsync(string ip, IClusterClient cluster,
+        MeasurementQueries queries, CancellationToken cancellationToken)
     {
         if (!TargetAddress.TryCanonical(ip, out var canonical))
         {
-            return Problem("ip", $"'{ip}' is not an IP address");
+            return Problem("ip", $"'{(ip.Length > 64 ? ip[..64] : ip)}' is not an IP address");
+        }
+        // Any address can be asked for; only a target's grain is worth activating.
+        if (!await queries.IsKnownTargetAsync(System.Net.IPAddress.Parse(canonical), orMeasured: false, cancellationToken))
+        {
+            return TypedResults.NotFound();
         }
         var info = await cluster.GetGrain<ITargetGrain>(canonical).GetInfo();
         return info.Active ? TypedResults.Ok(info) : TypedResults.NotFound();
@@ -156,4 +176,8 @@ public sealed record EnqueueResult(string Target, bool Accepted, bool Created, s
 
 public sealed record EnqueueResponse(int Accepted, int Refused, IReadOnlyList<EnqueueResult> Results);
 
-public sealed record TargetPage(long Total, int Offset, int Limit, IReadOnlyList<TargetRecord> Items);
+/// <summary>
+/// A page of GET /targets: <see cref="Next"/> is the after= of the next page (null on the last one); <see cref="Total"/>
+/// only with count=true.
+/// </summary>
+public sealed record TargetPage(long? Total, int Limit, string? Next, IReadOnlyList<TargetRecord> Items);

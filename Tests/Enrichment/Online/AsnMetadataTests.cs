@@ -127,14 +127,19 @@ public sealed class AsnMetadataTests
         var cluster = Cluster();
         await cluster.DeployAsync();
 
-        // Never measured and not enriched yet: 404, and the refresh is queued.
-        var first = await GraphApi.AsnAsync("AS23028", cluster.Client);
+        var topology = new TopologyQueries(db.DataSource);
+        // An AS the node has no row for is 404 and nobody outside is asked about it (anyone may ask for any number).
+        Assert.IsType<NotFound<ProblemDetails>>((await GraphApi.AsnAsync("AS64999", cluster.Client, topology, default)).Result);
+
+        // Seen (a row in asns, as observing it leaves) but not enriched yet: 404, and the refresh is queued.
+        await db.ScalarAsync<object>("INSERT INTO asns (asn, measurement_count) VALUES (23028, 1)");
+        var first = await GraphApi.AsnAsync("AS23028", cluster.Client, topology, default);
         Assert.IsType<NotFound<ProblemDetails>>(first.Result);
 
         AsnDetails? details = null;
         await WaitUntilAsync(async () =>
         {
-            details = (await GraphApi.AsnAsync("23028", cluster.Client)).Result is Ok<AsnDetails> ok ? ok.Value : null;
+            details = (await GraphApi.AsnAsync("23028", cluster.Client, topology, default)).Result is Ok<AsnDetails> ok ? ok.Value : null;
             return details?.Metadata is not null;
         });
         var metadata = details!.Metadata!;
@@ -158,12 +163,13 @@ public sealed class AsnMetadataTests
         var asked = fakes.PeeringDb.Requests.Count;
         for (var i = 0; i < 5; i++)
         {
-            await GraphApi.AsnAsync("23028", cluster.Client);
+            await GraphApi.AsnAsync("23028", cluster.Client, topology, default);
         }
         await cluster.Client.GetGrain<IAsnGrain>(23028).Observe(new AsnObservation(1, "vp1", DateTimeOffset.UtcNow, 3.5, [64500], [], null, null));
         await Task.Delay(500);
         Assert.Equal(asked, fakes.PeeringDb.Requests.Count);
         Assert.Equal(1, fakes.PeeringDb.Requests.Count(r => r.Query == "?asn=23028"));
+        Assert.DoesNotContain(fakes.PeeringDb.Requests, r => r.Query == "?asn=64999");
 
         // A measured AS is enriched after its first observation, without anyone reading it.
         await cluster.Client.GetGrain<IAsnGrain>(15169).Observe(new AsnObservation(2, "vp1", DateTimeOffset.UtcNow, 9, [23028], [], null, null));

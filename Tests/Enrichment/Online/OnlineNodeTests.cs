@@ -44,6 +44,8 @@ public sealed class OnlineNodeTests
         using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
         await api.WaitForHttpAsync($"{url}/ready", TimeSpan.FromSeconds(90));
 
+        // GET /asn asks the online sources only about an AS the node has seen (a row in asns, as observing it leaves).
+        await db.ScalarAsync<object>("INSERT INTO asns (asn, measurement_count) VALUES (23028, 1)");
         JsonElement metadata = default;
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)

@@ -243,12 +243,17 @@ function stat(label, value) {
 
 export function targetsPage(root) {
   const list = h("div", {});
-  let offset = 0;
   const limit = 50;
+  // Keyset paging: the after= of every page shown so far, so Previous can go back; the total is counted once.
+  const cursors = [null];
+  let total = null;
   async function load() {
     try {
-      const page = await api(`/targets?offset=${offset}&limit=${limit}`);
-      if (!page.total) { mount(list, empty("No targets yet. Run a traceroute from the looking glass, or enqueue targets through the API.")); return; }
+      const after = cursors[cursors.length - 1];
+      const page = await api(`/targets?limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ""}${total === null ? "&count=true" : ""}`);
+      if (total === null) total = page.total;
+      if (!total) { mount(list, empty("No targets yet. Run a traceroute from the looking glass, or enqueue targets through the API.")); return; }
+      const first = (cursors.length - 1) * limit;
       mount(list,
         h("table", { class: "targets" },
           h("thead", {}, h("tr", {}, ["Target", "Sources", "Last measured", "Next due", "Scheduled at"].map((c) => h("th", {}, c)))),
@@ -257,9 +262,9 @@ export function targetsPage(root) {
             h("td", {}, fmt.time(t.lastMeasuredAt)), h("td", {}, fmt.time(t.nextDueAt)),
             h("td", {}, t.scheduledAt?.length ? t.scheduledAt.join(", ") : "not remeasured"))))),
         h("p", { class: "pager" },
-          h("button", { type: "button", class: "secondary", disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - limit); load(); } }, "← Previous"),
-          ` ${offset + 1}–${Math.min(offset + limit, page.total)} of ${page.total} `,
-          h("button", { type: "button", class: "secondary", disabled: offset + limit >= page.total, onclick: () => { offset += limit; load(); } }, "Next →")));
+          h("button", { type: "button", class: "secondary", disabled: cursors.length === 1, onclick: () => { cursors.pop(); load(); } }, "← Previous"),
+          ` ${first + 1}–${first + page.items.length} of ${total} `,
+          h("button", { type: "button", class: "secondary", disabled: !page.next, onclick: () => { cursors.push(page.next); load(); } }, "Next →")));
     } catch (e) {
       mount(list, problemBox(e));
     }
