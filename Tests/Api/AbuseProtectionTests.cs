@@ -130,6 +130,32 @@ public sealed class AbuseProtectionTests(LimitedApiNode node) : IClassFixture<Li
     }
 
     [Fact]
+    public async Task A_probe_from_several_vantage_points_counts_one_probe_per_vantage_against_the_limit()
+    {
+        await node.Database.ScalarAsync<object>("INSERT INTO vantages (name) VALUES ('far-1'), ('far-2') ON CONFLICT DO NOTHING");
+        var client = node.Client(await ApiKeys.CreateAsync(node.Database.ConnectionString, "probe"));
+        // 20 a minute: ten requests from two vantages each take them all (the refused target answers 400 after counting).
+        for (var i = 0; i < 10; i++)
+        {
+            var answer = await client.PostAsJsonAsync("/ping/run", new { target = "10.0.0.1", vantages = new[] { "far-1", "far-2" } });
+            Assert.True(answer.StatusCode == HttpStatusCode.BadRequest, $"request {i + 1}: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
+        }
+        var limited = await client.PostAsJsonAsync("/ping/run", new { target = "10.0.0.1", vantages = new[] { "far-1" } });
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.NotNull(limited.Headers.RetryAfter);
+
+        // More vantages than a minute's probes: refused outright, saying why.
+        var other = node.Client(await ApiKeys.CreateAsync(node.Database.ConnectionString, "probe"));
+        var names = Enumerable.Range(1, 21).Select(i => $"many-{i}").ToArray();
+        await node.Database.ScalarAsync<object>(
+            $"INSERT INTO vantages (name) SELECT unnest(ARRAY['{string.Join("','", names)}']) ON CONFLICT DO NOTHING");
+        var tooMany = await other.PostAsJsonAsync("/ping/run", new { target = "10.0.0.1", vantages = names });
+        Assert.Equal(HttpStatusCode.TooManyRequests, tooMany.StatusCode);
+        Assert.Contains("asks for 21 (one per vantage point)", await tooMany.Content.ReadAsStringAsync());
+        await node.Database.ScalarAsync<object>("DELETE FROM vantages WHERE name LIKE 'far-%' OR name LIKE 'many-%'");
+    }
+
+    [Fact]
     public async Task One_probe_in_flight_at_most_and_an_identical_probe_is_answered_from_the_cache()
     {
         var client = node.Client(await ApiKeys.CreateAsync(node.Database.ConnectionString, "probe"));

@@ -41,6 +41,13 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
     /// <summary>Sets every pair due now (a round) and waits until each has one more measurement.</summary>
     private static async Task RoundAsync(LabCluster cluster, long expectedTotal, string? onlyVantage = null)
     {
+        // A measurement's row is stored before its pair is given its next due time: setting the pairs due while the
+        // last round's completions are still on their way would see "due now" overwritten by "due an interval later".
+        await WaitForAsync(cluster, "every pair's last measurement recorded on the pair", async () => await CountAsync(cluster, """
+            SELECT count(*) FROM target_vantages tv
+             WHERE tv.last_measurement_id IS DISTINCT FROM
+                   (SELECT max(m.id) FROM measurements m WHERE m.target = tv.ip AND m.vantage = tv.vantage)
+            """) == 0, TimeSpan.FromSeconds(30));
         await cluster.Database.ScalarAsync<object>(onlyVantage is null
             ? "UPDATE target_vantages SET next_due_at = now()"
             : $"UPDATE target_vantages SET next_due_at = now() WHERE vantage = '{onlyVantage}'");

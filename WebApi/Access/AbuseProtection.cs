@@ -28,6 +28,7 @@ public static class AbuseProtection
         builder.Services.AddSingleton<ExportSlots>();
         builder.Services.AddSingleton<OnDemandProbes>();
         builder.Services.AddSingleton<ProbeTargetResolver>();
+        builder.Services.AddSingleton<OnDemandProbeLimiter>();
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = access.MaxRequestBodyBytes);
         // Bad bodies throw, so the exception handler can say what was wrong instead of a bare 400.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -36,29 +37,20 @@ public static class AbuseProtection
         builder.Services.AddRateLimiter(o =>
         {
             o.GlobalLimiter = ReadLimits.Create(access);
-            o.AddPolicy(ProbingApi.RateLimitPolicy, context => RateLimitPartition.GetTokenBucketLimiter(ClientIdentity.Of(context), _ => new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = Math.Max(1, access.ProbeRequestsPerMinute),
-                TokensPerPeriod = Math.Max(1, access.ProbeRequestsPerMinute),
-                ReplenishmentPeriod = TimeSpan.FromMinutes(1),
-                QueueLimit = 0,
-            }));
             o.OnRejected = async (context, cancellationToken) =>
             {
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 60;
                 context.HttpContext.Response.StatusCode = StatusCodes.Status429TooManyRequests;
                 context.HttpContext.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
-                var read = ReadLimits.IsLimitedRead(context.HttpContext);
                 await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
                 {
                     HttpContext = context.HttpContext,
                     ProblemDetails =
                     {
                         Status = StatusCodes.Status429TooManyRequests,
-                        Title = read ? "Read rate limit" : "Probe rate limit",
-                        Detail = read
-                            ? $"at most {access.ReadRequestsPerMinute} reads a minute per client (bursts of {access.ReadBurst}); try again in {retryAfter} s"
-                            : $"at most {access.ProbeRequestsPerMinute} on-demand probes a minute per client; try again in {retryAfter} s",
+                        // Only reads pass this limiter; on-demand probes are counted per vantage by OnDemandProbeLimiter.
+                        Title = "Read rate limit",
+                        Detail = $"at most {access.ReadRequestsPerMinute} reads a minute per client (bursts of {access.ReadBurst}); try again in {retryAfter} s",
                     },
                 });
             };

@@ -15,7 +15,7 @@ public static class ProbingApi
 
     public static IEndpointRouteBuilder MapProbingApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("").WithTags("Probing").RequireAuthorization(ApiPolicies.Probe).RequireRateLimiting(RateLimitPolicy);
+        var group = app.MapGroup("").WithTags("Probing").RequireAuthorization(ApiPolicies.Probe);
         group.MapPost("/traceroute/run", TracerouteAsync)
             .WithSummary("Traceroutes a target now and answers with the stored measurement and its hops.");
         group.MapPost("/mtr/run", MtrAsync)
@@ -25,25 +25,23 @@ public static class ProbingApi
         return app;
     }
 
-    public const string RateLimitPolicy = "on-demand-probe";
-
     public static Task<Results<Ok<MeasurementWithHops>, Ok<VantageProbeResults>, ValidationProblem, ProblemHttpResult>> TracerouteAsync(
-        ProbeRunRequest request, ProbeTargetResolver targets, OnDemandProbes probes, IClusterClient cluster, MeasurementQueries queries,
+        ProbeRunRequest request, ProbeTargetResolver targets, OnDemandProbes probes, OnDemandProbeLimiter limiter, IClusterClient cluster, MeasurementQueries queries,
         VantageDirectory vantages, CyberWatchOptions options, HttpContext http, CancellationToken cancellationToken) =>
-        RunAsync(request, ProbeTool.Scamper, ProbeMethod.IcmpParis, ProbeMethods.TraceNames, targets, probes, cluster, queries, vantages, options, http, cancellationToken);
+        RunAsync(request, ProbeTool.Scamper, ProbeMethod.IcmpParis, ProbeMethods.TraceNames, targets, probes, limiter, cluster, queries, vantages, options, http, cancellationToken);
 
     public static Task<Results<Ok<MeasurementWithHops>, Ok<VantageProbeResults>, ValidationProblem, ProblemHttpResult>> MtrAsync(
-        ProbeRunRequest request, ProbeTargetResolver targets, OnDemandProbes probes, IClusterClient cluster, MeasurementQueries queries,
+        ProbeRunRequest request, ProbeTargetResolver targets, OnDemandProbes probes, OnDemandProbeLimiter limiter, IClusterClient cluster, MeasurementQueries queries,
         VantageDirectory vantages, CyberWatchOptions options, HttpContext http, CancellationToken cancellationToken) =>
-        RunAsync(request, ProbeTool.Mtr, ProbeMethod.Icmp, ["icmp", "udp", "tcp"], targets, probes, cluster, queries, vantages, options, http, cancellationToken);
+        RunAsync(request, ProbeTool.Mtr, ProbeMethod.Icmp, ["icmp", "udp", "tcp"], targets, probes, limiter, cluster, queries, vantages, options, http, cancellationToken);
 
     public static Task<Results<Ok<MeasurementWithHops>, Ok<VantageProbeResults>, ValidationProblem, ProblemHttpResult>> PingAsync(
-        ProbeRunRequest request, ProbeTargetResolver targets, OnDemandProbes probes, IClusterClient cluster, MeasurementQueries queries,
+        ProbeRunRequest request, ProbeTargetResolver targets, OnDemandProbes probes, OnDemandProbeLimiter limiter, IClusterClient cluster, MeasurementQueries queries,
         VantageDirectory vantages, CyberWatchOptions options, HttpContext http, CancellationToken cancellationToken) =>
-        RunAsync(request with { Method = null }, ProbeTool.Scamper, ProbeMethod.Ping, [], targets, probes, cluster, queries, vantages, options, http, cancellationToken);
+        RunAsync(request with { Method = null }, ProbeTool.Scamper, ProbeMethod.Ping, [], targets, probes, limiter, cluster, queries, vantages, options, http, cancellationToken);
 
     private static async Task<Results<Ok<MeasurementWithHops>, Ok<VantageProbeResults>, ValidationProblem, ProblemHttpResult>> RunAsync(ProbeRunRequest request,
-        ProbeTool tool, ProbeMethod defaultMethod, IReadOnlyList<string> allowedMethods, ProbeTargetResolver targets, OnDemandProbes probes,
+        ProbeTool tool, ProbeMethod defaultMethod, IReadOnlyList<string> allowedMethods, ProbeTargetResolver targets, OnDemandProbes probes, OnDemandProbeLimiter limiter,
         IClusterClient cluster, MeasurementQueries queries, VantageDirectory vantages, CyberWatchOptions options, HttpContext http,
         CancellationToken cancellationToken)
     {
@@ -69,6 +67,11 @@ public static class ProbingApi
             {
                 return TargetsApi.Problem("vantages", "no vantage point is known yet");
             }
+        }
+        // Before the target is resolved: a refused target costs a token too (a client cannot probe the policy for free).
+        if (limiter.TryTake(http, from?.Count ?? 1) is { } limited)
+        {
+            return limited;
         }
         var verdict = await targets.ResolveAsync(request.Target, cancellationToken);
         if (!verdict.Accepted)
