@@ -151,12 +151,31 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.E
     /// </summary>
     public async Task<bool> IsKnownTargetAsync(IPAddress address, bool orMeasured, CancellationToken cancellationToken)
     {
+        // Known stays known (a target's measurements outlive it until retention): a yes is remembered for a minute,
+        // so a read of a busy target costs no round trip; a no is always asked again. Bounded: cleared when full.
+        var now = Environment.TickCount64;
+        if (knownTargets.TryGetValue((address, orMeasured), out var until) && until > now)
+        {
+            return true;
+        }
         await using var command = dataSource.CreateCommand(orMeasured
             ? "SELECT EXISTS (SELECT 1 FROM targets WHERE ip = $1) OR EXISTS (SELECT 1 FROM measurements WHERE target = $1)"
             : "SELECT EXISTS (SELECT 1 FROM targets WHERE ip = $1)");
         command.Parameters.Add(new NpgsqlParameter { Value = address, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Inet });
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+        var known = (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+        if (known)
+        {
+            if (knownTargets.Count >= KnownTargetsRemembered)
+            {
+                knownTargets.Clear();
+            }
+            knownTargets[(address, orMeasured)] = now + 60_000;
+        }
+        return known;
     }
+
+    private const int KnownTargetsRemembered = 100_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(IPAddress, bool), long> knownTargets = new();
 
     private sealed class IPAddressHandler : SqlMapper.TypeHandler<IPAddress>
     {
