@@ -33,7 +33,7 @@ dns_resolution:
   enabled: false
 privacy:
   domain_policy: plain
-  k_anonymity: 1
+  k_anonymity: 2
 redis:
   stream: $stream
 YAML
@@ -62,7 +62,9 @@ with open(log, "a") as f:
         stamp = time.strftime("%b %d %H:%M:%S")
         for _ in range(10):
             domain = f"q{n}.crash.faults.example"
+            # Two devices ask for each domain: k-anonymity (at least 2) lets it count.
             f.write(f"{stamp} dnsmasq[812]: query[A] {domain} from 192.168.7.{n % 200 + 2}\n")
+            f.write(f"{stamp} dnsmasq[812]: query[A] {domain} from 192.168.9.{n % 200 + 2}\n")
             f.write(f"{stamp} dnsmasq[812]: reply {domain} is 192.0.2.{n % 250 + 1}\n")
             n += 1
         f.flush()
@@ -97,23 +99,23 @@ written="$(cat "$FAULTS_DIR/written")"
 counted=0; last=-1; quiet=0
 for _ in $(seq 1 120); do
     counted="$(faults_sql "SELECT coalesce(sum(query_count), 0) FROM dns_queries WHERE domain_key LIKE '%.crash.faults.example'")"
-    [[ $counted -ge $written ]] && break
+    [[ $counted -ge $((2 * written)) ]] && break
     if [[ $counted == "$last" ]]; then quiet=$((quiet + 1)); [[ $quiet -ge 15 ]] && break; else quiet=0; fi
     last="$counted"
     sleep 1
 done
 recovered=$((SECONDS - killed_at))
 domains="$(faults_sql "SELECT count(DISTINCT domain_key) FROM dns_queries WHERE domain_key LIKE '%.crash.faults.example'")"
-twice="$(faults_sql "SELECT count(*) FROM dns_queries WHERE domain_key LIKE '%.crash.faults.example' AND query_count > 1")"
+twice="$(faults_sql "SELECT count(*) FROM dns_queries WHERE domain_key LIKE '%.crash.faults.example' AND query_count > 2")"
 replayed=no
 grep -q "its source position not saved" "$FAULTS_DIR/collector-second.log" && replayed=yes
 REDISCLI_AUTH="$CYBERWATCH_REDIS_PASSWORD" redis-cli -p "$CW_REDIS_PORT" DEL "$stream" >/dev/null 2>&1
 lost=$((written - domains))
 note "written $written, counted $counted in $domains domains, twice $twice, position replayed from the spool: $replayed"
 status=0
-[[ $written -gt 0 && $lost == 0 && $twice == 0 && $counted == "$written" && $replayed == yes ]] || status=1
+[[ $written -gt 0 && $lost == 0 && $twice == 0 && $counted == "$((2 * written))" && $replayed == yes ]] || status=1
 faults_row "kill -9 dns-collect after the spool write, before the position save (test hook), restarted" \
-    "$written queries over $seconds s, one domain each" \
+    "$written domains over $seconds s, each asked by 2 devices (k = 2)" \
     "killed with a round of $spooled queries spooled, position not saved; $domains of $written domains counted, $counted queries in dns_queries; restart took the position from the spool: $replayed" \
     "$lost" "$twice" "all counted $recovered s after the kill"
 exit $status
