@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault scenario: kill -9 the silo's scamper while targets are probed. Pass: every accepted target is
 # measured (0 lost) and a new scamper measures again. `--quick`: 24 targets instead of 120.
-set -euo pipefail
+set -uo pipefail
 # shellcheck source=scripts/faults.d/scamper-fault.bash
 source "$(dirname "${BASH_SOURCE[0]}")/scamper-fault.bash"
-scamper_fault scamper-killed KILL "${1:-}"
+scamper_fault KILL "$@"
