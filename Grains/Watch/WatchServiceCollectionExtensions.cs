@@ -15,6 +15,10 @@ public static class WatchServiceCollectionExtensions
         services.AddSingleton<Incidents.IncidentStore>();
         services.AddSingleton<Incidents.IncidentMetrics>();
         services.AddHostedService(sp => sp.GetRequiredService<Incidents.IncidentMetrics>());
+        services.AddSingleton<Incidents.PathIncidentWatch>();
+        services.AddHostedService(sp => sp.GetRequiredService<Incidents.PathIncidentWatch>());
+        services.AddSingleton<Incidents.VantageDownWatch>();
+        services.AddHostedService(sp => sp.GetRequiredService<Incidents.VantageDownWatch>());
         services.AddSingleton<PingRoundWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<PingRoundWriter>());
         services.AddSingleton<PingSeriesService>();

@@ -20,3 +20,19 @@ CREATE TABLE incident_notifications (
 );
 CREATE INDEX incident_notifications_pending ON incident_notifications (incident_id)
     WHERE delivered_at IS NULL AND dead_at IS NULL;
+
+-- AS-path incidents (issue 15): path changes of targets grouped by the AS edge where they changed.
+-- Their subject is that edge; before/after hold each (target, vantage)'s AS path before and now.
+ALTER TABLE incidents DROP CONSTRAINT incidents_kind_check;
+ALTER TABLE incidents ADD CONSTRAINT incidents_kind_check CHECK (kind IN ('loss', 'unreachable', 'latency_shift', 'as_path', 'vantage_down'));
+UPDATE settings SET value = '{"path_settle_seconds": 86400}'::jsonb || value WHERE key = 'incident_settings';
+
+-- How far the path-incident watch has read path_changes: one row, locked by the silo that reads,
+-- so silos take turns and each change is applied once.
+CREATE TABLE path_incident_cursor (
+    only_row       boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    last_change_id bigint  NOT NULL
+);
+-- Changes from before this migration are history, not news.
+INSERT INTO path_incident_cursor (last_change_id) SELECT coalesce(max(id), 0) FROM path_changes;
+-- vantage_down incidents (allowed by the kind check above): the subject is the vantage point's name, targets are empty.
