@@ -52,6 +52,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddNodeStatusMetrics();
         builder.Services.AddRetention();
         builder.Services.AddNetworkWatch();
+        builder.Services.AddIncidentAlerts(builder.Configuration);
         builder.Services.AddDnsHandoff(options);
 
         builder.UseOrleans(silo =>

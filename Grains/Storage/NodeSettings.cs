@@ -100,6 +100,9 @@ public sealed record IncidentSettings
 
     /// <summary>Rounds whose median RTT make the baseline; a shift lasting this long becomes the new baseline.</summary>
     public int BaselineRounds { get; init; } = 12;
+
+    /// <summary>An AS-path incident none of whose paths changed for this long resolves as settled: the new path is the new normal.</summary>
+    public int PathSettleSeconds { get; init; } = 86_400;
 }
 
 /// <summary>All runtime settings as last read from the <c>settings</c> table.</summary>

@@ -64,6 +64,7 @@ public static class SettingsSchema
                 ["latency_shift_ms"] = SettingField.Number(0, 10_000),
                 ["latency_shift_fraction"] = SettingField.Number(0, 10),
                 ["baseline_rounds"] = SettingField.Integer(3, 1_000),
+                ["path_settle_seconds"] = SettingField.Integer(60, 2_592_000),
             },
             ["enrichment_settings"] = new Dictionary<string, SettingField>
             {

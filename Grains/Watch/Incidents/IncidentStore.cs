@@ -51,6 +51,60 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource)
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
+    /// <summary>
+    /// Opens an incident of a cause that is not a (target, vantage) pair — a vantage point down — unless one is
+    /// open for it already; returns its id.
+    /// </summary>
+    public async Task<long> OpenAsync(string kind, string subject, IReadOnlyList<string> vantages, DateTimeOffset at, object before,
+        CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            WITH opened AS (
+                INSERT INTO incidents (kind, subject, vantages, targets, opened_at, before)
+                VALUES (@kind, @subject, @vantages, '{}', @at, @before::jsonb)
+                ON CONFLICT (kind, subject, vantages) WHERE resolved_at IS NULL DO NOTHING
+                RETURNING id)
+            SELECT id FROM opened
+            UNION ALL
+            SELECT id FROM incidents WHERE kind = @kind AND subject = @subject AND vantages = @vantages AND resolved_at IS NULL
+            LIMIT 1
+            """);
+        command.Parameters.AddWithValue("kind", kind);
+        command.Parameters.AddWithValue("subject", subject);
+        command.Parameters.AddWithValue("vantages", vantages.ToArray());
+        command.Parameters.AddWithValue("at", at.UtcDateTime);
+        command.Parameters.AddWithValue("before", JsonSerializer.Serialize(before, NodeSettings.Json));
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>Resolves the open incident of <paramref name="kind"/> about <paramref name="subject"/>; false when none was open.</summary>
+    public async Task<bool> ResolveAsync(string kind, string subject, DateTimeOffset at, object after, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            UPDATE incidents SET resolved_at = greatest(@at, opened_at), after = @after::jsonb
+             WHERE kind = @kind AND subject = @subject AND resolved_at IS NULL
+            """);
+        command.Parameters.AddWithValue("kind", kind);
+        command.Parameters.AddWithValue("subject", subject);
+        command.Parameters.AddWithValue("at", at.UtcDateTime);
+        command.Parameters.AddWithValue("after", JsonSerializer.Serialize(after, NodeSettings.Json));
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    /// <summary>The subjects with an open incident of <paramref name="kind"/>.</summary>
+    public async Task<IReadOnlySet<string>> OpenSubjectsAsync(string kind, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT subject FROM incidents WHERE kind = @kind AND resolved_at IS NULL");
+        command.Parameters.AddWithValue("kind", kind);
+        var subjects = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            subjects.Add(reader.GetString(0));
+        }
+        return subjects;
+    }
+
     /// <summary>The kinds of incident open for one pair.</summary>
     public async Task<IReadOnlySet<string>> OpenKindsAsync(IPAddress target, string vantage, CancellationToken cancellationToken)
     {

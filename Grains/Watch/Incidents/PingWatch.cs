@@ -17,7 +17,13 @@ public enum IncidentKind
 
 public static class IncidentKinds
 {
-    public static IReadOnlyList<string> Names { get; } = ["loss", "unreachable", "latency_shift"];
+    public static IReadOnlyList<string> Names { get; } = ["loss", "unreachable", "latency_shift", AsPath, VantageDown];
+
+    /// <summary>A vantage point with no silo answering (<see cref="VantageDownWatch"/>); not a ping rule.</summary>
+    public const string VantageDown = "vantage_down";
+
+    /// <summary>The AS path of targets from a vantage changed at one AS edge (<see cref="PathIncidents"/>); not a ping rule.</summary>
+    public const string AsPath = "as_path";
 
     public static string ToWire(this IncidentKind kind) => kind switch
     {

@@ -7,6 +7,10 @@ const STATES = [["Open", "open"], ["Resolved", "resolved"], ["All (7 days)", ""]
 
 function figures(f) {
   if (!f) return "–";
+  // AS-path incidents keep the changed edge and each pair's path; vantage_down the status.
+  if (f.changed_edge) return `AS path changed at AS${f.changed_edge.from_asn ?? "?"}: next AS${f.changed_edge.before_next_asn ?? " –"} → AS${f.changed_edge.after_next_asn ?? " –"}`;
+  if (f.paths) return `${f.paths.length} path(s) now${f.resolution ? `, ${f.resolution}` : ""}`;
+  if (f.status) return `vantage point ${f.status}`;
   return `median ${fmt.ms(f.median_rtt_ms)}, baseline ${fmt.ms(f.baseline_rtt_ms)}, loss ${fmt.pct(f.loss_pct)}`;
 }
 
@@ -46,7 +50,7 @@ export function incidentsPage(root) {
   }
 
   mount(root, h("h1", {}, "Incidents"),
-    h("p", { class: "lead" }, "Opened when a target's ping series from a vantage point is unreachable, lossy or slower than its baseline for several rounds in a row; resolved when clear for several rounds."),
+    h("p", { class: "lead" }, "Opened when a target's ping series from a vantage point is unreachable, lossy or slower than its baseline for several rounds in a row (resolved when clear for several rounds), when AS paths change at one AS edge (resolved when they are back), or when a vantage point is down."),
     buttons, list);
   load();
 }
@@ -66,9 +70,23 @@ export function incidentPage(root, id) {
         h("tr", {}, h("th", {}, "Targets"), h("td", {}, i.targets.map((t, n) => [n ? ", " : "", h("a", { href: `#/target/${t}` }, t)]))),
         h("tr", {}, h("th", {}, "Vantage points"), h("td", {}, i.vantages.join(", "))),
         h("tr", {}, h("th", {}, "Before (round that opened it)"), h("td", {}, figures(i.before))),
-        h("tr", {}, h("th", {}, "After (round that resolved it)"), h("td", {}, i.resolvedAt ? figures(i.after) : "still open")))),
+        h("tr", {}, h("th", {}, "After (round that resolved it)"), h("td", {}, i.resolvedAt || i.after?.paths ? figures(i.after) : "still open")))),
+    i.before?.paths ? pathTable(i) : null,
     h("p", {}, "The target page shows the ping series around it.")))
     .catch((e) => mount(body, e.status === 404 ? empty(`No incident #${id}.`) : problemBox(e)));
+}
+
+// Each (target, vantage) of an AS-path incident: its AS path before the change and now.
+function pathTable(i) {
+  const now = new Map((i.after?.paths ?? []).map((p) => [`${p.target} ${p.vantage}`, p]));
+  const asPath = (path) => (path ?? []).map((a) => `AS${a}`).join(" ");
+  return h("table", { class: "incident-paths" },
+    h("thead", {}, h("tr", {}, ["Target", "Vantage point", "AS path before", "AS path now"].map((c) => h("th", {}, c)))),
+    h("tbody", {}, i.before.paths.map((p) => h("tr", {},
+      h("td", {}, h("a", { href: `#/target/${p.target}` }, p.target)),
+      h("td", {}, p.vantage),
+      h("td", {}, asPath(p.as_path)),
+      h("td", {}, asPath(now.get(`${p.target} ${p.vantage}`)?.as_path))))));
 }
 
 function stat(label, value) {
