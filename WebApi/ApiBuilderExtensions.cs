@@ -46,7 +46,7 @@ public static class ApiBuilderExtensions
         builder.Services.AddCyberWatchStorage(builder.Configuration, failFast: true);
         builder.Services.AddGeolocation();
         builder.Services.AddTargetPolicy(options);
-        builder.Services.AddSingleton<CyberWatch.Vantages.VantageDirectory>();
+        CyberWatch.Vantages.VantageServiceCollectionExtensions.AddVantageDirectory(builder.Services);
         builder.Services.AddSingleton<DnsTables>();
         builder.Services.AddSingleton<MeasurementHistory>();
         CyberWatch.Watch.WatchServiceCollectionExtensions.AddNetworkWatchQueries(builder.Services);

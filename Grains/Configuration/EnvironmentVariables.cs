@@ -16,6 +16,7 @@ public static class EnvironmentVariables
         ["CYBERWATCH_CLUSTER_ID"] = "CyberWatch:ClusterId",
         ["CYBERWATCH_SERVICE_ID"] = "CyberWatch:ServiceId",
         ["CYBERWATCH_VANTAGE"] = "CyberWatch:Vantage",
+        ["CYBERWATCH_VANTAGE_DOWN_AFTER_SECONDS"] = "CyberWatch:Vantages:DownAfterSeconds",
         ["CYBERWATCH_SILO_PORT"] = "CyberWatch:SiloPort",
         ["CYBERWATCH_GATEWAY_PORT"] = "CyberWatch:GatewayPort",
         ["CYBERWATCH_ADVERTISED_ADDRESS"] = "CyberWatch:AdvertisedAddress",

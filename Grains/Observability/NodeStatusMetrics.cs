@@ -22,11 +22,14 @@ public sealed partial class NodeStatusMetrics : BackgroundService
     private readonly NpgsqlDataSource dataSource;
     private readonly ILogger<NodeStatusMetrics> logger;
     private readonly Counter<long> errors;
+    private readonly TimeSpan downAfter;
     private Snapshot? last;
 
-    public NodeStatusMetrics(NpgsqlDataSource dataSource, ILogger<NodeStatusMetrics> logger, IMeterFactory meters)
+    public NodeStatusMetrics(NpgsqlDataSource dataSource, ILogger<NodeStatusMetrics> logger, IMeterFactory meters,
+        Microsoft.Extensions.Options.IOptions<CyberWatch.Vantages.VantageOptions> vantages)
     {
         this.dataSource = dataSource;
+        downAfter = vantages.Value.DownAfter;
         this.logger = logger;
         var meter = meters.Create("CyberWatch.Node");
         errors = meter.CreateCounter<long>("cyberwatch.postgres.errors", description: "PostgreSQL operations that failed, by operation");
@@ -38,7 +41,7 @@ public sealed partial class NodeStatusMetrics : BackgroundService
         meter.CreateObservableGauge("cyberwatch.targets.overdue", () => ReadPerVantage(v => v.Overdue),
             description: "(target, vantage) pairs due for more than 10 minutes (a stalled queue, or a vantage point with no silo up), by vantage point");
         meter.CreateObservableGauge("cyberwatch.vantage.silos_answering", () => ReadPerVantage(v => v.SilosAnswering),
-            description: "silos of the vantage point that reported in within the last minute (0: the vantage point is down)");
+            description: "silos of the vantage point that reported in within CYBERWATCH_VANTAGE_DOWN_AFTER_SECONDS (0: the vantage point is down)");
         meter.CreateObservableGauge("cyberwatch.enrichment.backlog", () => Read(s => s.EnrichmentBacklog),
             description: "measurements waiting for enrichment");
         meter.CreateObservableGauge("cyberwatch.dns.last_query_hour", () => Read(s => s.DnsLastHour), "s",
@@ -81,7 +84,7 @@ public sealed partial class NodeStatusMetrics : BackgroundService
               FROM vantages v ORDER BY v.name
             """);
         command.Parameters.AddWithValue("overdue", OverdueAfter.TotalSeconds);
-        command.Parameters.AddWithValue("down", CyberWatch.Vantages.VantageDirectory.DownAfter.TotalSeconds);
+        command.Parameters.AddWithValue("down", downAfter.TotalSeconds);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var (targets, backlog, dnsLastHour) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));

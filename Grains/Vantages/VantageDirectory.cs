@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace CyberWatch.Vantages;
@@ -14,7 +15,7 @@ public sealed record VantagePoint(
     IReadOnlyList<VantageSilo> Silos,
     VantageSchedule Schedule);
 
-/// <summary>A silo serving a vantage point; <see cref="Answering"/> while it reported in within the last minute.</summary>
+/// <summary>A silo serving a vantage point; <see cref="Answering"/> while it reported in within <see cref="VantageOptions.DownAfter"/>.</summary>
 public sealed record VantageSilo(
     string Silo,
     bool Answering,
@@ -30,7 +31,7 @@ public sealed record VantageSilo(
 public sealed record VantageSchedule(long Pairs, long DueNow, long Overdue);
 
 /// <summary>
-/// up: every silo of the vantage answered within <see cref="VantageDirectory.DownAfter"/> and probes with
+/// up: every silo of the vantage answered within <see cref="VantageOptions.DownAfter"/> and probes with
 /// scamper; degraded: some answered, but one went silent or probes without scamper; down: none answered.
 /// </summary>
 public static class VantageStatus
@@ -46,10 +47,10 @@ public static class VantageStatus
 }
 
 /// <summary>Read side of the vantage points (<c>vantages</c>, <c>vantage_silos</c>, <c>target_vantages</c>).</summary>
-public sealed class VantageDirectory(NpgsqlDataSource dataSource)
+public sealed class VantageDirectory(NpgsqlDataSource dataSource, IOptions<VantageOptions> options)
 {
     /// <summary>A silo that has not reported in for this long is not answering; a vantage without an answering silo is down.</summary>
-    public static readonly TimeSpan DownAfter = TimeSpan.FromSeconds(60);
+    public TimeSpan DownAfter { get; } = options.Value.DownAfter;
 
     public async Task<IReadOnlyList<VantagePoint>> ListAsync(CancellationToken cancellationToken) => await ReadAsync(null, cancellationToken);
 

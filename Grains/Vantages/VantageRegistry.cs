@@ -28,8 +28,8 @@ public interface IVantageArrivals
 
 /// <summary>
 /// Registers the silo's vantage point (name, source addresses, origin ASN and prefix) in <c>vantages</c>
-/// and keeps the silo's row in <c>vantage_silos</c> fresh every <see cref="HeartbeatPeriod"/>; a vantage
-/// whose silos stop refreshing is reported down after <see cref="VantageDirectory.DownAfter"/>. The row
+/// and keeps the silo's row in <c>vantage_silos</c> fresh every <see cref="VantageOptions.HeartbeatPeriod"/>; a vantage
+/// whose silos stop refreshing is reported down after <see cref="VantageOptions.DownAfter"/>. The row
 /// goes when the silo stops cleanly.
 /// </summary>
 public sealed partial class VantageRegistry(
@@ -39,10 +39,11 @@ public sealed partial class VantageRegistry(
     IVantageLoad load,
     IEnumerable<IVantageArrivals> arrivals,
     Orleans.Runtime.ILocalSiloDetails silo,
+    Microsoft.Extensions.Options.IOptions<VantageOptions> vantageOptions,
     TimeProvider clock,
     ILogger<VantageRegistry> logger) : BackgroundService
 {
-    public static readonly TimeSpan HeartbeatPeriod = TimeSpan.FromSeconds(10);
+    private readonly TimeSpan heartbeatPeriod = vantageOptions.Value.HeartbeatPeriod;
 
     private readonly DateTimeOffset startedAt = clock.GetUtcNow();
     private bool announced;
@@ -69,7 +70,7 @@ public sealed partial class VantageRegistry(
             }
             try
             {
-                await Task.Delay(HeartbeatPeriod, clock, stoppingToken);
+                await Task.Delay(heartbeatPeriod, clock, stoppingToken);
             }
             catch (OperationCanceledException)
             {

@@ -65,6 +65,8 @@ public sealed class LabCluster : IAsyncDisposable
             ["CYBERWATCH_DNS_STREAM"] = $"cyberwatch:dns:{clusterId}",
             ["CYBERWATCH_REDIS_URL"] = Environment.GetEnvironmentVariable("CYBERWATCH_TEST_REDIS_URL") ?? "127.0.0.1:1",
             ["CYBERWATCH_API_ANONYMOUS_ROLE"] = "admin",
+            // A vantage whose silos stop reporting in is down after 10 s, not a minute: tests wait for it.
+            ["CYBERWATCH_VANTAGE_DOWN_AFTER_SECONDS"] = "10",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
@@ -151,7 +153,16 @@ public sealed class LabCluster : IAsyncDisposable
     private (NodeProcess Process, int Port) Running(string vantage) =>
         silos.GetValueOrDefault(vantage) ?? throw new InvalidOperationException($"the silo of vantage {vantage} is not running");
 
-    private (NodeProcess Process, int Port) StartSilo(LabVantage vantage)
+    /// <summary>
+    /// Starts a silo that is no member: this cluster's id and database, in <paramref name="vantage"/>'s namespace and
+    /// under its name, but with the certificate of node <paramref name="vantage"/> from the CA in
+    /// <paramref name="foreignTls"/> (its own files agree with each other, so it passes its start-up checks).
+    /// Not tracked by the cluster: the caller disposes of it.
+    /// </summary>
+    public (NodeProcess Process, int Port) StartOutsider(string vantage, string foreignTls) =>
+        StartSilo(Vantage(vantage), foreignTls);
+
+    private (NodeProcess Process, int Port) StartSilo(LabVantage vantage, string? tls = null)
     {
         // Each namespace has its own ports; random ones keep runs (and a `scripts/lab up` node on 11111) apart.
         var siloPort = Random.Shared.Next(20000, 29000);
@@ -163,7 +174,7 @@ public sealed class LabCluster : IAsyncDisposable
             ["CYBERWATCH_GATEWAY_PORT"] = (siloPort + 1).ToString(),
             ["CYBERWATCH_SILO_HTTP"] = $"http://127.0.0.1:{siloPort + 2}",
         };
-        ClusterTls.AddTo(silo, tlsDirectory, vantage.Name);
+        ClusterTls.AddTo(silo, tls ?? tlsDirectory, vantage.Name);
         return (NodeProcess.StartIn(vantage.Namespace, Repository.SiloDll, silo, "run"), siloPort);
     }
 

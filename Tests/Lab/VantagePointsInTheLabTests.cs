@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using CyberWatch.Tests.Infrastructure;
 
 namespace CyberWatch.Tests.Lab;
 
@@ -37,6 +38,17 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
             cluster.Vantages.Select(v => { try { return $"silo of {v.Name}:\n{Tail(cluster.Silo(v.Name).Output)}"; } catch (InvalidOperationException) { return $"silo of {v.Name}: stopped"; } })));
 
     private static string Tail(string output) => output[^Math.Min(3000, output.Length)..];
+
+    /// <summary>
+    /// Nothing of the cluster's pairs is on its way: each was given its next due time by its latest measurement, or is
+    /// due and not leased to a probe. What is counted after this cannot grow.
+    /// </summary>
+    private static Task WaitSettledAsync(LabCluster cluster) => WaitForAsync(cluster, "every pair settled", async () => await CountAsync(cluster, """
+        SELECT count(*) FROM target_vantages tv
+         WHERE NOT (tv.next_due_at <= now()
+                    OR tv.next_due_at > now() + interval '20 hours'
+                       AND tv.last_measurement_id = (SELECT max(m.id) FROM measurements m WHERE m.target = tv.ip AND m.vantage = tv.vantage))
+        """) == 0, TimeSpan.FromSeconds(60));
 
     /// <summary>Sets every pair due now (a round) and waits until each has one more measurement.</summary>
     private static async Task RoundAsync(LabCluster cluster, long expectedTotal, string? onlyVantage = null)
@@ -86,17 +98,21 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
     public async Task Every_destination_is_measured_from_every_vantage_along_its_truth_and_only_a_moved_vantage_records_changes()
     {
         lab.SkipIfUnavailable();
+        var timeline = new Timeline();
         await using var cluster = await LabCluster.StartAsync(lab, settingsSql: Settings);
+        timeline.Mark("cluster started");
         var destinations = Destinations();
         var vantages = LabFixture.Vantages;
         var pairs = destinations.Count * vantages.Count;
         await WaitForAsync(cluster, "every vantage registered", async () =>
             await CountAsync(cluster, "SELECT count(*) FROM vantage_silos WHERE last_heartbeat > now() - interval '1 minute'") == vantages.Count,
             TimeSpan.FromSeconds(60));
+        timeline.Mark("every vantage registered");
 
         await EnqueueAsync(cluster, destinations);
         await WaitForAsync(cluster, "every (target, vantage) measured", async () =>
             await CountAsync(cluster, "SELECT count(DISTINCT (target, vantage)) FROM measurements") == pairs, TimeSpan.FromSeconds(180));
+        timeline.Mark($"first wave: {pairs} pairs measured");
         // Once each, and only from the vantages of the cluster (the vantage column is the silo that probed).
         Assert.Equal(pairs, await CountAsync(cluster, "SELECT count(*) FROM measurements"));
         foreach (var vantage in vantages)
@@ -145,6 +161,7 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
             }
         }
         Assert.True(mismatches.Count == 0, string.Join('\n', mismatches));
+        timeline.Mark("paths against the truth");
 
         // The AS graph of all vantages: the union of their truths' adjacencies, and nothing else. The one adjacency seen
         // only across a silent router is there as an indirect link: from vp-transit, d15-br answers dst-b's trace from
@@ -190,22 +207,26 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
             Assert.Equal(truthPath, JsonDocument.Parse(body).RootElement.GetProperty("path").EnumerateArray().Select(a => a.GetInt64()));
         }
 
+        timeline.Mark("AS graph");
         // Ten rounds with the vantages interleaved: each pair is judged against its own history, so nothing changed.
         for (var round = 1; round <= 10; round++)
         {
             await RoundAsync(cluster, (long)pairs * (round + 1));
+            timeline.Mark($"round {round}");
         }
         Assert.Equal(0, await CountAsync(cluster, "SELECT count(*) FROM path_changes WHERE kind IN ('as_path', 'ip_path')"));
 
         // The default vantage loses its preferred uplink: its pairs record AS-path changes, the others' none.
         var (moved, output) = await LabFixture.RunAsync((LabFixture.Script, ["move-route"]), TimeSpan.FromMinutes(2));
         Assert.True(moved == 0, output);
+        timeline.Mark("route moved");
         try
         {
             await RoundAsync(cluster, (long)pairs * 12);
-            await WaitForAsync(cluster, "as_path changes of the default vantage", async () =>
-                await CountAsync(cluster, "SELECT count(*) FROM path_changes WHERE kind = 'as_path'") > 0, TimeSpan.FromSeconds(20));
-            await Task.Delay(TimeSpan.FromSeconds(2));
+            timeline.Mark("round after the move");
+            // A path change is written with the pair's history, before the pair is given its next due time.
+            await WaitSettledAsync(cluster);
+            timeline.Mark("path changes");
             Assert.Equal(LabFixture.DefaultVantage.Name, await cluster.Database.ScalarAsync<string>(
                 "SELECT string_agg(DISTINCT vantage, ',') FROM path_changes WHERE kind IN ('as_path', 'ip_path')"));
             // Every destination of the default vantage moved to TRANSIT-B (1300).
@@ -215,6 +236,7 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
         finally
         {
             await LabFixture.RunAsync((LabFixture.Script, ["move-route", "restore"]), TimeSpan.FromMinutes(2));
+            timeline.Mark("route restored");
         }
     }
 
@@ -222,7 +244,9 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
     public async Task A_vantage_that_goes_down_leaves_its_pairs_waiting_and_on_demand_from_all_answers_for_each_vantage()
     {
         lab.SkipIfUnavailable();
+        var timeline = new Timeline();
         await using var cluster = await LabCluster.StartAsync(lab, settingsSql: Settings);
+        timeline.Mark("cluster started");
         var destinations = Destinations();
         var vantages = LabFixture.Vantages;
         var pairs = destinations.Count * vantages.Count;
@@ -230,9 +254,11 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
         await WaitForAsync(cluster, "every vantage registered", async () =>
             await CountAsync(cluster, "SELECT count(*) FROM vantage_silos WHERE last_heartbeat > now() - interval '1 minute'") == vantages.Count,
             TimeSpan.FromSeconds(60));
+        timeline.Mark("every vantage registered");
         await EnqueueAsync(cluster, destinations);
         await WaitForAsync(cluster, "the first wave", async () => await CountAsync(cluster, "SELECT count(*) FROM measurements") == pairs,
             TimeSpan.FromSeconds(180));
+        timeline.Mark($"first wave: {pairs} pairs measured");
 
         // On demand from all: one answer per vantage, each taken from there.
         var dstA = "30.14.1.10";
@@ -251,17 +277,38 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
             Assert.True(Branches(truth).Any(b => b.SequenceEqual(hops)), $"{name}: {Show(hops)}");
         }
 
+        timeline.Mark("on demand from all");
         // One vantage stops: it is reported down, the others go on, its pairs wait and are taken by nobody else.
         await cluster.StopAsync(away);
+        timeline.Mark($"{away} stopped");
+        // In its place, a silo of the same name and namespace with a certificate of another CA tries to join (and would
+        // take the vantage's pairs, and answer for it on demand, if it got in). Watched while the rest goes on.
+        var foreign = await ClusterTls.CreateAsync([(away, LabFixture.VantageNamed(away).Addresses.Select(a => a.ToString()))])
+            ?? throw new InvalidOperationException("scripts/cyberwatch has no cert command");
+        var (outsider, outsiderPort) = cluster.StartOutsider(away, foreign);
+        var outsiderRows = $"FROM orleans_membership WHERE deploymentid = '{cluster.ClusterId}' AND port = {outsiderPort}";
+        using var watching = new CancellationTokenSource();
+        var outsiderSeenActive = Task.Run(async () =>
+        {
+            var seen = false;
+            while (!watching.IsCancellationRequested)
+            {
+                seen |= await CountAsync(cluster, $"SELECT count(*) {outsiderRows} AND status = 3") > 0;
+                await Task.Delay(250, CancellationToken.None);
+            }
+            return seen;
+        }, CancellationToken.None);
         await WaitForAsync(cluster, $"{away} down", async () =>
             JsonDocument.Parse((await cluster.GetAsync($"/vantages/{away}")).Body).RootElement.GetProperty("status").GetString() == "down",
             TimeSpan.FromSeconds(30));
+        timeline.Mark($"{away} reported down");
         var before = await CountAsync(cluster, "SELECT count(*) FROM measurements");
         await cluster.Database.ScalarAsync<object>("UPDATE target_vantages SET next_due_at = now()");
         var others = destinations.Count * (vantages.Count - 1);
         await WaitForAsync(cluster, "the other vantages' round", async () =>
             await CountAsync(cluster, "SELECT count(*) FROM measurements") >= before + others, TimeSpan.FromSeconds(120));
-        await Task.Delay(TimeSpan.FromSeconds(6));
+        timeline.Mark("the other vantages' round");
+        await WaitSettledAsync(cluster);
         var after = await CountAsync(cluster, "SELECT count(*) FROM measurements");
         Assert.True(before + others == after, $"{before} + {others} expected, {after} stored:\n" + await cluster.Database.ScalarAsync<string>(
             "SELECT string_agg(vantage || ' ' || host(target) || ' ' || started_at::time || ' ' || method || ' ' || tool, E'\\n' ORDER BY started_at) FROM measurements"));
@@ -277,19 +324,39 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
         Assert.Equal(503, results.Single(r => r.GetProperty("vantage").GetString() == away).GetProperty("status").GetInt32());
         Assert.All(results.Where(r => r.GetProperty("vantage").GetString() != away), r => Assert.Equal(200, r.GetProperty("status").GetInt32()));
 
+        timeline.Mark("on demand from all with one down");
+
+        // The outsider tried (its row is in the membership table, or it gave up and exited), a member refused its
+        // certificate, and it never was an active silo of the cluster.
+        await WaitForAsync(cluster, "the outsider's attempt to join", async () =>
+            outsider.HasExited || await CountAsync(cluster, $"SELECT count(*) {outsiderRows}") > 0, TimeSpan.FromSeconds(90), () => outsider.Output);
+        var members = cluster.Vantages.Where(v => v.Name != away).Select(v => cluster.Silo(v.Name)).ToList();
+        await WaitForAsync(cluster, "a member refusing the outsider's certificate", () => Task.FromResult(members.Any(m =>
+            m.Output.Contains($"Refused the TLS certificate of a cluster peer CN={away}: issued by") && m.Output.Contains("not by the cluster CA"))),
+            TimeSpan.FromSeconds(60), () => outsider.Output[^Math.Min(3000, outsider.Output.Length)..]);
+        await watching.CancelAsync();
+        Assert.False(await outsiderSeenActive, $"the outsider was listed as an active silo:\n{outsider.Output}");
+        Assert.Equal(0, await CountAsync(cluster, $"SELECT count(*) {outsiderRows} AND status = 3"));
+        Assert.Equal(vantages.Count - 1, await cluster.ActiveSilosAsync());
+        await outsider.DisposeAsync();
+        Directory.Delete(foreign, recursive: true);
+        timeline.Mark("an outsider with another CA's certificate refused");
         // It comes back: its overdue pairs are measured within a tick and the probe time, once each (dst-a also had its on-demand probe).
         var awayBefore = await CountAsync(cluster, $"SELECT count(*) FROM measurements WHERE vantage = '{away}'");
         clock.Restart();
         await cluster.StartAsync(away);
         var joined = clock.Elapsed;
+        timeline.Mark($"{away} restarted and active");
         await WaitForAsync(cluster, $"{away} caught up", async () =>
             await CountAsync(cluster, $"SELECT count(*) FROM measurements WHERE vantage = '{away}'") >= awayBefore + destinations.Count,
             TimeSpan.FromSeconds(120));
         var caughtUp = clock.Elapsed;
-        await Task.Delay(TimeSpan.FromSeconds(6));
+        timeline.Mark($"{away} caught up");
+        await WaitSettledAsync(cluster);
         Assert.Equal(awayBefore + destinations.Count, await CountAsync(cluster, $"SELECT count(*) FROM measurements WHERE vantage = '{away}'"));
         Assert.Equal(0, await CountAsync(cluster,
             $"SELECT count(*) FROM (SELECT target FROM measurements WHERE vantage = '{away}' GROUP BY target HAVING count(*) <> CASE WHEN target = '{dstA}' THEN 3 ELSE 2 END) d"));
+        timeline.Mark("no doubles");
         TestContext.Current.SendDiagnosticMessage(
             $"vantage {away} back: silo active after {joined.TotalSeconds:F1} s, its {destinations.Count} overdue pairs measured {caughtUp.TotalSeconds:F1} s after its start");
         Assert.True(caughtUp - joined < TimeSpan.FromSeconds(60), $"caught up {(caughtUp - joined).TotalSeconds:F1} s after joining");

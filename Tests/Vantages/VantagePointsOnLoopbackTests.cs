@@ -7,50 +7,67 @@ namespace CyberWatch.Tests.Vantages;
 
 /// <summary>
 /// A cluster of two vantage points on this machine: "north" (two silos, sharing its work) and "south" (one
-/// silo), with an API of north, probing 127.0.0.0/8. The network is the same for both, so what is tested
-/// here is the plumbing (each pair probed from its own vantage, placement, status, waiting rows, answers per
-/// vantage); that paths differ per vantage is tested in the lab.
+/// silo), with an API of north, probing 127.0.0.0/8; one cluster for the tests of the class (they use different
+/// targets). The network is the same for both, so what is tested here is the plumbing (each pair probed from its
+/// own vantage, placement, status, waiting rows, answers per vantage); that paths differ per vantage is tested in
+/// the lab. A vantage is down 10 s after its last silo stops reporting in (CYBERWATCH_VANTAGE_DOWN_AFTER_SECONDS).
 /// </summary>
-public sealed class VantagePointsOnLoopbackTests : IAsyncLifetime
+public sealed class LoopbackVantageCluster : IAsyncLifetime
 {
     private readonly List<NodeProcess> processes = [];
     private NodeEnvironment environment = null!;
-    private TestDatabase db = null!;
-    private NodeProcess south = null!;
-    private readonly HttpClient http = new() { Timeout = TimeSpan.FromMinutes(3) };
+    private string? skipReason;
+
+    public TestDatabase Db { get; private set; } = null!;
+    public NodeProcess South { get; private set; } = null!;
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(3) };
 
     public async ValueTask InitializeAsync()
     {
         if (Environment.UserName != "root" || !File.Exists("/usr/bin/scamper"))
         {
-            Assert.Skip("needs root and scamper (raw sockets) to probe");
+            skipReason = "needs root and scamper (raw sockets) to probe";
+            return;
         }
-        db = await TestDatabase.CreateAsync();
-        await db.ScalarAsync<object>("""
+        Db = await TestDatabase.CreateAsync();
+        await Db.ScalarAsync<object>("""
             UPDATE settings SET value = value || '{"rate_limit_per_minute": 6000, "per_prefix_interval_seconds": 0,
                 "target_cooldown_seconds": 0, "hop_feedback_enabled": false}'::jsonb WHERE key = 'worker_settings'
             """);
-        environment = new NodeEnvironment(db.ConnectionString, "vp-" + Guid.NewGuid().ToString("n")[..8]);
-        var first = await StartSiloAsync("north");
-        await Task.WhenAll(StartSiloAsync("north"), StartSiloAsync("south").ContinueWith(t => south = t.Result));
+        environment = new NodeEnvironment(Db.ConnectionString, "vp-" + Guid.NewGuid().ToString("n")[..8]);
+        await StartSiloAsync("north");
+        await Task.WhenAll(StartSiloAsync("north"), StartSouthAsync());
         var api = environment.Api(out var url);
         api["CYBERWATCH_ALLOWED_TARGETS"] = "127.0.0.0/8";
         api["CYBERWATCH_VANTAGE"] = "north";
+        api["CYBERWATCH_VANTAGE_DOWN_AFTER_SECONDS"] = "10";
         processes.Add(NodeProcess.Start(Repository.ApiDll, api));
-        http.BaseAddress = new Uri(url);
+        Http.BaseAddress = new Uri(url);
         await processes[^1].WaitForHttpAsync($"{url}/ready", TimeSpan.FromSeconds(90));
         await WaitAsync("both vantage points up", async () =>
         {
-            var vantages = await http.GetFromJsonAsync<JsonElement>("/vantages");
+            var vantages = await Http.GetFromJsonAsync<JsonElement>("/vantages");
             return vantages.EnumerateArray().Count(v => v.GetProperty("status").GetString() == "up") == 2;
         }, TimeSpan.FromSeconds(60));
     }
+
+    public void SkipIfUnavailable()
+    {
+        if (skipReason is not null)
+        {
+            Assert.Skip(skipReason);
+        }
+    }
+
+    /// <summary>Starts south's silo (again) and waits until it serves.</summary>
+    public async Task StartSouthAsync() => South = await StartSiloAsync("south");
 
     private async Task<NodeProcess> StartSiloAsync(string vantage)
     {
         var silo = environment.Silo(out _, out _, out var siloHttp);
         silo["CYBERWATCH_ALLOWED_TARGETS"] = "127.0.0.0/8";
         silo["CYBERWATCH_VANTAGE"] = vantage;
+        silo["CYBERWATCH_VANTAGE_DOWN_AFTER_SECONDS"] = "10";
         var process = NodeProcess.Start(Repository.SiloDll, silo, "run");
         lock (processes)
         {
@@ -66,14 +83,14 @@ public sealed class VantagePointsOnLoopbackTests : IAsyncLifetime
         {
             await process.DisposeAsync();
         }
-        if (db is not null)
+        if (Db is not null)
         {
-            await db.DisposeAsync();
+            await Db.DisposeAsync();
         }
-        http.Dispose();
+        Http.Dispose();
     }
 
-    private async Task WaitAsync(string what, Func<Task<bool>> condition, TimeSpan? timeout = null)
+    public async Task WaitAsync(string what, Func<Task<bool>> condition, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         while (!await condition())
@@ -83,12 +100,36 @@ public sealed class VantagePointsOnLoopbackTests : IAsyncLifetime
             await Task.Delay(250);
         }
     }
+}
+
+public sealed class VantagePointsOnLoopbackTests(LoopbackVantageCluster cluster) : IClassFixture<LoopbackVantageCluster>
+{
+    private readonly Timeline timeline = new();
+
+    private HttpClient http => cluster.Http;
+
+    private TestDatabase db => cluster.Db;
+
+    private Task WaitAsync(string what, Func<Task<bool>> condition, TimeSpan? timeout = null) => cluster.WaitAsync(what, condition, timeout);
 
     private Task<long> CountAsync(string sql) => db.ScalarAsync<long>(sql);
+
+    /// <summary>
+    /// Nothing of these pairs is on its way: each was given its next due time by its latest measurement (none is
+    /// leased to a probe), or is due and not leased. What is counted after this cannot grow.
+    /// </summary>
+    private Task WaitSettledAsync(string pairs) => WaitAsync($"pairs {pairs} settled", async () => await CountAsync($"""
+        SELECT count(*) FROM target_vantages tv
+         WHERE ({pairs})
+           AND NOT (tv.next_due_at <= now()
+                    OR tv.next_due_at > now() + interval '20 hours'
+                       AND tv.last_measurement_id = (SELECT max(m.id) FROM measurements m WHERE m.target = tv.ip AND m.vantage = tv.vantage))
+        """) == 0);
 
     [Fact]
     public async Task Every_target_is_measured_from_every_vantage_on_that_vantages_silos_and_a_stopped_vantage_catches_up_without_doubles()
     {
+        cluster.SkipIfUnavailable();
         var vantages = await http.GetFromJsonAsync<JsonElement>("/vantages");
         Assert.Equal(["north", "south"], vantages.EnumerateArray().Select(v => v.GetProperty("name").GetString()).Order());
         var north = vantages.EnumerateArray().Single(v => v.GetProperty("name").GetString() == "north");
@@ -105,14 +146,19 @@ public sealed class VantagePointsOnLoopbackTests : IAsyncLifetime
         Assert.Equal(20, await CountAsync("SELECT count(*) FROM measurements WHERE target << '127.0.1.0/24' AND vantage = 'south'"));
         await WaitAsync("every pair due a day on", async () => await CountAsync(
             "SELECT count(*) FROM target_vantages WHERE ip << '127.0.1.0/24' AND next_due_at > now() + interval '20 hours'") == 40);
+        timeline.Mark("first wave");
 
         // Rounds interleaving both vantages: each pair's history is its own, so nothing is a path change.
         for (var round = 1; round <= 3; round++)
         {
+            // A measurement's row is stored before its pair is given its next due time: made due while the last round's
+            // completions are on their way, a pair would be pushed a day on by one of them and the round never end.
+            await WaitSettledAsync("tv.ip << '127.0.1.0/24'");
             await db.ScalarAsync<object>("UPDATE target_vantages SET next_due_at = now() WHERE ip << '127.0.1.0/24'");
             var expected = 40 * (round + 1);
             await WaitAsync($"round {round} measured", async () =>
                 await CountAsync("SELECT count(*) FROM measurements WHERE target << '127.0.1.0/24'") >= expected);
+            timeline.Mark($"round {round}");
         }
         await WaitAsync("every pair due a day on", async () => await CountAsync(
             "SELECT count(*) FROM target_vantages WHERE ip << '127.0.1.0/24' AND next_due_at > now() + interval '20 hours'") == 40);
@@ -129,14 +175,21 @@ public sealed class VantagePointsOnLoopbackTests : IAsyncLifetime
         Assert.All((await http.GetFromJsonAsync<JsonElement>("/traceroute/history?target=127.0.1.1&vantage=north&limit=50")).EnumerateArray(),
             m => Assert.Equal("north", m.GetProperty("vantage").GetString()));
 
+        timeline.Mark("reads per vantage");
         // South stops: its pairs wait (nobody else takes them), north goes on.
-        await south.StopAsync();
+        await WaitSettledAsync("tv.ip << '127.0.1.0/24'");
+        await cluster.South.StopAsync();
+        timeline.Mark("south stopped");
         await WaitAsync("south reported down", async () =>
             (await http.GetFromJsonAsync<JsonElement>("/vantages/south")).GetProperty("status").GetString() == "down");
+        timeline.Mark("south reported down");
         await db.ScalarAsync<object>("UPDATE target_vantages SET next_due_at = now() WHERE ip << '127.0.1.0/24'");
         await WaitAsync("north measured its due pairs", async () =>
             await CountAsync("SELECT count(*) FROM measurements WHERE target << '127.0.1.0/24' AND vantage = 'north'") == 100);
-        await Task.Delay(TimeSpan.FromSeconds(6));
+        timeline.Mark("north's round");
+        // South's pairs stay due and unleased (nobody took them) while north's are all done: nothing more can come.
+        await WaitSettledAsync("tv.ip << '127.0.1.0/24'");
+        timeline.Mark("settled");
         Assert.Equal(80, await CountAsync("SELECT count(*) FROM measurements WHERE target << '127.0.1.0/24' AND vantage = 'south'"));
         Assert.Equal(20, await CountAsync("SELECT count(*) FROM target_vantages WHERE ip << '127.0.1.0/24' AND vantage = 'south' AND next_due_at <= now()"));
 
@@ -149,22 +202,26 @@ public sealed class VantagePointsOnLoopbackTests : IAsyncLifetime
         Assert.Equal(503, down.GetProperty("status").GetInt32());
         Assert.Contains("south", down.GetProperty("error").GetString());
 
+        timeline.Mark("on demand from all");
         // South comes back: its overdue pairs are taken at once, each once.
         var restarted = System.Diagnostics.Stopwatch.StartNew();
-        south = await StartSiloAsync("south");
+        await cluster.StartSouthAsync();
         await WaitAsync("south caught up", async () =>
             await CountAsync("SELECT count(*) FROM measurements WHERE target << '127.0.1.0/24' AND vantage = 'south'") >= 100,
             TimeSpan.FromSeconds(90));
         var caughtUp = restarted.Elapsed;
-        await Task.Delay(TimeSpan.FromSeconds(6));
+        timeline.Mark("south restarted and caught up");
+        await WaitSettledAsync("tv.ip << '127.0.1.0/24'");
         Assert.Equal(100, await CountAsync("SELECT count(*) FROM measurements WHERE target << '127.0.1.0/24' AND vantage = 'south'"));
         Assert.Equal(0, await CountAsync("SELECT count(*) FROM (SELECT target FROM measurements WHERE target << '127.0.1.0/24' AND vantage = 'south' GROUP BY target HAVING count(*) <> 5) d"));
-        Console.WriteLine($"vantage south: restarted silo measured its 20 overdue pairs {caughtUp.TotalSeconds:F1} s after its start");
+        timeline.Mark("no doubles");
+        TestContext.Current.TestOutputHelper?.WriteLine($"vantage south: restarted silo measured its 20 overdue pairs {caughtUp.TotalSeconds:F1} s after its start");
     }
 
     [Fact]
     public async Task A_selection_names_known_vantages_only_and_puts_limit_where_a_target_is_measured_from()
     {
+        cluster.SkipIfUnavailable();
         var unknown = await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.2.1", vantages = new[] { "south", "atlantis" } });
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
         Assert.Contains("'atlantis'", await unknown.Content.ReadAsStringAsync());
@@ -172,7 +229,8 @@ public sealed class VantagePointsOnLoopbackTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.2.1", vantages = new[] { "south" } })).StatusCode);
         await WaitAsync("measured from south", async () => await CountAsync("SELECT count(*) FROM measurements WHERE target = '127.0.2.1'") == 1);
-        await Task.Delay(TimeSpan.FromSeconds(6));
+        await WaitSettledAsync("tv.ip = '127.0.2.1'");
+        timeline.Mark("measured from south");
         Assert.Equal(1, await CountAsync("SELECT count(*) FROM measurements WHERE target = '127.0.2.1' AND vantage = 'south'"));
         Assert.Equal("{south}", await db.ScalarAsync<string>("SELECT array_agg(vantage)::text FROM target_vantages WHERE ip = '127.0.2.1'"));
 
@@ -185,6 +243,7 @@ public sealed class VantagePointsOnLoopbackTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         Assert.Equal("all", (await put.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("vantages").GetString());
         await WaitAsync("measured from north", async () => await CountAsync("SELECT count(*) FROM measurements WHERE target = '127.0.2.1' AND vantage = 'north'") == 1);
+        timeline.Mark("widened, measured from north");
 
         var bad = await http.PutAsJsonAsync("/targets/10.0.0.1", new { vantages = "all" });
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """One round of bench/node, run inside the lab's vantage namespace next to the node under test.
 
-  warm --psql DSN --target IP           enqueue one target and wait until it is measured (JIT, first connections)
+  warm --psql DSN --target IP [--all-vantages]   enqueue one target and wait until it is measured (JIT, first
+       connections), from every vantage of the silos given with --all-vantages
   run  --psql DSN --enqueue FILE --count N --silo-pid P --api-pid P --pg-pid P --out FILE
        enqueue the list with one POST /targets/enqueue, then watch until every target is measured, its
        schedule row completed, the target grain told and the topology recorder idle; write what it saw.
+       With a cluster, --silo VANTAGE:PID:METRICS_URL once per silo instead of --silo-pid: every target is
+       expected from every vantage, and each vantage's own window is recorded as well.
 
 PostgreSQL is watched through one psql process kept open (a new psql every poll would cost the two
 cores more than the node's own work), the silo through its /metrics.
@@ -42,8 +45,17 @@ class Psql:
         self.proc.wait(10)
 
 
-def metrics():
-    with urllib.request.urlopen(SILO_METRICS, timeout=10) as answer:
+def metrics(silos):
+    """The silos' metrics, summed: the stage histograms and the topology backlog of the whole cluster."""
+    values = {}
+    for silo in silos:
+        for key, value in silo_metrics(silo["metrics"]).items():
+            values[key] = values.get(key, 0.0) + value
+    return values
+
+
+def silo_metrics(url):
+    with urllib.request.urlopen(url, timeout=10) as answer:
         text = answer.read().decode()
     values = {}
     for line in text.splitlines():
@@ -108,57 +120,77 @@ def post(path, body):
 
 def warm(args):
     db = Psql(args.psql)
-    post("/targets/enqueue", json.dumps({"targets": [args.target], "source": "static"}).encode())
-    deadline = time.time() + 120
+    body = {"targets": [args.target], "source": "static"}
+    pairs = 1
+    if args.all_vantages:
+        body["vantages"] = "all"
+        pairs = len({s["vantage"] for s in args.silos})
+    post("/targets/enqueue", json.dumps(body).encode())
+    deadline = time.time() + 180
     while time.time() < deadline:
         done = int(db.query("SELECT count(*) FROM target_vantages WHERE last_measurement_id IS NOT NULL")[0])
-        if done >= 1 and gauge(metrics(), "cyberwatch_topology_pending") == 0:
+        if done >= pairs and gauge(metrics(args.silos), "cyberwatch_topology_pending") == 0:
             db.close()
             return 0
         time.sleep(0.2)
-    raise RuntimeError(f"the warm-up target {args.target} was not measured within 120 s")
+    raise RuntimeError(f"the warm-up target {args.target} was not measured from {pairs} vantage(s) within 180 s")
+
+
+def completed_per_vantage(db):
+    rows = db.query("SELECT vantage, count(*) FROM target_vantages WHERE last_measurement_id IS NOT NULL GROUP BY vantage")
+    return {vantage: int(count) for vantage, count in (row.split("|") for row in rows if row)}
 
 
 def run(args):
     db = Psql(args.psql)
-    already = int(db.query("SELECT count(*) FROM target_vantages WHERE last_measurement_id IS NOT NULL")[0])
+    vantages = sorted({s["vantage"] for s in args.silos})
+    already = completed_per_vantage(db)
     body = open(args.enqueue, "rb").read()
-    scamper = scamper_pid(args.silo_pid)
+    for silo in args.silos:
+        silo["scamper"] = scamper_pid(silo["pid"])
     def cpu():
-        return {"silo": cpu_seconds(args.silo_pid), "scamper": cpu_seconds(scamper), "api": cpu_seconds(args.api_pid),
-                "postgres": tree_cpu(args.pg_pid)}
+        # Summed over the silos of the cluster (one key each in the single-silo case, as before).
+        return {"silo": sum(cpu_seconds(s["pid"]) for s in args.silos), "scamper": sum(cpu_seconds(s["scamper"]) for s in args.silos),
+                "api": cpu_seconds(args.api_pid), "postgres": tree_cpu(args.pg_pid)}
     # What the idle node burns (timers, schedule ticks, health and metrics polls), so the CPU per trace can say
     # how much of it is the traces' own.
     idle_started, idle_before = time.time(), cpu()
     time.sleep(args.idle)
     idle_after, idle_seconds = cpu(), time.time() - idle_started
     idle_rate = {k: (idle_after[k] - idle_before[k]) / idle_seconds for k in idle_before}
-    before = metrics()
+    before = metrics(args.silos)
     cpu_before = cpu()
     enqueued_at = time.time()
     status, answer = post("/targets/enqueue", body)
     acknowledged_at = time.time()
     if status not in (200, 202):
         raise RuntimeError(f"enqueue answered {status}: {answer[:300]!r}")
-    want = already + args.count
+    pairs = args.count * len(vantages)
     deadline = enqueued_at + args.timeout
+    # When the last pair of each vantage was stored and given its next due time.
+    stored_at = {}
     measured_at = None
     done_at = None
     while time.time() < deadline:
         if measured_at is None:
-            done = int(db.query("SELECT count(*) FROM target_vantages WHERE last_measurement_id IS NOT NULL")[0])
-            if done >= want:
-                measured_at = time.time()
+            done = completed_per_vantage(db)
+            now_s = time.time()
+            for vantage in vantages:
+                if vantage not in stored_at and done.get(vantage, 0) >= already.get(vantage, 0) + args.count:
+                    stored_at[vantage] = now_s
+            if len(stored_at) == len(vantages):
+                measured_at = now_s
         if measured_at is not None:
-            now = metrics()
-            if stage(now, "target", "count") - stage(before, "target", "count") >= args.count \
+            now = metrics(args.silos)
+            if stage(now, "target", "count") - stage(before, "target", "count") >= pairs \
                     and gauge(now, "cyberwatch_topology_pending") == 0:
                 done_at = time.time()
                 break
         time.sleep(POLL)
     if done_at is None:
-        raise RuntimeError(f"not every target was measured and recorded within {args.timeout} s")
-    after = metrics()
+        raise RuntimeError(f"not every (target, vantage) pair was measured and recorded within {args.timeout} s "
+                           f"(stored so far: {completed_per_vantage(db)})")
+    after = metrics(args.silos)
     cpu_after = cpu()
     first, last, succeeded, hops = db.query(
         f"""SELECT extract(epoch FROM min(started_at)), extract(epoch FROM max(completed_at)),
@@ -167,6 +199,15 @@ def run(args):
               FROM measurements WHERE started_at >= to_timestamp({enqueued_at})""")[0].split("|")
     rows = db.query(f"SELECT count(*) FROM measurements WHERE started_at >= to_timestamp({enqueued_at})")[0]
     edges = db.query("SELECT count(*) FROM as_edges")[0]
+    per_vantage = {}
+    for row in db.query(f"""SELECT vantage, extract(epoch FROM min(started_at)), extract(epoch FROM max(completed_at)),
+                                   count(*), count(*) FILTER (WHERE success)
+                              FROM measurements WHERE started_at >= to_timestamp({enqueued_at}) GROUP BY vantage"""):
+        vantage, first_v, last_v, rows_v, succeeded_v = row.split("|")
+        per_vantage[vantage] = {"first_probe_at": float(first_v), "last_result_at": float(last_v), "measurements": int(rows_v),
+                                "succeeded": int(succeeded_v), "stored_at": stored_at.get(vantage),
+                                "window_s": stored_at[vantage] - float(first_v)}
+        per_vantage[vantage]["traces_per_s"] = args.count / per_vantage[vantage]["window_s"]
     db.close()
     stages = {}
     for name in ("queue", "probe", "enrich", "store", "path", "schedule", "target", "topology_wait", "topology"):
@@ -174,16 +215,16 @@ def run(args):
         total = stage(after, name, "sum") - stage(before, name, "sum")
         stages[name] = {"count": count, "sum_s": total, "mean_ms": total * 1000 / count if count else None}
     result = {
-        "targets": args.count, "measurements": int(rows), "succeeded": int(succeeded), "hops": int(hops), "as_edges": int(edges),
+        "targets": args.count, "vantages": vantages, "pairs": pairs, "per_vantage": per_vantage, "measurements": int(rows), "succeeded": int(succeeded), "hops": int(hops), "as_edges": int(edges),
         "enqueued_at": enqueued_at, "acknowledged_at": acknowledged_at, "first_probe_at": float(first), "last_result_at": float(last),
         "all_measured_at": measured_at, "done_at": done_at,
         "enqueue_to_first_probe_s": float(first) - enqueued_at, "enqueue_request_s": acknowledged_at - enqueued_at,
         "window_s": done_at - float(first), "probe_window_s": float(last) - float(first),
         "cpu_s": {k: cpu_after[k] - cpu_before[k] for k in cpu_before}, "idle_cpu_per_s": idle_rate, "stages": stages,
     }
-    result["traces_per_s"] = args.count / result["window_s"]
+    result["traces_per_s"] = pairs / result["window_s"]
     json.dump(result, open(args.out, "w"), indent=2)
-    print(json.dumps({k: result[k] for k in ("targets", "succeeded", "window_s", "traces_per_s", "enqueue_to_first_probe_s")}))
+    print(json.dumps({k: result[k] for k in ("targets", "pairs", "succeeded", "window_s", "traces_per_s", "enqueue_to_first_probe_s")}))
     return 0
 
 
@@ -194,13 +235,20 @@ def main():
     parser.add_argument("--target")
     parser.add_argument("--enqueue")
     parser.add_argument("--count", type=int)
-    parser.add_argument("--silo-pid", type=int)
+    parser.add_argument("--silo-pid", type=int, help="the one silo, serving vantage 'vantage', metrics on 127.0.0.1:8001")
+    parser.add_argument("--silo", action="append", default=[], help="VANTAGE:PID:METRICS_URL of each silo of a cluster")
+    parser.add_argument("--all-vantages", action="store_true", help="warm: enqueue with vantages all, wait for every vantage")
     parser.add_argument("--api-pid", type=int)
     parser.add_argument("--pg-pid", type=int)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--idle", type=float, default=5, help="seconds of idle node measured before the enqueue")
     parser.add_argument("--out")
     args = parser.parse_args()
+    args.silos = [{"vantage": v, "pid": int(p), "metrics": url} for v, p, url in (s.split(":", 2) for s in args.silo)]
+    if args.silo_pid:
+        args.silos.append({"vantage": "vantage", "pid": args.silo_pid, "metrics": SILO_METRICS})
+    if not args.silos:
+        parser.error("--silo-pid or --silo is needed")
     return warm(args) if args.mode == "warm" else run(args)
 
 
