@@ -5,6 +5,8 @@ using CyberWatch.Configuration;
 using CyberWatch.Measurement.Scamper;
 using CyberWatch.Storage;
 using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
 
 namespace CyberWatch.Measurement;
 
@@ -34,6 +36,7 @@ public sealed partial class ProbeRunner
     private readonly Counter<long> failed;
     private readonly Histogram<double> duration;
     private readonly CyberWatch.Observability.PipelineStages stages;
+    private readonly ResiliencePipeline toTarget;
 
     public ProbeRunner(ProbeScheduler scheduler, ScamperEngine scamper, TracerouteFallback traceroute, MeasurementWriter writer,
         ProbeResultMapper mapper, CyberWatch.Enrichment.HopEnricher enricher, CyberWatch.Topology.AsPathExtractor extractor,
@@ -42,6 +45,20 @@ public sealed partial class ProbeRunner
         CyberWatch.Observability.PipelineStages stages)
     {
         this.stages = stages;
+        // Several vantages report one target at once (the first wave, an on-demand "from all"): each report ends
+        // with the grain deactivating when idle, and a report that arrives while it does is forwarded to a new
+        // activation; once the forwards run out, Orleans rejects it unexecuted. Sent again it lands on a live
+        // activation, and OnMeasured ignores a measurement it already has, so a retry is safe.
+        toTarget = new ResiliencePipelineBuilder { TimeProvider = clock }
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Orleans.Runtime.OrleansMessageRejectionException>(),
+                MaxRetryAttempts = 4,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(50),
+            })
+            .Build();
         this.scheduler = scheduler;
         this.scamper = scamper;
         this.traceroute = traceroute;
@@ -155,7 +172,8 @@ public sealed partial class ProbeRunner
         {
             // The target's history first: a reader that sees the pair's new last measurement then also sees its
             // paths (the other order showed a measurement id with an empty AS path for a moment).
-            await grains.GetGrain<ITargetGrain>(request.Target).OnMeasured(summary);
+            await toTarget.ExecuteAsync(
+                async _ => await grains.GetGrain<ITargetGrain>(request.Target).OnMeasured(summary), CancellationToken.None);
         }
         finally
         {

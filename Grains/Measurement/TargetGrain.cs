@@ -232,6 +232,12 @@ public sealed partial class TargetGrain(
         latest.Remove(measurement.Vantage);
         latest.Remove(AnyVantage);
         var history = HistoryOf(measurement.Vantage);
+        if (history.LastMeasurementId is { } last && measurement.MeasurementId <= last)
+        {
+            // Told again (a retried report) or late: the history already moved past it. Ids grow with time, so a
+            // smaller one is an older measurement and must not roll the paths back.
+            return;
+        }
         history.LastMeasuredAt = measurement.StartedAt;
         history.LastMeasurementId = measurement.MeasurementId;
         if (measurement.Success)

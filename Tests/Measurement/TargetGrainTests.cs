@@ -131,6 +131,24 @@ public sealed class TargetGrainTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_report_told_twice_or_late_changes_nothing()
+    {
+        var target = Target("30.9.0.12");
+        await target.Accept(TargetSource.Api);
+        var first = Measured("30.9.0.12", "north", [100, 300], "198.18.0.1", "30.9.0.12");
+        await target.OnMeasured(first);
+        var second = Measured("30.9.0.12", "north", [100, 200, 300], "198.18.0.1", "198.18.1.1", "30.9.0.12");
+        await target.OnMeasured(second);
+        Assert.Equal(2, await db.ScalarAsync<long>("SELECT count(*) FROM path_changes WHERE target = '30.9.0.12'"));
+        // The probe runner sends a rejected report again; a report of an older measurement arrives last.
+        await target.OnMeasured(second);
+        await target.OnMeasured(first);
+        Assert.Equal(2, await db.ScalarAsync<long>("SELECT count(*) FROM path_changes WHERE target = '30.9.0.12'"));
+        var north = (await target.GetInfo()).PerVantage.Single(v => v.Vantage == "north");
+        Assert.Equal([100L, 200L, 300L], north.LastAsPath);
+    }
+
+    [Fact]
     public async Task The_cooldown_of_an_on_demand_probe_is_per_vantage()
     {
         await db.ScalarAsync<object>("""UPDATE settings SET value = value || '{"target_cooldown_seconds": 60}'::jsonb WHERE key = 'worker_settings'""");

@@ -47,7 +47,7 @@ public sealed class VantageDownTests : IAsyncLifetime
         db = await TestDatabase.CreateAsync();
         var store = new IncidentStore(db.DataSource);
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 12, 0, 0, TimeSpan.Zero));
-        VantageDownWatch Silo() => new(new VantageDirectory(db.DataSource), store, null!, clock, NullLogger<VantageDownWatch>.Instance);
+        VantageDownWatch Silo() => new(new VantageDirectory(db.DataSource, Microsoft.Extensions.Options.Options.Create(new CyberWatch.Vantages.VantageOptions())), store, null!, clock, NullLogger<VantageDownWatch>.Instance);
         var first = Silo();
         var second = Silo();
         (string, string)[] down = [("home", VantageStatus.Down), ("office", VantageStatus.Up)];
