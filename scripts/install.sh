@@ -121,8 +121,9 @@ fi
 [[ $DRY_RUN == 1 || -n $DEST || $EUID -eq 0 ]] || die "run as root (sudo $0), or with --dry-run to see what it would do"
 
 # ---------------------------------------------------------------- 1. packages
+# Packages this run installed: a service that was here before (a Redis with other users) is configured by its owner, not by us.
+missing=()
 if [[ $PACKAGES_STEP == 1 ]]; then
-    missing=()
     for p in "${PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
@@ -238,14 +239,26 @@ fi
 env_value() { [[ -f $D_ENV_FILE ]] && sed -n "s/^$1='\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$D_ENV_FILE" | tail -n 1; }
 
 # ---------------------------------------------------------------- 5. Redis password
+# Secrets never go on a command line (any local user reads them in ps): redis-cli takes the password from
+# REDISCLI_AUTH and CONFIG SET from its standard input; psql below reads its SQL from standard input.
 redis_password="$(env_value CYBERWATCH_REDIS_PASSWORD || true)"
+redis_with_password() { REDISCLI_AUTH="$redis_password" redis-cli -h 127.0.0.1 --no-auth-warning "$@"; }
 if [[ -z $DEST && -n $redis_password ]] && command -v redis-cli >/dev/null; then
-    if redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; then
-        say "setting the generated password on the local Redis"
-        run redis-cli -h 127.0.0.1 CONFIG SET requirepass "$redis_password" >/dev/null
-        run redis-cli -h 127.0.0.1 -a "$redis_password" --no-auth-warning CONFIG REWRITE >/dev/null
-    elif ! redis-cli -h 127.0.0.1 -a "$redis_password" --no-auth-warning ping 2>/dev/null | grep -q PONG; then
-        say "the local Redis has a password of its own: put it in CYBERWATCH_REDIS_URL in $ENV_FILE"
+    if redis_with_password ping 2>/dev/null | grep -q PONG \
+        && ! redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; then
+        say "the local Redis already takes the generated password"
+    elif [[ " ${missing[*]} " == *" redis-server "* ]]; then
+        # Installed by this run: ours to configure.
+        say "setting the generated password on the Redis this install added"
+        if [[ $DRY_RUN == 1 ]]; then
+            printf 'would run: redis-cli CONFIG SET requirepass (from stdin), CONFIG REWRITE\n'
+        else
+            printf 'CONFIG SET requirepass "%s"\n' "$redis_password" | redis-cli -h 127.0.0.1 >/dev/null
+            redis_with_password CONFIG REWRITE >/dev/null
+        fi
+    else
+        say "the local Redis was here before this install: left as it is (its configuration and password are its owner's);" \
+            "give cyberWatch a password there and put it in CYBERWATCH_REDIS_URL and CYBERWATCH_REDIS_PASSWORD in $ENV_FILE"
     fi
 fi
 
@@ -264,9 +277,15 @@ if [[ $DATABASE_STEP == 1 ]]; then
         run systemctl enable --now postgresql
         if [[ $DRY_RUN == 1 ]] || ! psql_local -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'cyberwatch'" | grep -q 1; then
             if confirm "Create the PostgreSQL role and database 'cyberwatch' (and read-only role 'cyberwatch_grafana') on this machine?"; then
-                run psql_local -c "CREATE ROLE cyberwatch LOGIN PASSWORD '$pg_password'" \
-                               -c "CREATE DATABASE cyberwatch OWNER cyberwatch" \
-                               -c "CREATE ROLE cyberwatch_grafana LOGIN PASSWORD '$grafana_password'"
+                if [[ $DRY_RUN == 1 ]]; then
+                    printf 'would run: psql CREATE ROLE cyberwatch, cyberwatch_grafana (passwords from stdin), CREATE DATABASE cyberwatch\n'
+                else
+                    psql_local <<SQL
+CREATE ROLE cyberwatch LOGIN PASSWORD '$pg_password';
+CREATE ROLE cyberwatch_grafana LOGIN PASSWORD '$grafana_password';
+SQL
+                    psql_local -c "CREATE DATABASE cyberwatch OWNER cyberwatch"
+                fi
                 run psql_local -d cyberwatch -c "GRANT USAGE ON SCHEMA public TO cyberwatch_grafana" \
                     -c "ALTER DEFAULT PRIVILEGES FOR ROLE cyberwatch IN SCHEMA public GRANT SELECT ON TABLES TO cyberwatch_grafana"
             else
