@@ -32,6 +32,8 @@ PACKAGES=(postgresql redis-server scamper mtr-tiny traceroute curl)
 UNITS=(cyberwatch-scamper cyberwatch-silo cyberwatch-api cyberwatch-dns-collector)
 # Written into PREFIX: uninstall.sh removes a prefix only when it finds this file there.
 MARKER=.cyberwatch-install
+# What this install put on the machine (files, directories, packages, services); uninstall.sh removes exactly that.
+MANIFEST=$SHARE/installed.json
 
 AGENT=0 AGENT_URL="" AGENT_VANTAGE="" AGENT_KEY_FILE=""
 ASSUME_YES=0 DRY_RUN=0 PACKAGES_STEP=1 BUILD_STEP=1 DATABASE_STEP=1 START_STEP=1 RENDER_ONLY="" DEST=""
@@ -59,6 +61,38 @@ confirm() {
 }
 
 secret() { head -c 32 /dev/urandom | base64 | tr -d '/+=' | head -c 32; }
+
+# The manifest as it grows: real paths (without --root). A re-run adds to what the last one recorded.
+M_FILES=() M_DIRS=() M_PACKAGES=() M_SERVICES=() M_USER=0
+# note_dirs DIR...: records each directory (and parent) that does not exist yet, before it is created.
+note_dirs() {
+    local dir
+    for dir in "$@"; do
+        while [[ -n $dir && $dir != "$DEST" && ! -e $dir ]]; do
+            M_DIRS+=("${dir#"$DEST"}")
+            dir="$(dirname "$dir")"
+        done
+    done
+}
+note_files() { local f; for f in "$@"; do M_FILES+=("${f#"$DEST"}"); done; }
+# manifest_list FILE KEY: the entries of one list of a manifest written by write_manifest (one per line).
+manifest_list() { sed -n "/^  \"$2\": \[/,/^  \]/{s/^    \"\(.*\)\",\{0,1\}$/\1/p}" "$1"; }
+write_manifest() {
+    local file="$1"
+    # One entry a line, the closing bracket on its own line even when empty: manifest_list reads it with sed.
+    json_list() { local first=1 item; printf '  "%s": [' "$1"; shift
+        while IFS= read -r item; do [[ -z $item ]] && continue; [[ $first == 1 ]] && printf '\n' || printf ',\n'; printf '    "%s"' "$item"; first=0; done < <(printf '%s\n' "$@" | sort -u)
+        printf '\n  ]'; }
+    {
+        printf '{\n  "written_by": "scripts/install.sh",\n  "written_at": "%s",\n  "prefix": "%s",\n  "user_created": %s,\n' \
+            "$(date -u +%FT%TZ)" "$PREFIX" "$([[ $M_USER == 1 ]] && echo true || echo false)"
+        json_list files "${M_FILES[@]}"; printf ',\n'
+        json_list directories "${M_DIRS[@]}"; printf ',\n'
+        json_list packages "${M_PACKAGES[@]}"; printf ',\n'
+        json_list services "${M_SERVICES[@]}"; printf '\n}\n'
+    } >"$file.tmp"
+    mv "$file.tmp" "$file"
+}
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -101,6 +135,16 @@ fi
 # Where files go: the real paths, under --root when given.
 D_PREFIX="$DEST$PREFIX" D_ETC="$DEST$ETC" D_ENV_FILE="$DEST$ENV_FILE" D_SHARE="$DEST$SHARE" D_UNIT_DIR="$DEST$UNIT_DIR"
 D_VAR="$DEST/var"
+D_MANIFEST="$DEST$MANIFEST"
+if [[ -f $D_MANIFEST ]]; then
+    [[ $(sed -n 's/^  "prefix": "\(.*\)",$/\1/p' "$D_MANIFEST") == "$PREFIX" ]] \
+        || die "$D_MANIFEST records another prefix ($(sed -n 's/^  "prefix": "\(.*\)",$/\1/p' "$D_MANIFEST")); uninstall that first or give the same --prefix"
+    mapfile -t M_FILES < <(manifest_list "$D_MANIFEST" files)
+    mapfile -t M_DIRS < <(manifest_list "$D_MANIFEST" directories)
+    mapfile -t M_PACKAGES < <(manifest_list "$D_MANIFEST" packages)
+    mapfile -t M_SERVICES < <(manifest_list "$D_MANIFEST" services)
+    grep -q '"user_created": true' "$D_MANIFEST" && M_USER=1
+fi
 # Ownership only on a real install: under --root the user is this machine's, not the image's.
 owned() { [[ -z $DEST ]] && printf -- '-o\n%s\n-g\n%s\n' "$1" "$2"; return 0; }
 
@@ -131,6 +175,7 @@ if [[ $PACKAGES_STEP == 1 ]]; then
         say "installing ${missing[*]}"
         run apt-get update -qq
         run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+        M_PACKAGES+=("${missing[@]}")
     else
         say "packages already installed"
     fi
@@ -143,6 +188,7 @@ elif id -u "$SERVICE_USER" >/dev/null 2>&1; then
     say "user $SERVICE_USER exists"
 else
     say "creating system user $SERVICE_USER"
+    M_USER=1
     run useradd --system --user-group --home-dir /var/lib/cyberwatch --no-create-home --shell /usr/sbin/nologin "$SERVICE_USER"
 fi
 
@@ -162,11 +208,21 @@ if [[ $BUILD_STEP == 1 ]]; then
             run rm -rf "$target.old"
             run mv "$target" "$target.old"
         fi
+        note_dirs "$target"
         run mv "$target.new" "$target"
         run rm -rf "$target.old"
+        if [[ -d $target ]]; then
+            mapfile -t published_dirs < <(find "$target" -mindepth 1 -type d)
+            mapfile -t published_files < <(find "$target" ! -type d)
+            note_files "${published_files[@]}"
+            M_DIRS+=("${published_dirs[@]#"$DEST"}")
+        fi
     done
+    note_files "$D_PREFIX/README.md"
     run install -m 0644 "$ROOT/README.md" "$D_PREFIX/README.md"
 fi
+note_dirs "$D_PREFIX"
+note_files "$D_PREFIX/$MARKER"
 run install -d -m 0755 "$D_PREFIX"
 if [[ $DRY_RUN == 1 ]]; then
     printf 'would write: %s\n' "$D_PREFIX/$MARKER"
@@ -178,10 +234,12 @@ fi
 # ---------------------------------------------------------------- 4. configuration
 mapfile -t etc_owner < <(owned root "$SERVICE_USER")
 mapfile -t var_owner < <(owned "$SERVICE_USER" "$SERVICE_USER")
+note_dirs "$D_ETC" "$D_VAR/lib/cyberwatch" "$D_VAR/log/cyberwatch"
 run install -d -m 0750 "${etc_owner[@]}" "$D_ETC"
 run install -d -m 0750 "${var_owner[@]}" "$D_VAR/lib/cyberwatch" "$D_VAR/log/cyberwatch"
 if [[ $AGENT == 1 ]]; then
     say "writing $D_ETC/agent.env and the agent key"
+    note_files "$D_ETC/agent.key" "$D_ETC/agent.env"
     run install -m 0640 "${etc_owner[@]}" "$AGENT_KEY_FILE" "$D_ETC/agent.key"
     if [[ $DRY_RUN == 1 ]]; then
         printf 'would write: %s\n' "$D_ETC/agent.env"
@@ -207,6 +265,7 @@ elif [[ -f $D_ENV_FILE ]]; then
     say "$D_ENV_FILE exists; keeping it"
 else
     say "writing $D_ENV_FILE with generated secrets"
+    note_files "$D_ENV_FILE"
     pg_password="$(secret)" redis_password="$(secret)" grafana_password="$(secret)"
     dotnet_root=""
     [[ -n $DOTNET ]] && dotnet_root="$(dirname "$(readlink -f "$DOTNET")")"
@@ -314,6 +373,9 @@ fi
 # ---------------------------------------------------------------- 7. Grafana and Prometheus files
 if [[ $AGENT == 0 ]]; then
 say "installing dashboards and alert rules into $D_SHARE"
+note_dirs "$D_SHARE/grafana/dashboards" "$D_SHARE/grafana/provisioning/datasources" "$D_SHARE/grafana/provisioning/dashboards" "$D_SHARE/prometheus"
+for f in "$ROOT"/grafana/dashboards/*.json; do note_files "$D_SHARE/grafana/dashboards/$(basename "$f")"; done
+note_files "$D_SHARE/grafana/provisioning/datasources/cyberwatch.yaml" "$D_SHARE/grafana/provisioning/dashboards/cyberwatch.yaml" "$D_SHARE/prometheus/alerts.yml"
 run install -d -m 0755 "$D_SHARE/grafana/dashboards" "$D_SHARE/grafana/provisioning/datasources" \
     "$D_SHARE/grafana/provisioning/dashboards" "$D_SHARE/prometheus"
 run install -m 0644 "$ROOT"/grafana/dashboards/*.json "$D_SHARE/grafana/dashboards/"
@@ -326,10 +388,25 @@ fi
 staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
 render_units "$staging"
+note_dirs "$D_UNIT_DIR"
 run install -d -m 0755 "$D_UNIT_DIR"
 for unit in "${UNITS[@]}"; do
+    # A unit of that name that install did not write is someone else's: not overwritten, not recorded.
+    if [[ -f $D_UNIT_DIR/$unit.service ]] && ! printf '%s\n' "${M_SERVICES[@]}" | grep -qx "$unit"; then
+        die "$D_UNIT_DIR/$unit.service exists and was not installed by scripts/install.sh (not in $MANIFEST); move it away first"
+    fi
+    note_files "$D_UNIT_DIR/$unit.service"
+    M_SERVICES+=("$unit")
     run install -m 0644 "$staging/$unit.service" "$D_UNIT_DIR/$unit.service"
 done
+note_dirs "$D_SHARE"
+note_files "$D_MANIFEST"
+if [[ $DRY_RUN == 1 ]]; then
+    printf 'would write: %s\n' "$D_MANIFEST"
+else
+    install -d -m 0755 "$(dirname "$D_MANIFEST")"
+    write_manifest "$D_MANIFEST"
+fi
 [[ -z $DEST ]] && run systemctl daemon-reload
 if [[ $AGENT == 1 ]]; then
     if [[ $START_STEP == 1 ]]; then
