@@ -93,10 +93,13 @@ public static class CursorKey
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var key = RandomNumberGenerator.GetBytes(Length);
         var temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, new FileStreamOptions
-               {
-                   Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-               }))
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            // Created readable by the collector's user alone, never briefly wider.
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        using (var stream = new FileStream(temporary, options))
         {
             stream.Write(key);
             stream.Flush(flushToDisk: true);
