@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CyberWatch.Tests.Dns;
 
 /// <summary>Tailing the query log: a restart neither re-reads nor skips, across rotation and truncation.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class QueryLogSourceTests : IDisposable
 {
     private readonly string directory = Directory.CreateTempSubdirectory("cw-dns-log-").FullName;
