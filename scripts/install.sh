@@ -32,6 +32,8 @@ PACKAGES=(postgresql redis-server scamper mtr-tiny traceroute curl)
 UNITS=(cyberwatch-scamper cyberwatch-silo cyberwatch-api cyberwatch-dns-collector)
 # Written into PREFIX: uninstall.sh removes a prefix only when it finds this file there.
 MARKER=.cyberwatch-install
+# What this install put on the machine (files, directories, packages, services); uninstall.sh removes exactly that.
+MANIFEST=$SHARE/installed.json
 
 AGENT=0 AGENT_URL="" AGENT_VANTAGE="" AGENT_KEY_FILE=""
 ASSUME_YES=0 DRY_RUN=0 PACKAGES_STEP=1 BUILD_STEP=1 DATABASE_STEP=1 START_STEP=1 RENDER_ONLY="" DEST=""
@@ -59,6 +61,38 @@ confirm() {
 }
 
 secret() { head -c 32 /dev/urandom | base64 | tr -d '/+=' | head -c 32; }
+
+# The manifest as it grows: real paths (without --root). A re-run adds to what the last one recorded.
+M_FILES=() M_DIRS=() M_PACKAGES=() M_SERVICES=() M_USER=0
+# note_dirs DIR...: records each directory (and parent) that does not exist yet, before it is created.
+note_dirs() {
+    local dir
+    for dir in "$@"; do
+        while [[ -n $dir && $dir != "$DEST" && ! -e $dir ]]; do
+            M_DIRS+=("${dir#"$DEST"}")
+            dir="$(dirname "$dir")"
+        done
+    done
+}
+note_files() { local f; for f in "$@"; do M_FILES+=("${f#"$DEST"}"); done; }
+# manifest_list FILE KEY: the entries of one list of a manifest written by write_manifest (one per line).
+manifest_list() { sed -n "/^  \"$2\": \[/,/^  \]/{s/^    \"\(.*\)\",\{0,1\}$/\1/p}" "$1"; }
+write_manifest() {
+    local file="$1"
+    # One entry a line, the closing bracket on its own line even when empty: manifest_list reads it with sed.
+    json_list() { local first=1 item; printf '  "%s": [' "$1"; shift
+        while IFS= read -r item; do [[ -z $item ]] && continue; [[ $first == 1 ]] && printf '\n' || printf ',\n'; printf '    "%s"' "$item"; first=0; done < <(printf '%s\n' "$@" | sort -u)
+        printf '\n  ]'; }
+    {
+        printf '{\n  "written_by": "scripts/install.sh",\n  "written_at": "%s",\n  "prefix": "%s",\n  "user_created": %s,\n' \
+            "$(date -u +%FT%TZ)" "$PREFIX" "$([[ $M_USER == 1 ]] && echo true || echo false)"
+        json_list files "${M_FILES[@]}"; printf ',\n'
+        json_list directories "${M_DIRS[@]}"; printf ',\n'
+        json_list packages "${M_PACKAGES[@]}"; printf ',\n'
+        json_list services "${M_SERVICES[@]}"; printf '\n}\n'
+    } >"$file.tmp"
+    mv "$file.tmp" "$file"
+}
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -101,6 +135,16 @@ fi
 # Where files go: the real paths, under --root when given.
 D_PREFIX="$DEST$PREFIX" D_ETC="$DEST$ETC" D_ENV_FILE="$DEST$ENV_FILE" D_SHARE="$DEST$SHARE" D_UNIT_DIR="$DEST$UNIT_DIR"
 D_VAR="$DEST/var"
+D_MANIFEST="$DEST$MANIFEST"
+if [[ -f $D_MANIFEST ]]; then
+    [[ $(sed -n 's/^  "prefix": "\(.*\)",$/\1/p' "$D_MANIFEST") == "$PREFIX" ]] \
+        || die "$D_MANIFEST records another prefix ($(sed -n 's/^  "prefix": "\(.*\)",$/\1/p' "$D_MANIFEST")); uninstall that first or give the same --prefix"
+    mapfile -t M_FILES < <(manifest_list "$D_MANIFEST" files)
+    mapfile -t M_DIRS < <(manifest_list "$D_MANIFEST" directories)
+    mapfile -t M_PACKAGES < <(manifest_list "$D_MANIFEST" packages)
+    mapfile -t M_SERVICES < <(manifest_list "$D_MANIFEST" services)
+    grep -q '"user_created": true' "$D_MANIFEST" && M_USER=1
+fi
 # Ownership only on a real install: under --root the user is this machine's, not the image's.
 owned() { [[ -z $DEST ]] && printf -- '-o\n%s\n-g\n%s\n' "$1" "$2"; return 0; }
 
@@ -121,8 +165,9 @@ fi
 [[ $DRY_RUN == 1 || -n $DEST || $EUID -eq 0 ]] || die "run as root (sudo $0), or with --dry-run to see what it would do"
 
 # ---------------------------------------------------------------- 1. packages
+# Packages this run installed: a service that was here before (a Redis with other users) is configured by its owner, not by us.
+missing=()
 if [[ $PACKAGES_STEP == 1 ]]; then
-    missing=()
     for p in "${PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
@@ -130,6 +175,7 @@ if [[ $PACKAGES_STEP == 1 ]]; then
         say "installing ${missing[*]}"
         run apt-get update -qq
         run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+        M_PACKAGES+=("${missing[@]}")
     else
         say "packages already installed"
     fi
@@ -142,6 +188,7 @@ elif id -u "$SERVICE_USER" >/dev/null 2>&1; then
     say "user $SERVICE_USER exists"
 else
     say "creating system user $SERVICE_USER"
+    M_USER=1
     run useradd --system --user-group --home-dir /var/lib/cyberwatch --no-create-home --shell /usr/sbin/nologin "$SERVICE_USER"
 fi
 
@@ -161,11 +208,21 @@ if [[ $BUILD_STEP == 1 ]]; then
             run rm -rf "$target.old"
             run mv "$target" "$target.old"
         fi
+        note_dirs "$target"
         run mv "$target.new" "$target"
         run rm -rf "$target.old"
+        if [[ -d $target ]]; then
+            mapfile -t published_dirs < <(find "$target" -mindepth 1 -type d)
+            mapfile -t published_files < <(find "$target" ! -type d)
+            note_files "${published_files[@]}"
+            M_DIRS+=("${published_dirs[@]#"$DEST"}")
+        fi
     done
+    note_files "$D_PREFIX/README.md"
     run install -m 0644 "$ROOT/README.md" "$D_PREFIX/README.md"
 fi
+note_dirs "$D_PREFIX"
+note_files "$D_PREFIX/$MARKER"
 run install -d -m 0755 "$D_PREFIX"
 if [[ $DRY_RUN == 1 ]]; then
     printf 'would write: %s\n' "$D_PREFIX/$MARKER"
@@ -177,10 +234,12 @@ fi
 # ---------------------------------------------------------------- 4. configuration
 mapfile -t etc_owner < <(owned root "$SERVICE_USER")
 mapfile -t var_owner < <(owned "$SERVICE_USER" "$SERVICE_USER")
+note_dirs "$D_ETC" "$D_VAR/lib/cyberwatch" "$D_VAR/log/cyberwatch"
 run install -d -m 0750 "${etc_owner[@]}" "$D_ETC"
 run install -d -m 0750 "${var_owner[@]}" "$D_VAR/lib/cyberwatch" "$D_VAR/log/cyberwatch"
 if [[ $AGENT == 1 ]]; then
     say "writing $D_ETC/agent.env and the agent key"
+    note_files "$D_ETC/agent.key" "$D_ETC/agent.env"
     run install -m 0640 "${etc_owner[@]}" "$AGENT_KEY_FILE" "$D_ETC/agent.key"
     if [[ $DRY_RUN == 1 ]]; then
         printf 'would write: %s\n' "$D_ETC/agent.env"
@@ -206,6 +265,7 @@ elif [[ -f $D_ENV_FILE ]]; then
     say "$D_ENV_FILE exists; keeping it"
 else
     say "writing $D_ENV_FILE with generated secrets"
+    note_files "$D_ENV_FILE"
     pg_password="$(secret)" redis_password="$(secret)" grafana_password="$(secret)"
     dotnet_root=""
     [[ -n $DOTNET ]] && dotnet_root="$(dirname "$(readlink -f "$DOTNET")")"
@@ -238,14 +298,26 @@ fi
 env_value() { [[ -f $D_ENV_FILE ]] && sed -n "s/^$1='\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$D_ENV_FILE" | tail -n 1; }
 
 # ---------------------------------------------------------------- 5. Redis password
+# Secrets never go on a command line (any local user reads them in ps): redis-cli takes the password from
+# REDISCLI_AUTH and CONFIG SET from its standard input; psql below reads its SQL from standard input.
 redis_password="$(env_value CYBERWATCH_REDIS_PASSWORD || true)"
+redis_with_password() { REDISCLI_AUTH="$redis_password" redis-cli -h 127.0.0.1 --no-auth-warning "$@"; }
 if [[ -z $DEST && -n $redis_password ]] && command -v redis-cli >/dev/null; then
-    if redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; then
-        say "setting the generated password on the local Redis"
-        run redis-cli -h 127.0.0.1 CONFIG SET requirepass "$redis_password" >/dev/null
-        run redis-cli -h 127.0.0.1 -a "$redis_password" --no-auth-warning CONFIG REWRITE >/dev/null
-    elif ! redis-cli -h 127.0.0.1 -a "$redis_password" --no-auth-warning ping 2>/dev/null | grep -q PONG; then
-        say "the local Redis has a password of its own: put it in CYBERWATCH_REDIS_URL in $ENV_FILE"
+    if redis_with_password ping 2>/dev/null | grep -q PONG \
+        && ! redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; then
+        say "the local Redis already takes the generated password"
+    elif [[ " ${missing[*]} " == *" redis-server "* ]]; then
+        # Installed by this run: ours to configure.
+        say "setting the generated password on the Redis this install added"
+        if [[ $DRY_RUN == 1 ]]; then
+            printf 'would run: redis-cli CONFIG SET requirepass (from stdin), CONFIG REWRITE\n'
+        else
+            printf 'CONFIG SET requirepass "%s"\n' "$redis_password" | redis-cli -h 127.0.0.1 >/dev/null
+            redis_with_password CONFIG REWRITE >/dev/null
+        fi
+    else
+        say "the local Redis was here before this install: left as it is (its configuration and password are its owner's);" \
+            "give cyberWatch a password there and put it in CYBERWATCH_REDIS_URL and CYBERWATCH_REDIS_PASSWORD in $ENV_FILE"
     fi
 fi
 
@@ -264,9 +336,15 @@ if [[ $DATABASE_STEP == 1 ]]; then
         run systemctl enable --now postgresql
         if [[ $DRY_RUN == 1 ]] || ! psql_local -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'cyberwatch'" | grep -q 1; then
             if confirm "Create the PostgreSQL role and database 'cyberwatch' (and read-only role 'cyberwatch_grafana') on this machine?"; then
-                run psql_local -c "CREATE ROLE cyberwatch LOGIN PASSWORD '$pg_password'" \
-                               -c "CREATE DATABASE cyberwatch OWNER cyberwatch" \
-                               -c "CREATE ROLE cyberwatch_grafana LOGIN PASSWORD '$grafana_password'"
+                if [[ $DRY_RUN == 1 ]]; then
+                    printf 'would run: psql CREATE ROLE cyberwatch, cyberwatch_grafana (passwords from stdin), CREATE DATABASE cyberwatch\n'
+                else
+                    psql_local <<SQL
+CREATE ROLE cyberwatch LOGIN PASSWORD '$pg_password';
+CREATE ROLE cyberwatch_grafana LOGIN PASSWORD '$grafana_password';
+SQL
+                    psql_local -c "CREATE DATABASE cyberwatch OWNER cyberwatch"
+                fi
                 run psql_local -d cyberwatch -c "GRANT USAGE ON SCHEMA public TO cyberwatch_grafana" \
                     -c "ALTER DEFAULT PRIVILEGES FOR ROLE cyberwatch IN SCHEMA public GRANT SELECT ON TABLES TO cyberwatch_grafana"
             else
@@ -295,6 +373,9 @@ fi
 # ---------------------------------------------------------------- 7. Grafana and Prometheus files
 if [[ $AGENT == 0 ]]; then
 say "installing dashboards and alert rules into $D_SHARE"
+note_dirs "$D_SHARE/grafana/dashboards" "$D_SHARE/grafana/provisioning/datasources" "$D_SHARE/grafana/provisioning/dashboards" "$D_SHARE/prometheus"
+for f in "$ROOT"/grafana/dashboards/*.json; do note_files "$D_SHARE/grafana/dashboards/$(basename "$f")"; done
+note_files "$D_SHARE/grafana/provisioning/datasources/cyberwatch.yaml" "$D_SHARE/grafana/provisioning/dashboards/cyberwatch.yaml" "$D_SHARE/prometheus/alerts.yml"
 run install -d -m 0755 "$D_SHARE/grafana/dashboards" "$D_SHARE/grafana/provisioning/datasources" \
     "$D_SHARE/grafana/provisioning/dashboards" "$D_SHARE/prometheus"
 run install -m 0644 "$ROOT"/grafana/dashboards/*.json "$D_SHARE/grafana/dashboards/"
@@ -307,10 +388,25 @@ fi
 staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
 render_units "$staging"
+note_dirs "$D_UNIT_DIR"
 run install -d -m 0755 "$D_UNIT_DIR"
 for unit in "${UNITS[@]}"; do
+    # A unit of that name that install did not write is someone else's: not overwritten, not recorded.
+    if [[ -f $D_UNIT_DIR/$unit.service ]] && ! printf '%s\n' "${M_SERVICES[@]}" | grep -qx "$unit"; then
+        die "$D_UNIT_DIR/$unit.service exists and was not installed by scripts/install.sh (not in $MANIFEST); move it away first"
+    fi
+    note_files "$D_UNIT_DIR/$unit.service"
+    M_SERVICES+=("$unit")
     run install -m 0644 "$staging/$unit.service" "$D_UNIT_DIR/$unit.service"
 done
+note_dirs "$D_SHARE"
+note_files "$D_MANIFEST"
+if [[ $DRY_RUN == 1 ]]; then
+    printf 'would write: %s\n' "$D_MANIFEST"
+else
+    install -d -m 0755 "$(dirname "$D_MANIFEST")"
+    write_manifest "$D_MANIFEST"
+fi
 [[ -z $DEST ]] && run systemctl daemon-reload
 if [[ $AGENT == 1 ]]; then
     if [[ $START_STEP == 1 ]]; then

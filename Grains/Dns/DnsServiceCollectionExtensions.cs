@@ -14,6 +14,9 @@ public static class DnsServiceCollectionExtensions
     public static IServiceCollection AddDnsHandoff(this IServiceCollection services, CyberWatchOptions options)
     {
         services.TryAddSingleton<DnsTables>();
+        // The tables are pruned with or without Redis; the stream only when there is one.
+        services.AddSingleton<Storage.IRetainedData>(sp => new DnsRetention(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(),
+            sp.GetService<IConnectionMultiplexer>(), sp.GetService<DnsConsumerOptions>()));
         if (string.IsNullOrWhiteSpace(options.RedisUrl))
         {
             return services;

@@ -11,8 +11,6 @@ namespace CyberWatch.Dns;
 /// </summary>
 public sealed class DnsTables(NpgsqlDataSource dataSource)
 {
-    public static readonly TimeSpan JournalRetention = TimeSpan.FromDays(30);
-
     /// <summary>Applies the entry; false when it had been applied before.</summary>
     public async Task<bool> ApplyAsync(DnsHandoffEntry entry, Func<IPAddress, long?> asnOf, CancellationToken cancellationToken)
     {
@@ -78,13 +76,6 @@ public sealed class DnsTables(NpgsqlDataSource dataSource)
         }
         await transaction.CommitAsync(cancellationToken);
         return true;
-    }
-
-    public async Task<int> PruneJournalAsync(CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("DELETE FROM dns_handoff_applied WHERE applied_at < now() - @age");
-        command.Parameters.AddWithValue("age", JournalRetention);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<IReadOnlyList<TopDomain>> TopDomainsAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken)

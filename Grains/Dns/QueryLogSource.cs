@@ -5,24 +5,32 @@ using Microsoft.Extensions.Logging;
 namespace CyberWatch.Dns;
 
 /// <summary>
-/// Tails a dnsmasq / Pi-hole query log. The file is recognised by a hash of its first line, so the saved
-/// offset survives restarts and is not applied to another file: after a rename rotation the rest of the
-/// old file is read (through the open handle, or from <c>path.1</c> after a restart) before the new
-/// file; after a truncation (copytruncate) reading starts again at 0. Only complete lines are consumed.
+/// Tails a dnsmasq / Pi-hole query log. The file is recognised by its <see cref="FileIdentity"/> (inode and keyed
+/// hash of its first line), so the saved offset survives restarts and is not applied to another file: after a rename
+/// rotation the rest of the old file is read (through the open handle, or from <c>path.1</c> after a restart) before
+/// the new file; after a truncation (copytruncate) reading starts again at 0. Only complete lines are consumed.
+/// The key is <c>logfile.cursor.key</c> beside the position file (<see cref="CursorKey"/>).
 /// </summary>
 public sealed partial class QueryLogSource(string path, string statePath, TimeProvider clock, ILogger logger) : IQuerySource
 {
     private const int MaxReadBytes = 8 * 1024 * 1024;
     private readonly SourcePosition<LogPosition> saved = new(statePath);
     private readonly QueryLogParser parser = new(clock);
+    private readonly byte[] key = CursorKey.LoadOrCreate(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(statePath))!, KeyFileName));
     private FileStream? stream;
-    private string? fingerprint;
+    private FileIdentity? fingerprint;
     private long offset;
     private bool restored;
 
+    public const string KeyFileName = "logfile.cursor.key";
+
     public string Name => $"query log {path}";
 
-    public sealed record LogPosition(string? Fingerprint, long Offset);
+    /// <summary>
+    /// The saved position. <see cref="Fingerprint"/> is what versions before issue 16 wrote: a plain SHA-256 of the first
+    /// line. It is read once, to resume where such a version stopped, and never written again.
+    /// </summary>
+    public sealed record LogPosition(FileIdentity? File, long Offset, string? Fingerprint = null);
 
     public long MalformedLines => parser.Malformed;
 
@@ -41,7 +49,7 @@ public sealed partial class QueryLogSource(string path, string statePath, TimePr
         {
             LogRotated(logger, path);
             offset = 0;
-            fingerprint = FingerprintOf(stream!);
+            fingerprint = FileIdentity.Of(stream!, key);
         }
         await ReadLinesAsync(cancellationToken);
         if (IsRenamed())
@@ -71,29 +79,40 @@ public sealed partial class QueryLogSource(string path, string statePath, TimePr
 
     private async Task RestoreAsync(CancellationToken cancellationToken)
     {
-        if (saved.Load() is not { Fingerprint: { } savedPrint } position)
+        if (saved.Load() is not { } position || (position.File is null && position.Fingerprint is null))
         {
             return;
         }
-        if (File.Exists(path) && FingerprintOf(path) == savedPrint && new FileInfo(path).Length >= position.Offset)
+        if (File.Exists(path) && IsSavedFile(path, position) && new FileInfo(path).Length >= position.Offset)
         {
             TryOpen(position.Offset);
             return;
         }
         var rotated = path + ".1";
-        if (File.Exists(rotated) && FingerprintOf(rotated) == savedPrint && new FileInfo(rotated).Length >= position.Offset)
+        if (File.Exists(rotated) && IsSavedFile(rotated, position) && new FileInfo(rotated).Length >= position.Offset)
         {
             // Rotated while we were down: finish the old file first.
             LogRotated(logger, path);
             stream = new FileStream(rotated, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
             stream.Seek(position.Offset, SeekOrigin.Begin);
-            fingerprint = savedPrint;
+            fingerprint = FileIdentity.Of(stream, key);
             offset = position.Offset;
             await ReadLinesAsync(cancellationToken);
             stream.Dispose();
             stream = null;
         }
         TryOpen(0);
+    }
+
+    /// <summary>Whether <paramref name="file"/> is the one the position was saved for (by the plain hash a pre-issue-16 version saved, once).</summary>
+    private bool IsSavedFile(string file, LogPosition position)
+    {
+        if (position.File is { } saved)
+        {
+            return FileIdentity.Of(file, key) == saved;
+        }
+        using var s = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        return LegacyFingerprintOf(s) == position.Fingerprint;
     }
 
     private bool TryOpen(long at)
@@ -103,7 +122,7 @@ public sealed partial class QueryLogSource(string path, string statePath, TimePr
             return false;
         }
         stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
-        fingerprint = FingerprintOf(stream);
+        fingerprint = FileIdentity.Of(stream, key);
         offset = at;
         stream.Seek(at, SeekOrigin.Begin);
         return true;
@@ -116,7 +135,8 @@ public sealed partial class QueryLogSource(string path, string statePath, TimePr
         {
             return true;
         }
-        return fingerprint is not null && FingerprintOf(stream) is { } current && current != fingerprint;
+        // Same inode, another first line: rewritten in place. (Another inode cannot show on an open handle.)
+        return fingerprint is not null && FileIdentity.Of(stream, key) is { } current && current != fingerprint;
     }
 
     /// <summary>True when the path now names another file (rename rotation).</summary>
@@ -130,10 +150,10 @@ public sealed partial class QueryLogSource(string path, string statePath, TimePr
         {
             return false; // renamed and not yet recreated: keep reading the old one
         }
-        var current = FingerprintOf(path);
+        var current = FileIdentity.Of(path, key);
         if (fingerprint is null)
         {
-            fingerprint = FingerprintOf(stream);
+            fingerprint = FileIdentity.Of(stream, key);
             return false;
         }
         return current is not null && current != fingerprint;
@@ -173,17 +193,11 @@ public sealed partial class QueryLogSource(string path, string statePath, TimePr
             parser.Feed(line.TrimEnd('\r'));
         }
         offset += end + 1;
-        fingerprint ??= FingerprintOf(file);
+        fingerprint ??= FileIdentity.Of(file, key);
     }
 
-    private static string? FingerprintOf(string file)
-    {
-        using var s = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
-        return FingerprintOf(s);
-    }
-
-    /// <summary>SHA-256 of the first line (up to 1 KiB); null while the file has no complete first line.</summary>
-    private static string? FingerprintOf(FileStream file)
+    /// <summary>What a pre-issue-16 position file held: the plain SHA-256 of the first line (up to 1 KiB). Only compared, never stored.</summary>
+    private static string? LegacyFingerprintOf(FileStream file)
     {
         var position = file.Position;
         try

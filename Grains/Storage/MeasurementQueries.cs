@@ -120,18 +120,31 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.E
     /// Targets in address order after <paramref name="after"/> (keyset paging: the primary key's index finds the page,
     /// however deep), and their total only when <paramref name="count"/> asks for it (a count reads every row).
     /// </summary>
+    /// <summary>
+    /// A page of targets in address order. Without <paramref name="includeDns"/> the DNS-only targets are left out and
+    /// 'dns' is not shown among the sources of the others (the rule is <see cref="TargetSourceNames.IsDnsOnly"/>).
+    /// </summary>
     public async Task<(IReadOnlyList<TargetRecord> Items, long? Total)> TargetsAsync(string? source, IPAddress? after, int limit, bool count,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool includeDns = true)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var filter = source is null ? "" : "WHERE @source = ANY(sources)";
+        var conditions = new List<string>();
+        if (source is not null)
+        {
+            conditions.Add("@source = ANY(sources)");
+        }
+        if (!includeDns)
+        {
+            conditions.Add(DnsOnlyHidden);
+        }
+        var filter = conditions.Count == 0 ? "" : "WHERE " + string.Join(" AND ", conditions);
         long? total = count
             ? await connection.ExecuteScalarAsync<long>(new CommandDefinition(
                 $"SELECT count(*) FROM targets {filter}", new { source }, cancellationToken: cancellationToken))
             : null;
         var keyset = after is null ? filter : (filter.Length == 0 ? "WHERE" : filter + " AND") + " ip > @after";
         var items = await connection.QueryAsync<TargetRecord>(new CommandDefinition($"""
-            SELECT host(t.ip) AS ip, t.sources, t.first_seen AS firstseen, t.last_seen AS lastseen, t.vantages,
+            SELECT host(t.ip) AS ip, {(includeDns ? "t.sources" : "array_remove(t.sources, 'dns') AS sources")}, t.first_seen AS firstseen, t.last_seen AS lastseen, t.vantages,
                    p.last_measured_at AS lastmeasuredat, p.last_measurement_id AS lastmeasurementid, p.next_due_at AS nextdueat,
                    coalesce(p.scheduled_at, ARRAY[]::text[]) AS scheduledat
               FROM (SELECT * FROM targets {keyset} ORDER BY ip LIMIT @limit) t
@@ -144,6 +157,9 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.E
             """, new { source, after, limit }, cancellationToken: cancellationToken));
         return (items.AsList(), total);
     }
+
+    /// <summary>The SQL of <see cref="TargetSourceNames.IsDnsOnly"/> negated: a row that may be shown without the dns role.</summary>
+    private const string DnsOnlyHidden = "NOT ('dns' = ANY(sources) AND NOT sources && ARRAY['static', 'api'])";
 
     /// <summary>
     /// Whether the address is a target (or, with <paramref name="orMeasured"/>, has any measurement, as an on-demand

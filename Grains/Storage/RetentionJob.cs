@@ -9,8 +9,14 @@ using Npgsql;
 
 namespace CyberWatch.Storage;
 
-/// <summary><c>retention_settings</c>: months of raw measurements/hops and of hourly aggregates to keep.</summary>
-public sealed record RetentionSettings(int RawMonths = 6, int AggregateMonths = 24)
+/// <summary>
+/// <c>retention_settings</c>: months of raw measurements/hops and of hourly aggregates to keep; days of DNS query counts
+/// (<c>dns_queries</c>), of resolved DNS addresses not seen again (<c>dns_targets</c>) and of the DNS handoff (the
+/// applied-entry journal and the Redis stream). DNS data says what a network's users looked up, so it is kept for
+/// days, not months.
+/// </summary>
+public sealed record RetentionSettings(int RawMonths = 6, int AggregateMonths = 24, int DnsQueryDays = 30, int DnsTargetDays = 30,
+    int DnsHandoffDays = 7)
 {
     public static RetentionSettings Parse(string? json)
     {
@@ -27,13 +33,30 @@ public sealed record RetentionSettings(int RawMonths = 6, int AggregateMonths = 
         {
             throw new FormatException($"aggregate_months ({settings.AggregateMonths}) must be at least raw_months ({settings.RawMonths})");
         }
+        foreach (var (name, days) in new[] { ("dns_query_days", settings.DnsQueryDays), ("dns_target_days", settings.DnsTargetDays), ("dns_handoff_days", settings.DnsHandoffDays) })
+        {
+            if (days < 1)
+            {
+                throw new FormatException($"{name} must be at least 1, not {days}");
+            }
+        }
         return settings;
     }
 }
 
-/// <summary>What one retention run did.</summary>
+/// <summary>What one retention run did; <see cref="Pruned"/>: rows (or entries) deleted by each <see cref="IRetainedData"/>, by what they were.</summary>
 public sealed record RetentionReport(int PartitionsCreated, DateTimeOffset? RolledUpTo, IReadOnlyList<string> PartitionsDropped,
-    IReadOnlyList<string> PartitionsKept, long AggregateRowsDeleted, bool Skipped = false);
+    IReadOnlyList<string> PartitionsKept, long AggregateRowsDeleted, bool Skipped = false, IReadOnlyDictionary<string, long>? Pruned = null);
+
+/// <summary>
+/// Data another feature keeps that the daily retention run prunes (the DNS tables and stream): that feature implements
+/// it and registers it, so retention runs in one place without Storage knowing the feature.
+/// </summary>
+public interface IRetainedData
+{
+    /// <summary>Deletes what is older than <paramref name="settings"/> allows at <paramref name="now"/>; how many of each kind went.</summary>
+    Task<IReadOnlyDictionary<string, long>> PruneAsync(RetentionSettings settings, DateTimeOffset now, CancellationToken cancellationToken);
+}
 
 /// <summary>
 /// The silo's housekeeping: every hour it creates the coming months' partitions and rolls raw rows up
@@ -59,6 +82,7 @@ public sealed partial class RetentionJob : BackgroundService
     private readonly HourlyAggregates aggregates;
     private readonly TimeProvider clock;
     private readonly ILogger<RetentionJob> logger;
+    private readonly IReadOnlyList<IRetainedData> retained;
     private readonly Counter<long> dropped;
     private readonly Counter<long> runs;
     private DateTimeOffset lastPrune = DateTimeOffset.MinValue;
@@ -66,8 +90,10 @@ public sealed partial class RetentionJob : BackgroundService
     /// <summary>Pause before trying a busy partition again (times the attempt number).</summary>
     public TimeSpan LockRetryPause { get; init; } = TimeSpan.FromSeconds(5);
 
-    public RetentionJob(NpgsqlDataSource dataSource, HourlyAggregates aggregates, TimeProvider clock, ILogger<RetentionJob> logger, IMeterFactory meters)
+    public RetentionJob(NpgsqlDataSource dataSource, HourlyAggregates aggregates, TimeProvider clock, ILogger<RetentionJob> logger, IMeterFactory meters,
+        IEnumerable<IRetainedData>? retained = null)
     {
+        this.retained = retained?.ToList() ?? [];
         this.dataSource = dataSource;
         this.aggregates = aggregates;
         this.clock = clock;
@@ -134,7 +160,18 @@ public sealed partial class RetentionJob : BackgroundService
             var (droppedNames, kept) = await DropPartitionsAsync(lockConnection, rawCutoff, rolledUpTo, cancellationToken);
             var deleted = await DeleteOldRowsAsync(lockConnection, rawCutoff, anchorMonth.AddMonths(-settings.AggregateMonths), rolledUpTo, cancellationToken);
             LogPruned(settings.RawMonths, settings.AggregateMonths, droppedNames.Count, deleted);
-            return new RetentionReport(created, rolledUpTo, droppedNames, kept, deleted);
+            var pruned = new Dictionary<string, long>();
+            foreach (var data in retained)
+            {
+                // Counted from the clock, not the newest measurement: these rows carry their own times and a node
+                // that stopped probing has no reason to keep what its resolver saw.
+                foreach (var (what, rows) in await data.PruneAsync(settings, now, cancellationToken))
+                {
+                    pruned[what] = pruned.GetValueOrDefault(what) + rows;
+                    LogOtherPruned(what, rows);
+                }
+            }
+            return new RetentionReport(created, rolledUpTo, droppedNames, kept, deleted, Pruned: pruned);
         }
         finally
         {
@@ -313,6 +350,9 @@ public sealed partial class RetentionJob : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention: kept {RawMonths} month(s) of raw data and {AggregateMonths} of aggregates; dropped {Partitions} partition(s), deleted {AggregateRows} aggregate row(s)")]
     private partial void LogPruned(int rawMonths, int aggregateMonths, int partitions, long aggregateRows);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Retention: deleted {Rows} {What} past retention")]
+    private partial void LogOtherPruned(string what, long rows);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Retention: the newest measurement ({Newest:o}) is in an earlier month than the clock ({Now:o}); retention counts from the newest measurement")]
     private partial void LogAnchoredOnData(DateTimeOffset newest, DateTimeOffset now);

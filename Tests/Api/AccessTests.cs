@@ -66,6 +66,55 @@ public sealed class AccessTests(ApiNode node) : IClassFixture<ApiNode>
     }
 
     [Fact]
+    public async Task Dns_data_and_dns_only_targets_need_the_dns_role_and_stay_hidden_from_read()
+    {
+        var dnsKey = await ApiKeys.CreateAsync(node.Database.ConnectionString, "dns");
+        Assert.Equal("dns", await node.Database.ScalarAsync<string>($"SELECT role FROM api_keys WHERE id = '{dnsKey[3..11]}'"));
+        // 127.0.0.77 is known only from the resolver; 127.0.0.78 was also enqueued by the operator.
+        Assert.Equal(HttpStatusCode.OK, (await node.Http.PutAsJsonAsync("/targets/127.0.0.77", new { source = "dns" })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await node.Http.PutAsJsonAsync("/targets/127.0.0.78", new { source = "api" })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await node.Http.PutAsJsonAsync("/targets/127.0.0.78", new { source = "dns" })).StatusCode);
+        await node.Database.ScalarAsync<object>(
+            "INSERT INTO dns_queries (domain_key, domain_policy, qtype, hour, query_count) VALUES ('visited.example', 'plain', 'A', date_trunc('hour', now()), 3)");
+
+        var read = node.Client(node.ReadKey);
+        var readDns = await read.GetAsync("/dns/top-domains");
+        Assert.Equal(HttpStatusCode.Forbidden, readDns.StatusCode);
+        Assert.Contains("role dns", await readDns.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.Forbidden, (await read.GetAsync("/dns/top-asns")).StatusCode);
+        // Probe is not above dns: what users looked up is not part of running probes.
+        Assert.Equal(HttpStatusCode.Forbidden, (await node.Client(node.ProbeKey).GetAsync("/dns/top-domains")).StatusCode);
+        var readBySource = await read.GetAsync("/targets?source=dns");
+        Assert.Equal(HttpStatusCode.Forbidden, readBySource.StatusCode);
+        Assert.Contains("role dns", await readBySource.Content.ReadAsStringAsync());
+        var readList = await TargetsAsync(read, "/targets?limit=1000&count=true");
+        Assert.DoesNotContain("127.0.0.77", readList.Keys);
+        Assert.Equal(["api"], readList["127.0.0.78"]);
+        Assert.Equal(HttpStatusCode.NotFound, (await read.GetAsync("/targets/127.0.0.77")).StatusCode);
+        var shared = await read.GetFromJsonAsync<JsonElement>("/targets/127.0.0.78");
+        Assert.DoesNotContain("dns", shared.GetProperty("sources").EnumerateArray().Select(s => s.GetString()));
+
+        var dns = node.Client(dnsKey);
+        var top = await dns.GetFromJsonAsync<JsonElement>("/dns/top-domains");
+        Assert.Contains("visited.example", top.EnumerateArray().Select(d => d.GetProperty("domain").GetString()));
+        var dnsList = await TargetsAsync(dns, "/targets?source=dns&limit=1000");
+        Assert.Equal(["dns"], dnsList["127.0.0.77"]);
+        Assert.Equal(["api", "dns"], dnsList["127.0.0.78"].Order().ToArray());
+        Assert.Equal(HttpStatusCode.OK, (await dns.GetAsync("/targets/127.0.0.77")).StatusCode);
+        // The dns role reads; it does not probe.
+        Assert.Equal(HttpStatusCode.Forbidden, (await dns.PostAsJsonAsync("/targets/enqueue", new { target = "127.0.0.79" })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await node.Http.GetAsync("/dns/top-domains")).StatusCode);
+        Assert.Contains("127.0.0.77", (await TargetsAsync(node.Http, "/targets?limit=1000")).Keys);
+    }
+
+    private static async Task<Dictionary<string, string[]>> TargetsAsync(HttpClient client, string path)
+    {
+        var page = await client.GetFromJsonAsync<JsonElement>(path);
+        return page.GetProperty("items").EnumerateArray().ToDictionary(t => t.GetProperty("ip").GetString()!,
+            t => t.GetProperty("sources").EnumerateArray().Select(s => s.GetString()!).ToArray());
+    }
+
+    [Fact]
     public async Task The_dashboard_needs_an_admin_key_and_a_browser_may_send_it_as_basic_auth()
     {
         var anonymous = await node.Client(null).GetAsync("/dashboard");

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CyberWatch.Tests.Dns;
 
 /// <summary>Tailing the query log: a restart neither re-reads nor skips, across rotation and truncation.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class QueryLogSourceTests : IDisposable
 {
     private readonly string directory = Directory.CreateTempSubdirectory("cw-dns-log-").FullName;
@@ -69,6 +70,53 @@ public sealed class QueryLogSourceTests : IDisposable
         await using var restarted = Source();
         Assert.Equal(Names(first.Concat(more)), await ReadAsync(restarted));
         Assert.Empty(await ReadAsync(restarted));
+    }
+
+    [Fact]
+    public async Task The_saved_position_holds_no_plain_hash_of_the_first_line_and_still_resumes()
+    {
+        var first = Lines(4);
+        await File.WriteAllTextAsync(LogPath, string.Concat(first));
+        await using (var source = Source())
+        {
+            Assert.Equal(Names(first), await ReadAsync(source));
+        }
+        var saved = await File.ReadAllTextAsync(StatePath);
+        var line = System.Text.Encoding.UTF8.GetBytes(first[0].TrimEnd('\n'));
+        foreach (var plain in new[] { System.Security.Cryptography.SHA256.HashData(line), System.Security.Cryptography.SHA1.HashData(line), System.Security.Cryptography.MD5.HashData(line) })
+        {
+            Assert.DoesNotContain(Convert.ToHexStringLower(plain), saved, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain(Convert.ToBase64String(plain), saved);
+        }
+        Assert.DoesNotContain("10.0.0.5", saved);
+        // The key that makes the hash is the collector's own, readable by it alone.
+        var keyFile = Path.Combine(Path.GetDirectoryName(StatePath)!, QueryLogSource.KeyFileName);
+        Assert.Equal(CursorKey.Length, new FileInfo(keyFile).Length);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+        using (var log = new FileStream(LogPath, FileMode.Open, FileAccess.Read))
+        {
+            Assert.Contains(FileIdentity.InodeOf(log.SafeFileHandle).ToString(System.Globalization.CultureInfo.InvariantCulture), saved);
+        }
+
+        var more = Lines(2);
+        await File.AppendAllTextAsync(LogPath, string.Concat(more));
+        await using var restarted = Source();
+        Assert.Equal(Names(more), await ReadAsync(restarted));
+    }
+
+    [Fact]
+    public async Task A_position_saved_with_the_old_plain_hash_is_resumed_once_and_rewritten_keyed()
+    {
+        var first = Lines(3);
+        await File.WriteAllTextAsync(LogPath, string.Concat(first));
+        var plain = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(first[0].TrimEnd('\n'))));
+        Directory.CreateDirectory(Path.GetDirectoryName(StatePath)!);
+        await File.WriteAllTextAsync(StatePath, $"{{\"Fingerprint\":\"{plain}\",\"Offset\":{new FileInfo(LogPath).Length}}}");
+        var more = Lines(2);
+        await File.AppendAllTextAsync(LogPath, string.Concat(more));
+        await using var source = Source();
+        Assert.Equal(Names(more), await ReadAsync(source));
+        Assert.DoesNotContain(plain, await File.ReadAllTextAsync(StatePath));
     }
 
     [Fact]

@@ -124,10 +124,26 @@ public sealed class InstalledUnitsTests : IAsyncDisposable
         Assert.Contains("var/lib/cyberwatch", placed);
         Assert.Equal("640", Convert.ToString((int)File.GetUnixFileMode(Path.Combine(root, "etc/cyberwatch/cyberwatch.env")), 8));
         Assert.DoesNotContain("would run: systemctl", install.Output);
+        // The manifest names what install put there, and nothing that was there before.
+        var manifest = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(root, "usr/share/cyberwatch/installed.json"))).RootElement;
+        string[] List(string name) => [.. manifest.GetProperty(name).EnumerateArray().Select(e => e.GetString()!.TrimStart('/'))];
+        Assert.Equal("/opt/cyberwatch", manifest.GetProperty("prefix").GetString());
+        Assert.Equal(["cyberwatch-api", "cyberwatch-dns-collector", "cyberwatch-scamper", "cyberwatch-silo"], List("services"));
+        Assert.Empty(List("packages")); // --root installs no package
+        Assert.Equal(placed.Where(p => File.Exists(Path.Combine(root, p))).Order(), List("files").Order());
+        Assert.Equal(placed.Where(p => Directory.Exists(Path.Combine(root, p))).Order(), List("directories").Order());
+        Assert.Empty(List("files").Concat(List("directories")).Intersect(before));
+
+        // Running install again (an upgrade) records the same files: what the first run made is still its own.
+        Assert.Equal(0, (await RunAsync(Script("install.sh"), "--root", root, "--no-build", "--yes")).ExitCode);
+        var rerun = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(root, "usr/share/cyberwatch/installed.json")))
+            .RootElement.GetProperty("files").EnumerateArray().Select(e => e.GetString()!.TrimStart('/'));
+        Assert.Equal(string.Join('\n', List("files")), string.Join('\n', rerun));
 
         var keep = await RunAsync(Script("uninstall.sh"), "--root", root, "--yes");
         Assert.True(keep.ExitCode == 0, keep.Output);
         Assert.True(File.Exists(Path.Combine(root, "etc/cyberwatch/cyberwatch.env")), "without --purge the secrets are kept");
+        Assert.False(File.Exists(Path.Combine(root, "etc/systemd/system/cyberwatch-silo.service")));
 
         var purge = await RunAsync(Script("uninstall.sh"), "--root", root, "--yes", "--purge");
         Assert.True(purge.ExitCode == 0, purge.Output);
@@ -164,6 +180,55 @@ public sealed class InstalledUnitsTests : IAsyncDisposable
         Assert.NotEqual(0, exitCode);
         Assert.Contains("not a directory scripts/install.sh made", output);
         Assert.True(File.Exists(precious));
+    }
+
+    [Fact]
+    public async Task Uninstall_without_a_manifest_refuses_and_removes_nothing()
+    {
+        // What an install from before manifests (or something else entirely) left: uninstall cannot know what is ours.
+        var root = Path.Combine(directory, "root");
+        foreach (var file in new[] { "opt/cyberwatch/.cyberwatch-install", "opt/cyberwatch/silo/CyberWatch.Silo", "etc/systemd/system/cyberwatch-silo.service", "opt/other/file" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(root, file))!);
+            await File.WriteAllTextAsync(Path.Combine(root, file), "x");
+        }
+        var before = Tree(root);
+
+        var (exitCode, output) = await RunAsync(Script("uninstall.sh"), "--root", root, "--yes", "--purge");
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("installed.json", output);
+        Assert.Contains("removing nothing", output);
+        Assert.Equal(before, Tree(root));
+    }
+
+    [Fact]
+    public async Task Uninstall_refuses_a_prefix_other_than_the_one_the_manifest_records()
+    {
+        var root = Path.Combine(directory, "root");
+        Assert.Equal(0, (await RunAsync(Script("install.sh"), "--root", root, "--no-build", "--yes")).ExitCode);
+        var before = Tree(root);
+        var (exitCode, output) = await RunAsync(Script("uninstall.sh"), "--root", root, "--prefix", "/srv/cyberwatch", "--yes", "--purge");
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("records the prefix /opt/cyberwatch", output);
+        Assert.Equal(before, Tree(root));
+    }
+
+    [Fact]
+    public void No_script_puts_a_secret_on_a_command_line()
+    {
+        // Any local user reads another process's arguments (ps, /proc/PID/cmdline); secrets go by file, stdin or environment.
+        var scripts = new[] { "scripts/install.sh", "scripts/uninstall.sh", "scripts/cyberwatch" }
+            .Concat(Directory.GetFiles(Path.Combine(Repository.Root, "scripts", "lib"), "*.sh").Select(f => Path.GetRelativePath(Repository.Root, f)));
+        var onArgv = new System.Text.RegularExpressions.Regex(@"redis-cli[^|]*\s-a\s|\bPGPASSWORD=\S+\s+\w|--password[= ]|-c\s+""[^""]*PASSWORD\s+'\$");
+        var found = scripts.SelectMany(script => File.ReadAllLines(Path.Combine(Repository.Root, script))
+            .Select((line, i) => (script, line, number: i + 1))
+            .Where(l => !l.line.TrimStart().StartsWith('#') && onArgv.IsMatch(l.line)))
+            .Select(l => $"{l.script}:{l.number}: {l.line.Trim()}").ToList();
+        Assert.True(found.Count == 0, string.Join("\n", found));
+        // And the check does find one.
+        Assert.Matches(onArgv, "redis-cli -h 127.0.0.1 -a \"$redis_password\" ping");
+        Assert.Matches(onArgv, "run psql_local -c \"CREATE ROLE cyberwatch LOGIN PASSWORD '$pg_password'\"");
     }
 
     private static string Script(string name) => Path.Combine(Repository.Root, "scripts", name);

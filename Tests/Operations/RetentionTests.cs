@@ -34,7 +34,7 @@ public sealed class RetentionTests : IAsyncLifetime
     public async Task Migration_seeds_retention_settings()
     {
         await using var fresh = await TestDatabase.CreateAsync();
-        Assert.Equal("{\"raw_months\": 6, \"aggregate_months\": 24}",
+        Assert.Equal("{\"raw_months\": 6, \"dns_query_days\": 30, \"dns_target_days\": 30, \"aggregate_months\": 24, \"dns_handoff_days\": 7}",
             await fresh.ScalarAsync<string>("SELECT value::text FROM settings WHERE key = 'retention_settings'"));
     }
 
@@ -163,6 +163,9 @@ public sealed class RetentionTests : IAsyncLifetime
     [Theory]
     [InlineData("{\"raw_months\": 0, \"aggregate_months\": 24}", "raw_months")]
     [InlineData("{\"raw_months\": 12, \"aggregate_months\": 6}", "aggregate_months")]
+    [InlineData("{\"dns_query_days\": 0}", "dns_query_days")]
+    [InlineData("{\"dns_target_days\": -1}", "dns_target_days")]
+    [InlineData("{\"dns_handoff_days\": 0}", "dns_handoff_days")]
     public void Bad_retention_settings_are_refused_with_the_reason(string json, string field)
     {
         var error = Assert.Throws<FormatException>(() => RetentionSettings.Parse(json));

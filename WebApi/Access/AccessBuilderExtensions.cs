@@ -25,6 +25,7 @@ public static class AccessBuilderExtensions
             .AddPolicy(ApiPolicies.Read, p => p.AddRequirements(new MinimumRoleRequirement(ApiRole.Read)))
             .AddPolicy(ApiPolicies.Probe, p => p.AddRequirements(new MinimumRoleRequirement(ApiRole.Probe)))
             .AddPolicy(ApiPolicies.Admin, p => p.AddRequirements(new MinimumRoleRequirement(ApiRole.Admin)))
+            .AddPolicy(ApiPolicies.Dns, p => p.AddRequirements(new MinimumRoleRequirement(ApiRole.Dns)))
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().AddRequirements(new MinimumRoleRequirement(ApiRole.Read)).Build());
         return builder;
     }

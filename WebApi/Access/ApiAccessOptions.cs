@@ -79,5 +79,5 @@ public sealed class ApiAccessOptions
 
     public ApiRole Anonymous => ApiRoles.TryParse(AnonymousRole, out var role)
         ? role
-        : throw new Configuration.ConfigurationException($"CYBERWATCH_API_ANONYMOUS_ROLE '{AnonymousRole}' is not one of none, read, probe, admin");
+        : throw new Configuration.ConfigurationException($"CYBERWATCH_API_ANONYMOUS_ROLE '{AnonymousRole}' is not one of none, read, probe, dns, admin");
 }

@@ -131,7 +131,7 @@ public sealed class MinimumRoleHandler(ApiAccessOptions access) : AuthorizationH
                 role = ApiRole.Read;
             }
         }
-        if (role >= requirement.Role)
+        if (role.Grants(requirement.Role))
         {
             context.Succeed(requirement);
         }
@@ -144,4 +144,5 @@ public static class ApiPolicies
     public const string Read = "read";
     public const string Probe = "probe";
     public const string Admin = "admin";
+    public const string Dns = "dns";
 }

@@ -6,7 +6,7 @@ using Npgsql;
 namespace CyberWatch.WebApi.Access;
 
 /// <summary>
-/// <c>apikey create --role read|probe|admin|agent [--vantage NAME] [--name NAME]</c> (the new key alone on the last line), <c>apikey list</c>,
+/// <c>apikey create --role read|probe|dns|admin|agent [--vantage NAME] [--name NAME]</c> (the new key alone on the last line), <c>apikey list</c>,
 /// <c>apikey revoke ID</c>. The database comes from CYBERWATCH_PG_DSN / appsettings.json, as for the API; the schema is
 /// migrated first, so a key can be made before any silo has run.
 /// </summary>
@@ -48,7 +48,7 @@ public static class ApiKeyCommand
             case "create" when positional.Count == 0:
                 if (!ApiRoles.TryParse(role, out var parsed) || parsed == ApiRole.None)
                 {
-                    await Console.Error.WriteLineAsync("cyberwatch apikey: give --role read, probe, admin or agent");
+                    await Console.Error.WriteLineAsync("cyberwatch apikey: give --role read, probe, dns, admin or agent");
                     return 2;
                 }
                 if (parsed == ApiRole.Agent && (vantage is null || !CyberWatch.Vantages.VantageNames.IsValid(vantage)))
@@ -92,7 +92,7 @@ public static class ApiKeyCommand
 
     private static void Usage(TextWriter writer)
     {
-        writer.WriteLine("usage: cyberwatch apikey create --role read|probe|admin [--name NAME]");
+        writer.WriteLine("usage: cyberwatch apikey create --role read|probe|dns|admin [--name NAME]");
         writer.WriteLine("       cyberwatch apikey create --role agent --vantage NAME [--name NAME]");
         writer.WriteLine("       cyberwatch apikey list");
         writer.WriteLine("       cyberwatch apikey revoke ID");

@@ -10,7 +10,8 @@ public static class DnsApi
 
     public static IEndpointRouteBuilder MapDnsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/dns").WithTags("DNS");
+        // What the network's users looked up: the dns role (or admin), never the read role a public looking glass gives everyone.
+        var group = app.MapGroup("/dns").WithTags("DNS").RequireAuthorization(CyberWatch.WebApi.Access.ApiPolicies.Dns);
         group.MapGet("/top-domains", TopDomainsAsync)
             .WithSummary("Most asked domains since a time (default: the last 24 h), from dns_queries; hashed domains are shown as their HMAC.");
         group.MapGet("/top-asns", TopAsnsAsync)

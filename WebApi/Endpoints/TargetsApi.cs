@@ -67,7 +67,7 @@ public static class TargetsApi
         return TypedResults.Ok(new EnqueueResponse(results.Count(r => r.Accepted), results.Count(r => !r.Accepted), results));
     }
 
-    public static async Task<Results<Ok<TargetPage>, ValidationProblem>> ListAsync(MeasurementQueries queries,
+    public static async Task<Results<Ok<TargetPage>, ValidationProblem, ProblemHttpResult>> ListAsync(MeasurementQueries queries, HttpContext http,
         string? source = null, string? after = null, int limit = 100, bool count = false, int? offset = null,
         CancellationToken cancellationToken = default)
     {
@@ -92,12 +92,18 @@ public static class TargetsApi
             }
             from = System.Net.IPAddress.Parse(canonical);
         }
-        var (items, total) = await queries.TargetsAsync(source?.ToLowerInvariant(), from, limit, count, cancellationToken);
+        var includeDns = await http.CanSeeDnsAsync();
+        if (!includeDns && string.Equals(source, TargetSource.Dns.ToWire(), StringComparison.OrdinalIgnoreCase))
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not allowed for this key",
+                detail: "DNS-sourced targets need a key with role dns (or admin): they tell what this network's users looked up");
+        }
+        var (items, total) = await queries.TargetsAsync(source?.ToLowerInvariant(), from, limit, count, cancellationToken, includeDns);
         return TypedResults.Ok(new TargetPage(total, limit, items.Count == limit ? items[^1].Ip : null, items));
     }
 
     public static async Task<Results<Ok<TargetInfo>, NotFound, ValidationProblem>> GetAsync(string ip, IClusterClient cluster,
-        MeasurementQueries queries, CancellationToken cancellationToken)
+        MeasurementQueries queries, HttpContext http, CancellationToken cancellationToken)
     {
         if (!TargetAddress.TryCanonical(ip, out var canonical))
         {
@@ -109,11 +115,20 @@ public static class TargetsApi
             return TypedResults.NotFound();
         }
         var info = await cluster.GetGrain<ITargetGrain>(canonical).GetInfo();
-        return info.Active ? TypedResults.Ok(info) : TypedResults.NotFound();
+        if (!info.Active)
+        {
+            return TypedResults.NotFound();
+        }
+        if (await http.CanSeeDnsAsync())
+        {
+            return TypedResults.Ok(info);
+        }
+        // Answered exactly as an unknown address, so the answer does not tell that someone here looked it up.
+        return TargetSourceNames.IsDnsOnly(info.Sources) ? TypedResults.NotFound() : TypedResults.Ok(info.WithoutDns());
     }
 
     public static async Task<Results<Ok<TargetInfo>, ValidationProblem>> PutAsync(string ip, PutTargetRequest request, TargetPolicy policy,
-        IClusterClient cluster, VantageDirectory vantages, CancellationToken cancellationToken)
+        IClusterClient cluster, VantageDirectory vantages, HttpContext http, CancellationToken cancellationToken)
     {
         var verdict = policy.Check(ip);
         if (!verdict.Accepted)
@@ -132,7 +147,12 @@ public static class TargetsApi
         }
         var grain = cluster.GetGrain<ITargetGrain>(verdict.Address!);
         var acceptance = await grain.Accept(source, selection);
-        return acceptance.Refused is { } refused ? Problem("ip", refused) : TypedResults.Ok(await grain.GetInfo());
+        if (acceptance.Refused is { } refused)
+        {
+            return Problem("ip", refused);
+        }
+        var info = await grain.GetInfo();
+        return TypedResults.Ok(await http.CanSeeDnsAsync() ? info : info.WithoutDns());
     }
 
     /// <summary>Why a selection names vantage points the cluster does not know, or null when it names none such.</summary>
