@@ -12,7 +12,7 @@ namespace CyberWatch.Agent;
 /// </summary>
 /// <remarks>
 /// The writes and their fsyncs happen on one thread of the buffer's own, a batch at a time: an fsync blocks its thread
-/// for as long as the disk takes, and on the thread pool of a small machine that starved scamper's reads and the link.
+/// for as long as the disk takes, and on the thread pool of a small, busy machine it holds up scamper's reads and the link.
 /// </remarks>
 public sealed class ResultBuffer
 {
