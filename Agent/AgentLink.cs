@@ -90,6 +90,9 @@ public sealed partial class AgentLink(
         using var socket = new ClientWebSocket();
         socket.Options.CollectHttpResponseDetails = true;
         socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
+        // A ping unanswered for 20 s ends the link: behind NAT a cut uplink leaves the TCP connection looking open for
+        // as long as the kernel retransmits (many minutes), while the agent could already be reconnecting.
+        socket.Options.KeepAliveTimeout = TimeSpan.FromSeconds(20);
         socket.Options.SetRequestHeader("Authorization", "Bearer " + o.ReadKey());
         socket.Options.SetRequestHeader(AgentProtocol.VersionHeader, AgentProtocol.Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
         socket.Options.SetRequestHeader(AgentProtocol.VantageHeader, o.Vantage);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Threading.Channels;
 using CyberWatch.Agents;
 
 namespace CyberWatch.Agent;
@@ -9,6 +10,10 @@ namespace CyberWatch.Agent;
 /// either the result or nothing. Over <see cref="MaxBytes"/> the oldest results are dropped and counted
 /// (<see cref="Dropped"/>, kept in a file too): a link down for longer than the buffer holds loses the oldest first.
 /// </summary>
+/// <remarks>
+/// The writes and their fsyncs happen on one thread of the buffer's own, a batch at a time: an fsync blocks its thread
+/// for as long as the disk takes, and on the thread pool of a small, busy machine it holds up scamper's reads and the link.
+/// </remarks>
 public sealed class ResultBuffer
 {
     private const string DroppedFile = "dropped.count";
@@ -16,6 +21,7 @@ public sealed class ResultBuffer
     private readonly SortedDictionary<long, Entry> entries = new();
     private readonly Dictionary<Guid, long> bySequence = new();
     private readonly string directory;
+    private readonly Channel<Pending> pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private long next;
     private long bytes;
     private long dropped;
@@ -49,6 +55,7 @@ public sealed class ResultBuffer
         {
             dropped = before;
         }
+        new Thread(WriteLoop) { IsBackground = true, Name = "result buffer" }.Start();
     }
 
     /// <summary>Raised when a result was added (the link sends it if it is up).</summary>
@@ -67,29 +74,72 @@ public sealed class ResultBuffer
     public long Dropped => Interlocked.Read(ref dropped);
 
     /// <summary>Keeps a result until <see cref="Acknowledge"/>; durable when this returns.</summary>
-    public async Task AppendAsync(ResultMessage result, CancellationToken cancellationToken)
+    public Task AppendAsync(ResultMessage result, CancellationToken cancellationToken)
     {
         var content = AgentProtocol.Encode(result);
-        long sequence;
+        Pending write;
         lock (gate)
         {
-            sequence = ++next;
+            // Numbered and queued under one lock: the writer sees them in measurement order.
+            write = new Pending(++next, result.Result.DeliveryId, content, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            pending.Writer.TryWrite(write);
         }
-        var path = Path.Combine(directory, $"{sequence:D16}-{result.Result.DeliveryId:N}.json");
-        var temporary = path + ".tmp";
-        await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
+        return write.Done.Task.WaitAsync(cancellationToken);
+    }
+
+    private void WriteLoop()
+    {
+        var batch = new List<Pending>();
+        while (pending.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
-            await file.WriteAsync(content, cancellationToken);
-            await file.FlushAsync(cancellationToken);
-            file.Flush(flushToDisk: true);
+            batch.Clear();
+            while (batch.Count < 256 && pending.Reader.TryRead(out var write))
+            {
+                batch.Add(write);
+            }
+            var written = new List<(Pending Write, string Path)>(batch.Count);
+            foreach (var write in batch)
+            {
+                try
+                {
+                    var path = Path.Combine(directory, $"{write.Sequence:D16}-{write.DeliveryId:N}.json");
+                    var temporary = path + ".tmp";
+                    using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096))
+                    {
+                        file.Write(write.Content);
+                        file.Flush(flushToDisk: true);
+                    }
+                    File.Move(temporary, path, overwrite: true);
+                    written.Add((write, path));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    write.Done.TrySetException(e);
+                }
+            }
+            Keep(written);
+            foreach (var (write, _) in written)
+            {
+                write.Done.TrySetResult();
+            }
+            if (written.Count > 0)
+            {
+                Added?.Invoke();
+            }
         }
-        File.Move(temporary, path, overwrite: true);
+    }
+
+    private void Keep(List<(Pending Write, string Path)> written)
+    {
         var droppedNow = 0;
         lock (gate)
         {
-            entries[sequence] = new Entry(sequence, result.Result.DeliveryId, path, content.Length);
-            bySequence[result.Result.DeliveryId] = sequence;
-            bytes += content.Length;
+            foreach (var (write, path) in written)
+            {
+                entries[write.Sequence] = new Entry(write.Sequence, write.DeliveryId, path, write.Content.Length);
+                bySequence[write.DeliveryId] = write.Sequence;
+                bytes += write.Content.Length;
+            }
             while (bytes > MaxBytes && entries.Count > 1)
             {
                 var oldest = entries.First().Value;
@@ -103,7 +153,6 @@ public sealed class ResultBuffer
                 File.WriteAllText(Path.Combine(directory, DroppedFile), total.ToString(CultureInfo.InvariantCulture));
             }
         }
-        Added?.Invoke();
     }
 
     /// <summary>Up to <paramref name="max"/> results after <paramref name="afterSequence"/>, oldest first, as the file bytes to send.</summary>
@@ -170,4 +219,6 @@ public sealed class ResultBuffer
     }
 
     private sealed record Entry(long Sequence, Guid DeliveryId, string Path, long Bytes);
+
+    private sealed record Pending(long Sequence, Guid DeliveryId, byte[] Content, TaskCompletionSource Done);
 }

@@ -26,7 +26,10 @@ public sealed class LabFixture : IAsyncLifetime
     public static LabVantage VantageNamed(string name) =>
         Vantages.FirstOrDefault(v => v.Name == name) ?? throw new ArgumentException($"no vantage '{name}' in the lab topology", nameof(name));
 
-    private static IReadOnlyList<LabVantage> ReadVantages()
+    /// <summary>The vantages behind NAT (<c>agent_vantages</c> of the topology): an agent runs there, never a silo.</summary>
+    public static IReadOnlyList<LabVantage> AgentVantages { get; } = ReadVantages("agent_vantages");
+
+    private static IReadOnlyList<LabVantage> ReadVantages(string key = "vantages")
     {
         var file = Environment.GetEnvironmentVariable("CYBERWATCH_LAB_TOPOLOGY") is { Length: > 0 } custom
             ? custom
@@ -35,11 +38,14 @@ public sealed class LabFixture : IAsyncLifetime
         var topology = document.RootElement;
         var prefix = topology.GetProperty("namespace_prefix").GetString();
         var defaultName = topology.GetProperty("vantage").GetString()!;
-        List<string> names = topology.TryGetProperty("vantages", out var list)
+        List<string> names = topology.TryGetProperty(key, out var list)
             ? list.EnumerateArray().Select(v => v.GetString()!).ToList()
             : [];
-        names.Remove(defaultName);
-        names.Insert(0, defaultName);
+        if (key == "vantages")
+        {
+            names.Remove(defaultName);
+            names.Insert(0, defaultName);
+        }
         return [.. names.Select(name =>
         {
             var asn = topology.GetProperty("nodes").EnumerateArray().First(n => n.GetProperty("name").GetString() == name).GetProperty("asn").GetInt64();
@@ -108,9 +114,17 @@ public sealed class LabFixture : IAsyncLifetime
         select (trace.GetProperty("address").GetString()!, trace);
 
     /// <summary>Runs curl inside the default vantage's namespace (the lab node's API listens on that namespace's loopback).</summary>
-    public static async Task<(int Status, string Body)> CurlAsync(string method, string url, string? json = null)
+    public static async Task<(int Status, string Body)> CurlAsync(string method, string url, string? json = null, string? caFile = null, string? key = null)
     {
         var args = new List<string> { "netns", "exec", Vantage, "curl", "-sS", "-m", "120", "-o", "-", "-w", "\n%{http_code}", "-X", method, url };
+        if (caFile is not null)
+        {
+            args.AddRange(["--cacert", caFile]);
+        }
+        if (key is not null)
+        {
+            args.AddRange(["-H", "Authorization: Bearer " + key]);
+        }
         if (json is not null)
         {
             args.AddRange(["-H", "content-type: application/json", "--data-binary", json]);

@@ -42,8 +42,12 @@ public sealed class LabCluster : IAsyncDisposable
     /// database first adjusted by <paramref name="settingsSql"/>; <paramref name="overrides"/> wins over the environment.
     /// Returns once every silo is active in <c>orleans_membership</c> and the API is ready.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="apiOnLabAddress"/>: the API listens with TLS (the default vantage's cluster certificate) on that
+    /// vantage's lab address instead of its loopback, so that agents elsewhere in the lab can dial it.
+    /// </remarks>
     public static async Task<LabCluster> StartAsync(LabFixture lab, IEnumerable<LabVantage>? vantages = null, string? settingsSql = null,
-        IReadOnlyDictionary<string, string?>? overrides = null)
+        IReadOnlyDictionary<string, string?>? overrides = null, bool apiOnLabAddress = false)
     {
         var chosen = (vantages ?? LabFixture.Vantages).ToList();
         var database = await TestDatabase.CreateAsync();
@@ -83,7 +87,7 @@ public sealed class LabCluster : IAsyncDisposable
             }
             await LabNode.WaitUntilAsync(async () => await cluster.ActiveSilosAsync() == chosen.Count, TimeSpan.FromSeconds(120),
                 () => string.Join("\n\n", cluster.silos.Select(s => $"silo of {s.Key}:\n{s.Value?.Process.Output}")));
-            await cluster.StartApiAsync();
+            await cluster.StartApiAsync(apiOnLabAddress);
             return cluster;
         }
         catch
@@ -143,9 +147,15 @@ public sealed class LabCluster : IAsyncDisposable
         return endpoints;
     }
 
-    public Task<(int Status, string Body)> PostAsync(string path, string json) => LabFixture.CurlAsync("POST", ApiUrl + path, json);
+    public Task<(int Status, string Body)> PostAsync(string path, string json) => LabFixture.CurlAsync("POST", ApiUrl + path, json, ApiCa, AdminKey);
 
-    public Task<(int Status, string Body)> GetAsync(string path) => LabFixture.CurlAsync("GET", ApiUrl + path);
+    public Task<(int Status, string Body)> GetAsync(string path) => LabFixture.CurlAsync("GET", ApiUrl + path, caFile: ApiCa, key: AdminKey);
+
+    /// <summary>An admin key, when the API is off loopback (where it lets no one in anonymously); null otherwise.</summary>
+    public string? AdminKey { get; private set; }
+
+    /// <summary>The CA the API's certificate chains to when it serves TLS on the lab address; null otherwise.</summary>
+    public string? ApiCa { get; private set; }
 
     private LabVantage Vantage(string name) =>
         Vantages.FirstOrDefault(v => v.Name == name) ?? throw new ArgumentException($"vantage {name} is not in this cluster", nameof(name));
@@ -178,19 +188,37 @@ public sealed class LabCluster : IAsyncDisposable
         return (NodeProcess.StartIn(vantage.Namespace, Repository.SiloDll, silo, "run"), siloPort);
     }
 
-    private async Task StartApiAsync()
+    private async Task StartApiAsync(bool onLabAddress)
     {
         // LabFixture.CurlAsync reaches the default vantage's namespace, so the API runs there.
         var home = LabFixture.DefaultVantage;
         var port = Random.Shared.Next(29000, 30000);
+        if (onLabAddress && tlsDirectory is null)
+        {
+            throw new InvalidOperationException("an API on the lab address needs TLS (scripts/cyberwatch cert)");
+        }
+        ApiUrl = onLabAddress ? $"https://{home.Address}:{port}" : $"http://127.0.0.1:{port}";
+        ApiCa = onLabAddress ? Path.Combine(tlsDirectory!, "ca.crt") : null;
         var api = new Dictionary<string, string?>(environment)
         {
             ["CYBERWATCH_VANTAGE"] = home.Name,
-            ["CYBERWATCH_API_URL"] = $"http://127.0.0.1:{port}",
+            ["CYBERWATCH_API_URL"] = ApiUrl,
         };
         ClusterTls.AddTo(api, tlsDirectory, home.Name);
+        if (onLabAddress)
+        {
+            // Anonymous admin is for loopback only: the test speaks with a key, as a remote operator would.
+            api.Remove("CYBERWATCH_API_ANONYMOUS_ROLE");
+            await using var create = NodeProcess.Start(Repository.ApiDll, new Dictionary<string, string?> { ["CYBERWATCH_PG_DSN"] = Database.ConnectionString },
+                "apikey", "create", "--role", "admin", "--name", "lab test");
+            var (exitCode, output) = await create.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            if (exitCode != 0)
+            {
+                throw new InvalidOperationException($"apikey create failed ({exitCode}): {output}");
+            }
+            AdminKey = output.Trim().Split('\n')[^1].Trim();
+        }
         Api = NodeProcess.StartIn(home.Namespace, Repository.ApiDll, api);
-        ApiUrl = $"http://127.0.0.1:{port}";
         await LabNode.WaitUntilAsync(async () => (await GetAsync("/ready")).Status == 200, TimeSpan.FromSeconds(90), () => Api.Output);
     }
 

@@ -47,6 +47,7 @@ public sealed partial class AgentSession(
     private readonly CancellationTokenSource ended = new();
     private int room;
     private bool heartbeatSeen;
+    private Task? heartbeating;
     private long lastHeard = clock.GetTimestamp();
     private AgentProbeSettings? settingsSent;
 
@@ -144,17 +145,12 @@ public sealed partial class AgentSession(
             {
                 case HeartbeatMessage heartbeat:
                     Volatile.Write(ref room, Math.Max(0, heartbeat.Room));
-                    var first = !heartbeatSeen;
-                    heartbeatSeen = true;
-                    try
+                    // Written beside the receive loop, not in it: two PostgreSQL writes under load held up the results
+                    // queued behind them on the link. One at a time; a heartbeat that finds the last one still being
+                    // written is skipped (the next comes in 5 s), except the first of the link, which nothing precedes.
+                    if (heartbeating is null || heartbeating.IsCompleted)
                     {
-                        await grain.Heartbeat(ToHeartbeat(heartbeat, first));
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException)
-                    {
-                        // The link stays: the next heartbeat (5 s) tries again; the vantage shows down only after 60 s.
-                        heartbeatSeen = !first;
-                        LogClusterUnavailable(vantage, "heartbeat", e.Message);
+                        heartbeating = HeartbeatAsync(heartbeat);
                     }
                     break;
                 case ResultMessage result:
@@ -168,6 +164,22 @@ public sealed partial class AgentSession(
             }
         }
         return "the API is stopping";
+    }
+
+    private async Task HeartbeatAsync(HeartbeatMessage heartbeat)
+    {
+        var first = !heartbeatSeen;
+        heartbeatSeen = true;
+        try
+        {
+            await grain.Heartbeat(ToHeartbeat(heartbeat, first));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The link stays: the next heartbeat (5 s) tries again; the vantage shows down only after 60 s.
+            heartbeatSeen = !first;
+            LogClusterUnavailable(vantage, "heartbeat", e.Message);
+        }
     }
 
     private AgentHeartbeat ToHeartbeat(HeartbeatMessage heartbeat, bool first)

@@ -123,6 +123,15 @@ lab_silence() {
     ip netns exec "$ns" ip6tables -A OUTPUT -p ipv6-icmp --icmpv6-type time-exceeded -j DROP
 }
 
+# A home router: the private network behind interface $2 leaves masqueraded as the router's own address, and
+# nothing from outside gets in but answers to what went out (nobody routes to the private network anyway).
+lab_masquerade() {
+    local ns="$1" inside="$2"
+    ip netns exec "$ns" iptables -t nat -A POSTROUTING ! -o "$inside" -j MASQUERADE
+    ip netns exec "$ns" iptables -A FORWARD -o "$inside" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+    ip netns exec "$ns" iptables -A FORWARD -o "$inside" -j DROP
+}
+
 lab_start_bird() {
     local ns="$1" node="$2" conf="$LAB_RUN/$2.conf"
     bird -p -c "$conf" 2>"$LAB_RUN/$node.parse" || { cat "$LAB_RUN/$node.parse" >&2; lab_die "BIRD rejects $conf"; }
@@ -171,6 +180,7 @@ lab_up() {
                 ;;
             route) lab_add_route "$a" "$b" "$c" ;;
             silent) lab_silence "$a" ;;
+            nat) lab_masquerade "$a" "$b" ;;
             bird) birds+=("$a:$b") ;;
             *) lab_die "unknown plan step '$kind'" ;;
         esac

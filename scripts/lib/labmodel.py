@@ -14,7 +14,8 @@ ground truth come from one description and cannot drift apart:
   converged        waits until every BIRD holds exactly the routes the model predicts
   check            traces from each vantage (scamper, traceroute, mtr) compared with the truth, and
                    TCP between the vantages
-  vantages         name<TAB>namespace<TAB>ASN<TAB>addresses of each vantage, the default one first
+  vantages         name<TAB>namespace<TAB>ASN<TAB>addresses of each vantage with a silo, the default one first
+  agent-vantages   the same for the vantages behind NAT, where an agent runs instead of a silo
   link             resolves "A B" to the interfaces of a link, for `scripts/lab link`
 
 Routing inside an AS is static (shortest paths by hop count; equal-cost paths become multipath
@@ -72,6 +73,7 @@ class Segment:
         self.attachments = []
         self.networks = {}
         self.bgp = None
+        self.nat = None
         self.up = True
 
     def network(self, family):
@@ -141,6 +143,11 @@ class Lab:
         self.prefix = topo["namespace_prefix"]
         # The default vantage first; it is the one the top level of the truth describes.
         self.vantages = [topo["vantage"]] + [v for v in topo.get("vantages", []) if v != topo["vantage"]]
+        # Vantages where an agent runs instead of a silo (a home line behind NAT): they have a truth of their
+        # own, but no silo is started there and no other vantage can reach them.
+        self.agent_vantages = [v for v in topo.get("agent_vantages", []) if v not in self.vantages]
+        self.silo_vantages = list(self.vantages)
+        self.vantages += self.agent_vantages
         self.nodes = {}
         self.segments = []
         self.ases = {}
@@ -188,6 +195,8 @@ class Lab:
             for me, other in ((ends[0], ends[1]), (ends[1], ends[0])):
                 self._attach(seg, me[0], other[0], me[1:])
             seg.bgp = link.get("bgp")
+            # "nat": the router that masquerades this link's private network behind its other links.
+            seg.nat = link.get("nat")
             if frozenset((ends[0][0], ends[1][0])) in self.down_links:
                 seg.up = False
             self.segments.append(seg)
@@ -231,6 +240,9 @@ class Lab:
                 if addr in seen:
                     raise TopologyError(f"address {addr} used by {seen[addr]} and {node.name}")
                 seen[addr] = node.name
+                if any(addr in [x.ip for x in a.addresses] for seg in self.segments if seg.nat
+                       for a in seg.attachments):
+                    continue
                 if addr.is_private or addr.is_reserved or addr.is_multicast or addr.is_loopback \
                         or addr.is_link_local or addr in ipaddress.ip_network("100.64.0.0/10"):
                     raise TopologyError(f"{node.name}: {addr} is special-purpose; the node would refuse to probe it")
@@ -256,8 +268,13 @@ class Lab:
         for node in self.nodes.values():
             if node.role == "host" and len(node.attachments) != 1:
                 raise TopologyError(f"host {node.name} needs exactly one link")
+        for seg in self.segments:
+            if seg.nat and seg.nat not in [a.node for a in seg.attachments]:
+                raise TopologyError(f"{seg.name}: the NAT router {seg.nat} is not on this link")
         for name in self.vantages:
             vantage = self.nodes[name]
+            if vantage.attachments[0].segment.nat:
+                continue
             if self.owner_asn(vantage.attachments[0].address(4)) != vantage.asn:
                 raise TopologyError(f"the vantage {name}'s IPv4 address is not in its AS's prefixes")
 
@@ -344,7 +361,7 @@ class Lab:
                 adj = self._internal_graph(asn, family)
                 internal = []
                 for seg in self.segments:
-                    if seg.kind == "link" and seg.up and family in seg.networks \
+                    if seg.kind == "link" and seg.up and family in seg.networks and not seg.nat \
                             and all(self.nodes[a.node].asn == asn for a in seg.attachments) \
                             and all(self.nodes[a.node].role != "collector" for a in seg.attachments):
                         internal.append(seg)
@@ -575,6 +592,9 @@ class Lab:
         ixp = self.ixp_of(a)
         if ixp:
             entry["ixp"] = ixp
+        elif a.is_private:
+            # The inside of a NAT: no AS announces it, which is not a third party's address.
+            entry["private"] = True
         elif entry["address_asn"] != node.asn:
             entry["third_party"] = True
         return entry
@@ -656,7 +676,7 @@ class Lab:
         """AS path from one vantage to each other vantage's addresses (the way silo-to-silo traffic goes)."""
         vantage = self.nodes[vantage_name]
         out = {}
-        for other in self.vantages:
+        for other in self.silo_vantages:
             if other == vantage_name:
                 continue
             for a in self.nodes[other].attachments[0].addresses:
@@ -751,6 +771,10 @@ class Lab:
         for n in self.nodes.values():
             if n.silent:
                 lines.append(("silent", p + n.name))
+        for seg in self.segments:
+            if seg.nat:
+                inside = next(a for a in seg.attachments if a.node == seg.nat)
+                lines.append(("nat", p + seg.nat, inside.ifname))
         for asn in sorted(self.ases):
             lines.append(("bird", p + self.border_of(asn), self.border_of(asn)))
         lines.append(("bird", p + self.topo["collector"]["node"], self.topo["collector"]["node"]))
@@ -1168,9 +1192,9 @@ def check_tcp(lab):
     vantages reach each other's silo and gateway ports); returns the problems found."""
     problems = []
     print("== TCP between the vantages")
-    for server in lab.vantages:
+    for server in lab.silo_vantages:
         for addr in lab.nodes[server].attachments[0].addresses:
-            for client in lab.vantages:
+            for client in lab.silo_vantages:
                 if client == server:
                     continue
                 listener = subprocess.Popen(["ip", "netns", "exec", lab.prefix + server, sys.executable, "-c", TCP_PROBE, str(addr.ip)],
@@ -1249,6 +1273,7 @@ def main():
     lk.add_argument("b")
     sub.add_parser("validate")
     sub.add_parser("vantages")
+    sub.add_parser("agent-vantages")
     cm = sub.add_parser("check-mrt")
     cm.add_argument("--mrt", required=True)
     args = ap.parse_args()
@@ -1263,8 +1288,8 @@ def main():
     if args.cmd == "validate":
         for w in lab.warnings:
             print(f"lab: warning: {w}", file=sys.stderr)
-    elif args.cmd == "vantages":
-        for name in lab.vantages:
+    elif args.cmd in ("vantages", "agent-vantages"):
+        for name in lab.silo_vantages if args.cmd == "vantages" else lab.agent_vantages:
             v = lab.vantage_info(name)
             print("\t".join([name, v["namespace"], str(v["asn"]), ",".join(v["addresses"])]))
     elif args.cmd == "plan":
