@@ -220,6 +220,13 @@ if [[ $BUILD_STEP == 1 ]]; then
     done
     note_files "$D_PREFIX/README.md"
     run install -m 0644 "$ROOT/README.md" "$D_PREFIX/README.md"
+    # The README links into docs/: the pages go beside it (the screenshots stay in the checkout).
+    note_dirs "$D_PREFIX/docs"
+    run install -d -m 0755 "$D_PREFIX/docs"
+    for page in "$ROOT"/docs/*.md; do
+        note_files "$D_PREFIX/docs/$(basename "$page")"
+        run install -m 0644 "$page" "$D_PREFIX/docs/$(basename "$page")"
+    done
 fi
 note_dirs "$D_PREFIX"
 note_files "$D_PREFIX/$MARKER"
@@ -275,7 +282,7 @@ else
         umask 027
         cat >"$D_ENV_FILE" <<EOF
 # cyberWatch environment, written by scripts/install.sh on $(date -u +%FT%TZ). Secrets are unique to
-# this machine. Every variable is described in README.md ("Configuration" and "Operations").
+# this machine. Every variable is described in README.md ("Configuration") and docs/operations.md.
 CYBERWATCH_PG_DSN='postgresql://cyberwatch:$pg_password@127.0.0.1:5432/cyberwatch'
 CYBERWATCH_REDIS_URL='redis://:$redis_password@127.0.0.1:6379/0'
 CYBERWATCH_REDIS_PASSWORD='$redis_password'
@@ -432,4 +439,4 @@ fi
 
 say "done. Logs: journalctl -u cyberwatch-silo -u cyberwatch-api, JSON lines in /var/log/cyberwatch/"
 say "metrics: http://127.0.0.1:8001/metrics (silo), http://127.0.0.1:8000/metrics (API); rules: $SHARE/prometheus/alerts.yml"
-say "Grafana: copy $SHARE/grafana/provisioning/* into /etc/grafana/provisioning/ and set CYBERWATCH_GRAFANA_PG_* (README, Operations)"
+say "Grafana: copy $SHARE/grafana/provisioning/* into /etc/grafana/provisioning/ and set CYBERWATCH_GRAFANA_PG_* (docs/operations.md, Grafana)"
