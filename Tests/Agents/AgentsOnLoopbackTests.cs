@@ -134,7 +134,9 @@ public sealed class AgentsOnLoopbackTests : IAsyncLifetime
         Assert.Equal("agent/loopback", remote.GetProperty("silos")[0].GetProperty("silo").GetString());
 
         var targets = Enumerable.Range(1, 20).Select(i => $"127.0.2.{i}").ToArray();
-        Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/targets/enqueue", new { targets })).StatusCode);
+        var enqueued = await http.PostAsJsonAsync("/targets/enqueue", new { targets });
+        Assert.True(enqueued.StatusCode == HttpStatusCode.OK,
+            $"enqueue: {(int)enqueued.StatusCode} {await enqueued.Content.ReadAsStringAsync()}\n{string.Join('\n', api.Output.Split('\n').TakeLast(30))}");
         await WaitAsync("every target measured from both vantages", async () =>
             await CountAsync("SELECT count(DISTINCT (target, vantage)) FROM measurements WHERE target << '127.0.2.0/24'") == 40,
             TimeSpan.FromSeconds(120));
