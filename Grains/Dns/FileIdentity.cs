@@ -12,7 +12,14 @@ namespace CyberWatch.Dns;
 public sealed record FileIdentity(ulong Inode, string FirstLineKey)
 {
     /// <summary>Inode and keyed first-line hash of an open file; null while it has no complete first line (up to 1 KiB).</summary>
-    public static FileIdentity? Of(FileStream file, byte[] key)
+    public static FileIdentity? Of(FileStream file, byte[] key) =>
+        FirstLine(file) is { } line ? new FileIdentity(InodeOf(file.SafeFileHandle), Convert.ToHexStringLower(HMACSHA256.HashData(key, line))) : null;
+
+    /// <summary>
+    /// The first line of an open file (up to 1 KiB, without its newline), or null while it has none complete; the
+    /// file's position is left where it was.
+    /// </summary>
+    public static byte[]? FirstLine(FileStream file)
     {
         var position = file.Position;
         try
@@ -25,8 +32,7 @@ public sealed record FileIdentity(ulong Inode, string FirstLineKey)
             {
                 return null;
             }
-            var length = newline < 0 ? n : newline;
-            return new FileIdentity(InodeOf(file.SafeFileHandle), Convert.ToHexStringLower(HMACSHA256.HashData(key, head.AsSpan(0, length))));
+            return head[..(newline < 0 ? n : newline)];
         }
         finally
         {

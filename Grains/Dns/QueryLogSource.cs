@@ -197,27 +197,8 @@ public sealed partial class QueryLogSource(string path, string statePath, TimePr
     }
 
     /// <summary>What a pre-issue-16 position file held: the plain SHA-256 of the first line (up to 1 KiB). Only compared, never stored.</summary>
-    private static string? LegacyFingerprintOf(FileStream file)
-    {
-        var position = file.Position;
-        try
-        {
-            file.Seek(0, SeekOrigin.Begin);
-            var head = new byte[1024];
-            var n = file.Read(head, 0, head.Length);
-            var newline = Array.IndexOf(head, (byte)'\n', 0, n);
-            if (newline < 0 && n < head.Length)
-            {
-                return null;
-            }
-            var length = newline < 0 ? n : newline;
-            return Convert.ToHexStringLower(SHA256.HashData(head.AsSpan(0, length)));
-        }
-        finally
-        {
-            file.Seek(position, SeekOrigin.Begin);
-        }
-    }
+    private static string? LegacyFingerprintOf(FileStream file) =>
+        FileIdentity.FirstLine(file) is { } line ? Convert.ToHexStringLower(SHA256.HashData(line)) : null;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Query log {Path} was rotated or truncated; reading the new file from its start")]
     private static partial void LogRotated(ILogger logger, string path);

@@ -269,7 +269,9 @@ public sealed class SettingsAndHistoryTests(ApiNode node) : IClassFixture<ApiNod
                     request.Content = JsonContent.Create(path.Name == "/settings/{key}" ? (object)new { poll_interval_seconds = 10 } : new { });
                 }
                 var response = await http.SendAsync(request);
-                Assert.True((int)response.StatusCode < 500, $"{operation.Name.ToUpperInvariant()} {url}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                Assert.True((int)response.StatusCode < 500, $"{operation.Name.ToUpperInvariant()} {url}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}\n"
+                    // Seen once under CI load (GET /asn/64500), never here: the API's own account of it.
+                    + string.Join('\n', node.ApiProcess.Output.Split('\n').Where(l => l.Contains("xception") || l.Contains("fail")).TakeLast(20)));
                 Assert.NotEqual(HttpStatusCode.Unauthorized, response.StatusCode);
                 Assert.NotEqual(HttpStatusCode.MethodNotAllowed, response.StatusCode);
                 checkedCount++;
