@@ -112,6 +112,8 @@ public sealed class DnsDemoInTheLabTests : IAsyncLifetime
 
         // Asked by 3 and by 2 clients: targets, measured by the silo in the resolver's namespace.
         await WaitAsync(async () => await db.ScalarAsync<long>("SELECT count(*) FROM targets WHERE 'dns' = ANY(sources)") == 3, TimeSpan.FromSeconds(60));
+        // The targets are accepted before the entry's DNS tables are written (one transaction after it): wait for those too.
+        await WaitAsync(async () => await db.ScalarAsync<long>("SELECT count(*) FROM dns_targets") == 3, TimeSpan.FromSeconds(30));
         Assert.Equal(["10.77.1.10", "10.77.2.10", "fd77::10"], await Column("SELECT host(ip) FROM dns_targets ORDER BY ip"));
         await WaitAsync(async () => await db.ScalarAsync<long>("SELECT count(*) FROM measurements WHERE target = '10.77.1.10'") >= 1, TimeSpan.FromSeconds(90));
 

@@ -117,6 +117,27 @@ public sealed class PathIncidentTests : IAsyncLifetime
         Assert.Equal(1, await db.ScalarAsync<long>("SELECT count(*) FROM incidents"));
     }
 
+    [Fact]
+    public async Task Changes_written_in_other_shapes_are_read_or_skipped_and_never_stop_the_watch()
+    {
+        db = await TestDatabase.CreateAsync();
+        var clock = new FakeTimeProvider(At.AddMinutes(1));
+        // A bare array (as tools and tests write it), rows without paths, and paths that name no AS. Before, one such
+        // row threw out of the watch, which stopped the silo.
+        await db.ScalarAsync<object>("""
+            INSERT INTO path_changes (target, detected_at, kind, measurement_id, before, after, vantage) VALUES
+              ('30.14.2.1', '2026-12-07 12:00:00+00', 'as_path', 1, '[64500, 64510, 64530]', '[64500, 64520, 64530]', 'home'),
+              ('30.14.2.2', '2026-12-07 12:00:00+00', 'as_path', 2, '{}', '{}', 'home'),
+              ('30.14.2.3', '2026-12-07 12:00:00+00', 'as_path', 3, '["AS64500", null]', '{"as_path": "x"}', 'home')
+            """);
+        var watch = new PathIncidentWatch(db.DataSource, null!, clock, NullLogger<PathIncidentWatch>.Instance);
+        Assert.Equal(2, await watch.RunOnceAsync(new IncidentSettings(), CancellationToken.None));
+        Assert.Equal(await db.ScalarAsync<long>("SELECT max(id) FROM path_changes"), await db.ScalarAsync<long>("SELECT last_change_id FROM path_incident_cursor"));
+        var incident = Assert.Single(await new IncidentStore(db.DataSource).ListAsync("open", At.AddDays(-1), At.AddDays(1), "as_path", null, 10, CancellationToken.None));
+        Assert.Equal("AS64500>AS64510 => AS64500>AS64520", incident.Subject);
+        Assert.Equal(["30.14.2.1"], incident.Targets);
+    }
+
     private async Task InsertChangeAsync(string target, string vantage, DateTimeOffset at, long[] before, long[] after, string kind = "as_path")
     {
         await using var command = db!.DataSource.CreateCommand("""

@@ -41,6 +41,11 @@ public sealed partial class PathIncidentWatch(NpgsqlDataSource dataSource, Setti
             {
                 break;
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Incidents are a view of the stored changes: whatever breaks here must not stop the silo's probing.
+                LogFailed(e);
+            }
             try
             {
                 await Task.Delay(PollEvery, clock, stoppingToken);
@@ -66,7 +71,9 @@ public sealed partial class PathIncidentWatch(NpgsqlDataSource dataSource, Setti
         var changes = new List<AsPathChange>();
         var last = cursor;
         await using (var command = new NpgsqlCommand("""
-            SELECT id, host(target), vantage, detected_at, before->'as_path', after->'as_path', measurement_id, kind
+            SELECT id, host(target), vantage, detected_at,
+                   CASE jsonb_typeof(before) WHEN 'array' THEN before ELSE before->'as_path' END::text,
+                   CASE jsonb_typeof(after) WHEN 'array' THEN after ELSE after->'as_path' END::text, measurement_id, kind
               FROM path_changes WHERE id > @cursor ORDER BY id LIMIT 10000
             """, connection, transaction))
         {
@@ -80,7 +87,8 @@ public sealed partial class PathIncidentWatch(NpgsqlDataSource dataSource, Setti
                     break;
                 }
                 last = reader.GetInt64(0);
-                if (reader.GetString(7) == IncidentKinds.AsPath)
+                // A row without both paths (written by hand or by another tool) cannot be placed at an edge: skipped.
+                if (reader.GetString(7) == IncidentKinds.AsPath && !reader.IsDBNull(4) && !reader.IsDBNull(5))
                 {
                     changes.Add(new AsPathChange(last, reader.GetString(1), reader.GetString(2), detected,
                         Asns(reader.GetString(4)), Asns(reader.GetString(5)), reader.GetInt64(6)));
@@ -114,7 +122,11 @@ public sealed partial class PathIncidentWatch(NpgsqlDataSource dataSource, Setti
         return changes.Count;
     }
 
-    private static IReadOnlyList<long> Asns(string json) => JsonSerializer.Deserialize<long[]>(json) ?? [];
+    // Numbers only: a path written by another tool may hold names or nulls, which name no AS.
+    private static IReadOnlyList<long> Asns(string json) =>
+        JsonNode.Parse(json) is JsonArray array
+            ? [.. array.Select(n => n is JsonValue v && v.TryGetValue<long>(out var asn) ? asn : (long?)null).OfType<long>()]
+            : [];
 
     private static async Task<List<OpenPathIncident>> OpenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
@@ -197,4 +209,7 @@ public sealed partial class PathIncidentWatch(NpgsqlDataSource dataSource, Setti
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Path changes not read for incidents ({Error}); trying again")]
     private partial void LogUnavailable(string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Path incidents not updated; trying again")]
+    private partial void LogFailed(Exception error);
 }

@@ -83,6 +83,11 @@ public sealed partial class VantageDownWatch(VantageDirectory directory, Inciden
             {
                 break;
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Incidents and their alerts are a view of what is stored: whatever breaks here must not stop the silo.
+                LogCheckFailed(e);
+            }
             try
             {
                 await Task.Delay(CheckEvery, clock, stoppingToken);
@@ -130,4 +135,7 @@ public sealed partial class VantageDownWatch(VantageDirectory directory, Inciden
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Vantage points not checked for incidents ({Error}); trying again")]
     private partial void LogUnavailable(string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Vantage points not checked for incidents; trying again")]
+    private partial void LogCheckFailed(Exception error);
 }

@@ -98,6 +98,11 @@ public sealed partial class IncidentNotifier : BackgroundService
             {
                 break;
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Incidents and their alerts are a view of what is stored: whatever breaks here must not stop the silo.
+                LogPassFailed(e);
+            }
             try
             {
                 await Task.Delay(TimeSpan.FromSeconds(options.PollSeconds), clock, stoppingToken);
@@ -188,4 +193,7 @@ public sealed partial class IncidentNotifier : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Incident notifications not read ({Error}); trying again at the next poll")]
     private partial void LogStoreUnavailable(string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Incident notifications not handled; trying again at the next poll")]
+    private partial void LogPassFailed(Exception error);
 }
