@@ -25,37 +25,8 @@ public sealed partial class PathIncidentWatch(NpgsqlDataSource dataSource, Setti
     /// </summary>
     public static readonly TimeSpan CommitLag = TimeSpan.FromSeconds(3);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await RunOnceAsync(settings.Current.Incidents, stoppingToken);
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
-            {
-                LogUnavailable(e.Message);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // Incidents are a view of the stored changes: whatever breaks here must not stop the silo's probing.
-                LogFailed(e);
-            }
-            try
-            {
-                await Task.Delay(PollEvery, clock, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        WatchLoop.RunAsync(ct => RunOnceAsync(settings.Current.Incidents, ct), () => PollEvery, clock, LogUnavailable, LogFailed, stoppingToken);
 
     /// <summary>One pass: applies the new AS-path changes, settles quiet incidents. Returns the changes applied.</summary>
     public async Task<int> RunOnceAsync(IncidentSettings rules, CancellationToken cancellationToken)

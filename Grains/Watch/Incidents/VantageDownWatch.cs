@@ -66,38 +66,12 @@ public sealed partial class VantageDownWatch(VantageDirectory directory, Inciden
     private readonly VantageDownRules rules = new();
     private bool restored;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        WatchLoop.RunAsync(async ct =>
         {
-            try
-            {
-                var vantages = await directory.ListAsync(stoppingToken);
-                await CheckAsync([.. vantages.Select(v => (v.Name, v.Status))], settings.Current.Incidents, stoppingToken);
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
-            {
-                LogUnavailable(e.Message);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // Incidents and their alerts are a view of what is stored: whatever breaks here must not stop the silo.
-                LogCheckFailed(e);
-            }
-            try
-            {
-                await Task.Delay(CheckEvery, clock, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
-    }
+            var vantages = await directory.ListAsync(ct);
+            await CheckAsync([.. vantages.Select(v => (v.Name, v.Status))], settings.Current.Incidents, ct);
+        }, () => CheckEvery, clock, LogUnavailable, LogCheckFailed, stoppingToken);
 
     /// <summary>One check of the statuses: opens and resolves incidents. The first takes what is open from the table.</summary>
     public async Task CheckAsync(IReadOnlyList<(string Vantage, string Status)> statuses, IncidentSettings incidentSettings, CancellationToken cancellationToken)

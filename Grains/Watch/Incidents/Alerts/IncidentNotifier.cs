@@ -82,37 +82,8 @@ public sealed partial class IncidentNotifier : BackgroundService
     private TimeSpan Lease => TimeSpan.FromSeconds((options.Retries + 1) * options.TimeoutSeconds
         + 1.5 * options.RetryDelaySeconds * (Math.Pow(2, options.Retries) - 1) + 30);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await DeliverAsync(stoppingToken);
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
-            {
-                LogStoreUnavailable(e.Message);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // Incidents and their alerts are a view of what is stored: whatever breaks here must not stop the silo.
-                LogPassFailed(e);
-            }
-            try
-            {
-                await Task.Delay(TimeSpan.FromSeconds(options.PollSeconds), clock, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        WatchLoop.RunAsync(DeliverAsync, () => TimeSpan.FromSeconds(options.PollSeconds), clock, LogStoreUnavailable, LogPassFailed, stoppingToken);
 
     /// <summary>One pass: queues what is new and delivers what is due. Returns the notifications delivered.</summary>
     public async Task<int> DeliverAsync(CancellationToken cancellationToken)
