@@ -111,13 +111,25 @@ public sealed class AgentBehindNatInTheLabTests(NatAgentLab fixture) : IClassFix
     private Task<long> CountAsync(string sql) => Cluster.Database.ScalarAsync<long>(sql);
 
     private async Task WaitAsync(string what, Func<Task<bool>> condition, TimeSpan timeout) =>
-        await LabNode.WaitUntilAsync(condition, timeout, () => $"{what}\n" + string.Join("\n---\n",
-            fixture.Agents.Select(a => a.Output[^Math.Min(4000, a.Output.Length)..]).Append(Cluster.Api?.Output[^Math.Min(3000, Cluster.Api.Output.Length)..])));
+        await LabNode.WaitUntilAsync(condition, timeout, () => $"{what}\n{Logs()}");
 
-    private async Task<string?> StatusAsync()
+    /// <summary>The agents' and the API's last words, for a failure message.</summary>
+    private string Logs() => string.Join("\n---\n",
+        fixture.Agents.Select(a => a.Output[^Math.Min(4000, a.Output.Length)..]).Append(Cluster.Api?.Output[^Math.Min(3000, Cluster.Api.Output.Length)..]));
+
+    /// <summary>
+    /// The agent connected and its vantage up. 90 s: a first connection refused while the API warms up puts the agent
+    /// on its back-off (1, 2, 4 … s with jitter); on a loaded 2-core CI machine a start takes tens of seconds.
+    /// </summary>
+    private async Task WaitUpAsync()
     {
-        var (status, body) = await Cluster.GetAsync($"/vantages/{fixture.Home.Name}");
-        return status == 200 ? JsonDocument.Parse(body).RootElement.GetProperty("status").GetString() : null;
+        var last = "";
+        await LabNode.WaitUntilAsync(async () =>
+        {
+            var (status, body) = await Cluster.GetAsync($"/vantages/{fixture.Home.Name}");
+            last = $"{status} {body}";
+            return status == 200 && JsonDocument.Parse(body).RootElement.GetProperty("status").GetString() == "up";
+        }, TimeSpan.FromSeconds(90), () => $"the home vantage up; GET /vantages/{fixture.Home.Name} answered {last}\n{Logs()}");
     }
 
     private async Task EnqueueAsync(IEnumerable<string> targets)
@@ -143,7 +155,7 @@ public sealed class AgentBehindNatInTheLabTests(NatAgentLab fixture) : IClassFix
         Assert.NotEqual(0, unreachable);
 
         var agent = RunningAgent();
-        await WaitAsync("the home vantage up", async () => await StatusAsync() == "up", TimeSpan.FromSeconds(60));
+        await WaitUpAsync();
         // The cluster sees it from the NAT router's public address, in ACCESS-B's prefix.
         var (_, vantage) = await Cluster.GetAsync($"/vantages/{fixture.Home.Name}");
         Assert.Contains("\"11.17.2.2\"", vantage);
@@ -180,7 +192,7 @@ public sealed class AgentBehindNatInTheLabTests(NatAgentLab fixture) : IClassFix
         // 30 a minute: the agent takes two minutes of work (all 40) at once and is still measuring it when the uplink goes.
         await SetRateAsync(30);
         var agent = RunningAgent();
-        await WaitAsync("the home vantage up", async () => await StatusAsync() == "up", TimeSpan.FromSeconds(60));
+        await WaitUpAsync();
         var first = NatAgentLab.Busy[..40];
         await EnqueueAsync(first);
         var stored = $"SELECT count(*) FROM measurements WHERE vantage = '{fixture.Home.Name}' AND host(target) IN ({InList(first)})";
