@@ -11,6 +11,7 @@ using CyberWatch.Storage;
 using CyberWatch.Topology;
 using CyberWatch.Vantages;
 using CyberWatch.Watch;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry.Metrics;
 using Orleans.Configuration;
@@ -49,7 +50,7 @@ public static class SiloBuilderExtensions
         builder.Services.AddHopNames(builder.Configuration);
         builder.Services.AddGeolocation();
         builder.Services.AddAsnExpansion();
-        builder.Services.AddNodeStatusMetrics();
+        builder.Services.AddNodeStatusMetrics(sp => sp.GetRequiredService<IOptions<VantageOptions>>().Value.DownAfter);
         builder.Services.AddRetention();
         builder.Services.AddNetworkWatch();
         builder.Services.AddIncidentAlerts(builder.Configuration);

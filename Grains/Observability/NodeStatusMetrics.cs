@@ -25,11 +25,12 @@ public sealed partial class NodeStatusMetrics : BackgroundService
     private readonly TimeSpan downAfter;
     private Snapshot? last;
 
-    public NodeStatusMetrics(NpgsqlDataSource dataSource, ILogger<NodeStatusMetrics> logger, IMeterFactory meters,
-        Microsoft.Extensions.Options.IOptions<CyberWatch.Vantages.VantageOptions> vantages)
+    /// <param name="downAfter">How long a silo may stay silent and still count as answering: the vantage points'
+    /// setting, handed in by the host so that observability does not depend on the vantage feature.</param>
+    public NodeStatusMetrics(NpgsqlDataSource dataSource, ILogger<NodeStatusMetrics> logger, IMeterFactory meters, TimeSpan downAfter)
     {
         this.dataSource = dataSource;
-        downAfter = vantages.Value.DownAfter;
+        this.downAfter = downAfter;
         this.logger = logger;
         var meter = meters.Create("CyberWatch.Node");
         errors = meter.CreateCounter<long>("cyberwatch.postgres.errors", description: "PostgreSQL operations that failed, by operation");
@@ -117,9 +118,10 @@ public sealed partial class NodeStatusMetrics : BackgroundService
 
 public static class NodeStatusMetricsServiceCollectionExtensions
 {
-    public static IServiceCollection AddNodeStatusMetrics(this IServiceCollection services)
+    /// <param name="downAfter">The vantage points' down-after window (see the constructor).</param>
+    public static IServiceCollection AddNodeStatusMetrics(this IServiceCollection services, Func<IServiceProvider, TimeSpan> downAfter)
     {
-        services.AddSingleton<NodeStatusMetrics>();
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<NodeStatusMetrics>(sp, downAfter(sp)));
         services.AddHostedService(sp => sp.GetRequiredService<NodeStatusMetrics>());
         return services;
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using CyberWatch.Enrichment;
 using CyberWatch.Enrichment.HopNames;
+using CyberWatch.Measurement;
 using CyberWatch.Storage;
 using CyberWatch.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;

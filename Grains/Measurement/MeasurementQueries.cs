@@ -1,9 +1,8 @@
 using System.Net;
 using Dapper;
 using Npgsql;
-using CyberWatch.Measurement;
 
-namespace CyberWatch.Storage;
+namespace CyberWatch.Measurement;
 
 /// <summary>A row of the targets table.</summary>
 public sealed record TargetRecord
