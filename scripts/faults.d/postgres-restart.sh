@@ -23,7 +23,7 @@ faults_wait_rows $((targets / 3))
 before="$(faults_rows)"
 note "restarting PostgreSQL with $before rows stored"
 restart_at=$(date +%s.%N)
-node_pg_run "$(node_pg_bin)/pg_ctl" -D "$CW_PG_DIR/data" -m fast -w -t 60 restart -l "$CW_PG_DIR/postgres.log" >/dev/null \
+node_detached node_pg_run "$(node_pg_bin)/pg_ctl" -D "$CW_PG_DIR/data" -m fast -w -t 60 restart -l "$CW_PG_DIR/postgres.log" >/dev/null \
     || { faults_row "pg_ctl restart -m fast" "$accepted targets" "PostgreSQL did not restart" "?" "?" "?"; exit 1; }
 # Recovery: the first row stored after the restart.
 recovery="none within 120 s"

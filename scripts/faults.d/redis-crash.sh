@@ -84,7 +84,7 @@ note "killed Redis (pid $redis_pid)"
 sleep 2
 # Started again by hand with the same config: node_start_redis would take the exported CYBERWATCH_REDIS_URL
 # for an external Redis and leave it down.
-redis-server "$CW_REDIS_DIR/redis.conf" >&2
+node_detached redis-server "$CW_REDIS_DIR/redis.conf" >&2
 for _ in $(seq 1 100); do
     REDISCLI_AUTH="$CYBERWATCH_REDIS_PASSWORD" redis-cli -p "$CW_REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
     sleep 0.1

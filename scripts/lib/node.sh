@@ -169,6 +169,20 @@ node_pg_run() {
     fi
 }
 
+# Runs a server's start command without the descriptors this shell inherited beyond stdin, stdout and stderr:
+# a lock the caller holds (flock /tmp/cw-lab.lock scripts/test ...) would otherwise stay held by the server for
+# as long as it runs, and every other user of that lock would wait for ever.
+node_detached() {
+    (
+        local fd
+        for fd in /proc/$BASHPID/fd/*; do
+            fd="${fd##*/}"
+            [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)) && eval "exec ${fd}>&-" 2>/dev/null
+        done
+        "$@"
+    )
+}
+
 node_pg_running() {
     [[ -f $CW_PG_DIR/data/postmaster.pid ]] && node_pg_run "$(node_pg_bin)/pg_ctl" -D "$CW_PG_DIR/data" status >/dev/null 2>&1
 }
@@ -226,7 +240,7 @@ EOF
     node_pg_run chmod 700 "$CW_PG_SOCKET"
     if ! node_pg_running; then
         say "starting PostgreSQL on port $CW_PG_PORT (socket $CW_PG_SOCKET)"
-        node_pg_run "$bin/pg_ctl" -D "$CW_PG_DIR/data" -l "$CW_PG_DIR/postgres.log" -w -t 60 start >/dev/null \
+        node_detached node_pg_run "$bin/pg_ctl" -D "$CW_PG_DIR/data" -l "$CW_PG_DIR/postgres.log" -w -t 60 start >/dev/null \
             || { tail -n 20 "$CW_PG_DIR/postgres.log" >&2; die "PostgreSQL did not start (log: $CW_PG_DIR/postgres.log)"; }
     fi
     mkdir -p "$CW_LOG_DIR"
@@ -279,7 +293,7 @@ EOF
 )
     if ! node_redis_running; then
         say "starting Redis on port $CW_REDIS_PORT"
-        redis-server "$CW_REDIS_DIR/redis.conf" || die "Redis did not start (log: $CW_REDIS_DIR/redis.log)"
+        node_detached redis-server "$CW_REDIS_DIR/redis.conf" || die "Redis did not start (log: $CW_REDIS_DIR/redis.log)"
         local i
         for i in $(seq 1 50); do
             REDISCLI_AUTH="$CYBERWATCH_REDIS_PASSWORD" redis-cli -p "$CW_REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
