@@ -73,7 +73,10 @@ public sealed record AsRelationship(
     int Paths)
 {
     /// <summary>The relationship read from <paramref name="from"/>'s side (which must be A or B).</summary>
-    public AsRelationshipKind From(long from) => from == A ? Kind : Kind switch
+    public AsRelationshipKind From(long from) => from == A ? Kind : Mirror(Kind);
+
+    /// <summary>The same relationship read from the other AS.</summary>
+    public static AsRelationshipKind Mirror(AsRelationshipKind kind) => kind switch
     {
         AsRelationshipKind.P2C => AsRelationshipKind.C2P,
         AsRelationshipKind.C2P => AsRelationshipKind.P2C,
