@@ -59,10 +59,38 @@ public sealed record AsEdgeStats(
     [property: Id(9)] IReadOnlyList<string> Vantages,
     [property: Id(10)] long DirectCount,
     [property: Id(11)] long IndirectCount,
-    [property: Id(12)] int? MinGapHops)
+    [property: Id(12)] int? MinGapHops,
+    [property: Id(13)] AsEdgeRelationship? Relationship = null)
 {
     /// <summary>Direct once seen directly; indirect while every crossing had unplaceable hops between.</summary>
     public AsLinkKind Kind => DirectCount == 0 && IndirectCount > 0 ? AsLinkKind.Indirect : AsLinkKind.Direct;
+}
+
+/// <summary>
+/// The inferred business relationship of an edge, read from its first AS: <c>p2c</c> (provider to customer),
+/// <c>c2p</c>, <c>p2p</c> or <c>unknown</c>; <see cref="Source"/> says which paths it rests on (<c>traces</c>,
+/// <c>bgp</c>, <c>both</c>, <c>none</c>), <see cref="Basis"/> which rule decided it (docs/topology.md).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record AsEdgeRelationship(
+    [property: Id(0)] string Kind,
+    [property: Id(1)] string Source,
+    [property: Id(2)] double Confidence,
+    [property: Id(3)] string Basis)
+{
+    /// <summary>The same relationship read from the edge's other AS.</summary>
+    public AsEdgeRelationship Mirrored() => this with
+    {
+        Kind = Kind switch
+        {
+            "p2c" => "c2p",
+            "c2p" => "p2c",
+            var same => same,
+        },
+    };
+
+    /// <summary>For an edge no inference has covered (yet).</summary>
+    public static AsEdgeRelationship Unknown { get; } = new("unknown", "none", 0, "none");
 }
 
 /// <summary>Keys of <see cref="IAsEdgeGrain"/>: <c>A-&gt;B</c> with decimal ASNs, in path order.</summary>

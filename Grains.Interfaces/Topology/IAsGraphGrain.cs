@@ -81,6 +81,20 @@ public sealed record AsTopologyAnswer(
     [property: Id(7)] AsGraphFreshness Freshness);
 
 /// <summary>
+/// The edge(s) between two ASes: <see cref="Forward"/> A → B and <see cref="Backward"/> B → A as observed (either may
+/// be null), and their inferred relationship read from A (<c>p2c</c>: A is B's provider).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record AsEdgeAnswer(
+    [property: Id(0)] long A,
+    [property: Id(1)] long B,
+    [property: Id(2)] bool Known,
+    [property: Id(3)] AsEdgeStats? Forward,
+    [property: Id(4)] AsEdgeStats? Backward,
+    [property: Id(5)] AsEdgeRelationship Relationship,
+    [property: Id(6)] AsGraphFreshness Freshness);
+
+/// <summary>
 /// Graph queries answered from the silo-local in-memory AS graph index (stateless: served by the
 /// caller's silo, never by walking grains or asking the database).
 /// </summary>
@@ -94,6 +108,9 @@ public interface IAsGraphGrain : IGrainWithIntegerKey
 
     /// <summary>ASes within <paramref name="depth"/> (1..3) AS hops, at most <paramref name="limit"/> of them, and the edges among them (seen from <paramref name="vantage"/> when given; direct ones only when <paramref name="directOnly"/>).</summary>
     Task<AsTopologyAnswer> Topology(long asn, int depth, int limit, string? vantage = null, bool directOnly = false);
+
+    /// <summary>The edges between two ASes in both directions and their inferred relationship read from <paramref name="a"/>.</summary>
+    Task<AsEdgeAnswer> Edge(long a, long b);
 
     /// <summary>Size and age of the answering silo's index.</summary>
     Task<AsGraphFreshness> Freshness();

@@ -33,6 +33,7 @@ public static class EnvironmentVariables
         ["CYBERWATCH_IXP_MEMBERS"] = "CyberWatch:IxpMembers",
         ["CYBERWATCH_TOPOLOGY_CATCH_UP_AFTER_SECONDS"] = "CyberWatch:Topology:CatchUpAfterSeconds",
         ["CYBERWATCH_TOPOLOGY_CATCH_UP_INTERVAL_SECONDS"] = "CyberWatch:Topology:CatchUpIntervalSeconds",
+        ["CYBERWATCH_AS_RELATIONSHIPS_INTERVAL_SECONDS"] = "CyberWatch:Topology:Relationships:IntervalSeconds",
         ["CYBERWATCH_CYMRU_ENABLED"] = "CyberWatch:Online:CymruEnabled",
         ["CYBERWATCH_CYMRU_WHOIS"] = "CyberWatch:Online:CymruWhois",
         ["CYBERWATCH_CYMRU_DNS_ENABLED"] = "CyberWatch:Online:CymruDnsEnabled",

@@ -259,6 +259,10 @@ public sealed class MrtRibReader : IPrefixSourceReader
                 report.Skip($"{prefix}: RIB entry without AS_PATH");
                 return;
             }
+            if (into.AsPaths is { } paths)
+            {
+                KeepPath(paths, asPath, hasAs4Path && asnSize == 2 ? as4Path : default, asnSize);
+            }
             var count = Origin(asPath, asnSize, out var pathLength);
             // RFC 6793: a 2-byte speaker's AS4_PATH carries the true tail of the path (and so the origin)
             // unless it claims more ASes than AS_PATH has; 4-byte paths never need it.
@@ -309,6 +313,65 @@ public sealed class MrtRibReader : IPrefixSourceReader
             Span<long> key = [into.AlternativeKey(sorted[..distinct])];
             into.Add(prefix, key);
             report.PrefixesAdded++;
+        }
+
+        /// <summary>
+        /// Gives the AS_SEQUENCE of a route to <paramref name="paths"/>: the ASes before the first AS_SET
+        /// (a set has no order, so no edge can be read across it), confederation segments left out. A 2-byte
+        /// speaker's AS4_PATH replaces the tail of the path it covers (RFC 6793) when it is not longer.
+        /// </summary>
+        private void KeepPath(BgpAsPathSet paths, ReadOnlySpan<byte> asPath, ReadOnlySpan<byte> as4Path, int asnSize)
+        {
+            var sequence = new List<uint>(16);
+            if (!Sequence(asPath, asnSize, sequence))
+            {
+                return;
+            }
+            if (!as4Path.IsEmpty)
+            {
+                var tail = new List<uint>(16);
+                try
+                {
+                    if (Sequence(as4Path, 4, tail) && tail.Count <= sequence.Count)
+                    {
+                        sequence.RemoveRange(sequence.Count - tail.Count, tail.Count);
+                        sequence.AddRange(tail);
+                    }
+                }
+                catch (MrtFormatException)
+                {
+                    // A malformed AS4_PATH is ignored (RFC 6793); the origin code has noted it.
+                }
+            }
+            paths.Add(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(sequence));
+        }
+
+        /// <summary>The AS_SEQUENCE members up to the first AS_SET; false when the value is malformed.</summary>
+        private static bool Sequence(ReadOnlySpan<byte> path, int asnSize, List<uint> into)
+        {
+            var cursor = new Cursor(path);
+            while (!cursor.AtEnd)
+            {
+                var segmentType = cursor.UInt8();
+                var asns = cursor.UInt8();
+                var segment = cursor.Bytes(asns * asnSize);
+                if (segmentType == SegmentAsSet)
+                {
+                    return true;
+                }
+                if (segmentType == SegmentAsSequence)
+                {
+                    for (var i = 0; i < asns; i++)
+                    {
+                        into.Add(ReadAsn(segment.Slice(i * asnSize, asnSize), asnSize));
+                    }
+                }
+                else if (segmentType is not (SegmentConfedSequence or SegmentConfedSet))
+                {
+                    return false;
+                }
+            }
+            return true;
         }
 
         /// <summary>

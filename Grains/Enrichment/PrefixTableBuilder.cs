@@ -35,6 +35,9 @@ public sealed class PrefixTableBuilder
     private readonly List<PrefixMetadata?> _metadata = [null];
     private readonly Dictionary<PrefixMetadata, int> _metadataIndex = new();
 
+    /// <summary>When set, MRT sources also put their distinct AS_PATHs here (for AS relationship inference).</summary>
+    public BgpAsPathSet? AsPaths { get; set; }
+
     /// <summary>Records logged so far (before duplicates of a prefix are merged).</summary>
     public int RecordCount => _v4Count + _v6Count;
 

@@ -9,6 +9,9 @@ namespace CyberWatch.Enrichment;
 /// <param name="BuildElapsed">The part spent freezing what was read into the lookup structures.</param>
 public sealed record PrefixTableLoad(PrefixTable Table, IReadOnlyList<PrefixLoadReport> Reports, TimeSpan Elapsed, TimeSpan BuildElapsed)
 {
+    /// <summary>The distinct AS_PATHs of the MRT sources, when the load was asked to keep them.</summary>
+    public BgpAsPathSet? AsPaths { get; init; }
+
     /// <summary>True when some file could not be read at all (see the reports' <see cref="PrefixLoadReport.Error"/>).</summary>
     public bool HasErrors => Reports.Any(r => r.Error is not null);
 }
@@ -27,10 +30,14 @@ public static class PrefixTableLoader
 {
     private const int SniffBytes = 8192;
 
-    public static async Task<PrefixTableLoad> LoadAsync(IEnumerable<string> files, CancellationToken cancellationToken = default)
+    public static async Task<PrefixTableLoad> LoadAsync(IEnumerable<string> files, CancellationToken cancellationToken = default) =>
+        await LoadAsync(files, asPaths: null, cancellationToken);
+
+    /// <summary>Loads as above; MRT sources also put their distinct AS_PATHs into <paramref name="asPaths"/> when given.</summary>
+    public static async Task<PrefixTableLoad> LoadAsync(IEnumerable<string> files, BgpAsPathSet? asPaths, CancellationToken cancellationToken = default)
     {
         var started = Stopwatch.GetTimestamp();
-        var builder = new PrefixTableBuilder();
+        var builder = new PrefixTableBuilder { AsPaths = asPaths };
         var reports = new List<PrefixLoadReport>();
         foreach (var file in files)
         {
@@ -38,7 +45,7 @@ public static class PrefixTableLoader
         }
         var building = Stopwatch.GetTimestamp();
         var table = await Task.Run(builder.Build, cancellationToken);
-        return new PrefixTableLoad(table, reports, Stopwatch.GetElapsedTime(started), Stopwatch.GetElapsedTime(building));
+        return new PrefixTableLoad(table, reports, Stopwatch.GetElapsedTime(started), Stopwatch.GetElapsedTime(building)) { AsPaths = asPaths };
     }
 
     /// <summary>Reads one file into <paramref name="builder"/>; an unreadable or unrecognised file is a report with an error.</summary>

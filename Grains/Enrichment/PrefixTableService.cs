@@ -8,7 +8,8 @@ namespace CyberWatch.Enrichment;
 /// Holds the node's current prefix table, loaded from <c>CYBERWATCH_PREFIX_DATA</c> at start and
 /// reloaded (atomically swapped) when any of the files changes. Lookups never wait for a load.
 /// </summary>
-public sealed partial class PrefixTableService(CyberWatchOptions options, ILogger<PrefixTableService> logger) : BackgroundService
+public sealed partial class PrefixTableService(CyberWatchOptions options, ILogger<PrefixTableService> logger)
+    : BackgroundService, CyberWatch.Topology.Relationships.IBgpPathSource
 {
     private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(5);
     private readonly TaskCompletionSource firstLoad = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -24,6 +25,13 @@ public sealed partial class PrefixTableService(CyberWatchOptions options, ILogge
     public IReadOnlyList<PrefixLoadReport> LastReports { get; private set; } = [];
 
     public DateTimeOffset? LoadedAt { get; private set; }
+
+    // The MRT sources' distinct AS_PATHs, kept for AS relationship inference (bounded: BgpAsPathSet).
+    private volatile BgpAsPathSet? asPaths;
+
+    public IReadOnlyList<uint[]> BgpPaths() => asPaths?.Snapshot() ?? [];
+
+    public DateTimeOffset? BgpPathsLoadedAt => asPaths is null ? null : LoadedAt;
 
     /// <summary>Completes after the first load attempt (successful or not).</summary>
     public Task FirstLoad => firstLoad.Task;
@@ -64,7 +72,7 @@ public sealed partial class PrefixTableService(CyberWatchOptions options, ILogge
         }
         try
         {
-            var load = await PrefixTableLoader.LoadAsync(present, cancellationToken);
+            var load = await PrefixTableLoader.LoadAsync(present, new BgpAsPathSet(), cancellationToken);
             foreach (var report in load.Reports)
             {
                 if (report.Error is not null || report.Truncated)
@@ -73,6 +81,11 @@ public sealed partial class PrefixTableService(CyberWatchOptions options, ILogge
                 }
             }
             table = load.Table;
+            asPaths = load.AsPaths is { Count: > 0 } ? load.AsPaths : null;
+            if (load.AsPaths is { Dropped: > 0 } full)
+            {
+                LogPathsDropped(full.Capacity, full.Dropped);
+            }
             LastReports = load.Reports;
             LoadedAt = DateTimeOffset.UtcNow;
             loadedVersions = versions;
@@ -98,6 +111,9 @@ public sealed partial class PrefixTableService(CyberWatchOptions options, ILogge
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Prefix table loaded: {Prefixes} prefixes from {Files} file(s) in {Seconds:0.00} s, {MiB:0.0} MiB")]
     private partial void LogLoaded(int prefixes, int files, double seconds, double miB);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Prefix data: kept the first {Capacity} distinct AS_PATHs for AS relationships, {Dropped} more left out")]
+    private partial void LogPathsDropped(int capacity, long dropped);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No prefix data configured (CYBERWATCH_PREFIX_DATA): hops get their address class but no origin ASN")]
     private partial void LogNoData();

@@ -51,6 +51,7 @@ public static class MeasurementServiceCollectionExtensions
         services.TryAddSingleton<CyberWatch.Observability.PipelineStages>();
         services.AddSingleton<ProbeRunner>();
         services.AddHostedSingleton<PrefixTableService>();
+        services.AddSingleton<CyberWatch.Topology.Relationships.IBgpPathSource>(sp => sp.GetRequiredService<PrefixTableService>());
         services.AddSingleton(sp => new HopEnricher(sp.GetRequiredService<PrefixTableService>(), OwnAddresses(options),
             sp.GetService<IxpDirectory>(), sp.GetService<IMeterFactory>()));
         services.AddHostedSingleton<EnrichmentBackfill>();

@@ -24,5 +24,7 @@ public sealed class AsGraphGrain(AsGraphIndex index) : Grain, IAsGraphGrain
         return Task.FromResult(index.Topology(asn, depth, limit, vantage, directOnly));
     }
 
+    public Task<AsEdgeAnswer> Edge(long a, long b) => Task.FromResult(index.Edge(a, b));
+
     public Task<AsGraphFreshness> Freshness() => Task.FromResult(index.Freshness());
 }

@@ -141,10 +141,13 @@ public sealed class AsGraphIndex
                     {
                         continue;
                     }
-                    stats[slot] = edge;
+                    var update = edge.Relationship is null && held.Relationship is not null
+                        ? edge with { Relationship = held.Relationship } // the grains' feed knows counts, not relationships
+                        : edge;
+                    stats[slot] = update;
                     if (slot < current.Stats.Length)
                     {
-                        current.Stats[slot] = edge;
+                        current.Stats[slot] = update;
                     }
                     // An indirect edge seen directly now belongs to the direct-only views: they are built per snapshot.
                     kindChanged |= held.Kind != edge.Kind;
@@ -279,6 +282,27 @@ public sealed class AsGraphIndex
             .ThenBy(n => n.Asn)
             .ToArray();
         return new AsNeighborsAnswer(asn, true, neighbors, Freshness());
+    }
+
+    /// <summary>The edges a → b and b → a (either may be absent) and their relationship read from <paramref name="a"/>.</summary>
+    public AsEdgeAnswer Edge(long a, long b)
+    {
+        var current = Volatile.Read(ref snapshot);
+        AsEdgeStats? forward = null, backward = null;
+        lock (gate)
+        {
+            // The live statistics, not the snapshot's: an edge added since the last rebuild is already answerable.
+            if (slotOf.TryGetValue((a, b), out var slot))
+            {
+                forward = stats[slot];
+            }
+            if (slotOf.TryGetValue((b, a), out slot))
+            {
+                backward = stats[slot];
+            }
+        }
+        var relationship = forward?.Relationship ?? backward?.Relationship?.Mirrored() ?? AsEdgeRelationship.Unknown;
+        return new AsEdgeAnswer(a, b, forward is not null || backward is not null, forward, backward, relationship, Freshness());
     }
 
     /// <summary>Shortest AS path (fewest AS hops) as ASNs, or null; no statistics (the benchmark's unit).</summary>

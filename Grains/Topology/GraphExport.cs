@@ -28,7 +28,8 @@ public static class GraphExport
 
     public static readonly string[] EdgeHeader =
         [":START_ID(AS)", ":END_ID(AS)", "observed_count:long", "min_rtt:double", "avg_rtt:double", "max_rtt:double", "first_seen:datetime", "last_seen:datetime", "ixp", "vantages:string[]",
-         "kind", "direct_count:long", "indirect_count:long", "min_gap_hops:int", ":TYPE"];
+         "kind", "direct_count:long", "indirect_count:long", "min_gap_hops:int",
+         "relationship", "relationship_source", "relationship_confidence:double", ":TYPE"];
 
     public static async Task<GraphExportReport> WriteAsync(TopologyQueries queries, string directory, CancellationToken cancellationToken)
     {
@@ -80,7 +81,9 @@ public static class GraphExport
         {
             WriteLine(writer, [Number(e.SrcAsn), Number(e.DstAsn), Number(e.ObservedCount), Number(e.MinRttMs), Number(e.AvgRttMs), Number(e.MaxRttMs),
                 Time(e.FirstSeen), Time(e.LastSeen), e.Ixp, string.Join(';', e.Vantages.Select(v => v.Replace(";", "", StringComparison.Ordinal))),
-                Kind(e.Kind), Number(e.DirectCount), Number(e.IndirectCount), e.MinGapHops is { } gap ? Number(gap) : null, "ROUTE"]);
+                Kind(e.Kind), Number(e.DirectCount), Number(e.IndirectCount), e.MinGapHops is { } gap ? Number(gap) : null,
+                (e.Relationship ?? AsEdgeRelationship.Unknown).Kind, (e.Relationship ?? AsEdgeRelationship.Unknown).Source,
+                Number((e.Relationship ?? AsEdgeRelationship.Unknown).Confidence), "ROUTE"]);
         }
     }
 
@@ -116,6 +119,9 @@ public static class GraphExport
         Key("direct_count", "edge", "direct_count", "long");
         Key("indirect_count", "edge", "indirect_count", "long");
         Key("min_gap_hops", "edge", "min_gap_hops", "int");
+        Key("relationship", "edge", "relationship", "string");
+        Key("relationship_source", "edge", "relationship_source", "string");
+        Key("relationship_confidence", "edge", "relationship_confidence", "double");
         xml.WriteStartElement("graph", ns);
         xml.WriteAttributeString("id", "as-graph");
         xml.WriteAttributeString("edgedefault", "directed");
@@ -160,6 +166,10 @@ public static class GraphExport
             Data("direct_count", Number(e.DirectCount));
             Data("indirect_count", Number(e.IndirectCount));
             Data("min_gap_hops", e.MinGapHops is { } gap ? Number(gap) : null);
+            var relationship = e.Relationship ?? AsEdgeRelationship.Unknown;
+            Data("relationship", relationship.Kind);
+            Data("relationship_source", relationship.Source);
+            Data("relationship_confidence", Number(relationship.Confidence));
             xml.WriteEndElement();
         }
         xml.WriteEndElement();

@@ -88,6 +88,10 @@ public sealed partial class Neo4jProjection : BackgroundService
         ["direct_count"] = edge.DirectCount,
         ["indirect_count"] = edge.IndirectCount,
         ["min_gap_hops"] = edge.MinGapHops,
+        // Null from the grains' feed (they know counts, not relationships): the statement keeps the stored one.
+        ["relationship"] = edge.Relationship?.Kind,
+        ["relationship_source"] = edge.Relationship?.Source,
+        ["relationship_confidence"] = edge.Relationship?.Confidence,
     };
 
     public void Enqueue(AsnInfo asn) =>

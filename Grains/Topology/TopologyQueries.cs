@@ -42,9 +42,12 @@ public sealed class TopologyQueries(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand("""
-            SELECT src_asn, dst_asn, observed_count, min_rtt_ms, avg_rtt_ms, max_rtt_ms, first_seen, last_seen, ixp, vantages, updated_at,
-                   direct_count, indirect_count, min_gap_hops
-              FROM as_edges WHERE @since::timestamptz IS NULL OR updated_at > @since ORDER BY src_asn, dst_asn
+            SELECT e.src_asn, e.dst_asn, e.observed_count, e.min_rtt_ms, e.avg_rtt_ms, e.max_rtt_ms, e.first_seen, e.last_seen, e.ixp, e.vantages, e.updated_at,
+                   e.direct_count, e.indirect_count, e.min_gap_hops,
+                   r.relationship, r.source, r.confidence, r.basis, e.src_asn = r.asn_a
+              FROM as_edges e
+              LEFT JOIN as_relationships r ON r.asn_a = LEAST(e.src_asn, e.dst_asn) AND r.asn_b = GREATEST(e.src_asn, e.dst_asn)
+             WHERE @since::timestamptz IS NULL OR e.updated_at > @since ORDER BY e.src_asn, e.dst_asn
             """, connection);
         command.Parameters.Add(new NpgsqlParameter("since", NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = (object?)since?.UtcDateTime ?? DBNull.Value });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -58,8 +61,20 @@ public sealed class TopologyQueries(NpgsqlDataSource dataSource)
                 reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7),
                 reader.IsDBNull(8) ? null : reader.GetString(8),
                 reader.GetFieldValue<string[]>(9), reader.GetInt64(11), reader.GetInt64(12),
-                reader.IsDBNull(13) ? null : reader.GetInt32(13)), reader.GetFieldValue<DateTimeOffset>(10));
+                reader.IsDBNull(13) ? null : reader.GetInt32(13), Relationship(reader)), reader.GetFieldValue<DateTimeOffset>(10));
         }
+    }
+
+    /// <summary>The edge's relationship from its src side (the row is stored from the lower ASN's side).</summary>
+    private static AsEdgeRelationship Relationship(NpgsqlDataReader reader)
+    {
+        if (reader.IsDBNull(14))
+        {
+            return AsEdgeRelationship.Unknown;
+        }
+        var kind = Relationships.AsRelationship.ParseKind(reader.GetString(14));
+        var fromSrc = reader.GetBoolean(18) ? kind : Relationships.AsRelationship.Mirror(kind);
+        return new AsEdgeRelationship(Relationships.AsRelationship.WireName(fromSrc), reader.GetString(15), reader.GetDouble(16), reader.GetString(17));
     }
 
     /// <summary>Observed AS paths changed after <paramref name="since"/> (all when null).</summary>

@@ -43,6 +43,11 @@ public static class TopologyServiceCollectionExtensions
         services.AddOptions<TopologyCatchUpOptions>().BindConfiguration(TopologyCatchUpOptions.Section).ValidateOnStart();
         services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<TopologyCatchUpOptions>, TopologyCatchUpOptionsValidation>();
         services.AddHostedSingleton<TopologyCatchUp>();
+        services.AddOptions<Relationships.AsRelationshipOptions>().BindConfiguration(Relationships.AsRelationshipOptions.Section).ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<Relationships.AsRelationshipOptions>, Relationships.AsRelationshipOptionsValidation>();
+        services.AddSingleton<Relationships.AsRelationshipStore>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddHostedSingleton<Relationships.AsRelationshipRefresher>();
         services.AddMetrics();
 
         if (Neo4jOptions.From(options) is { } neo4j)

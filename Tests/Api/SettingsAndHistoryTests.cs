@@ -254,7 +254,8 @@ public sealed class SettingsAndHistoryTests(ApiNode node) : IClassFixture<ApiNod
         {
             foreach (var operation in path.Value.EnumerateObject())
             {
-                var url = path.Name.Replace("{ip}", "127.0.0.99").Replace("{id}", "1").Replace("{asn}", "64500").Replace("{key}", "enrichment_settings");
+                var url = path.Name.Replace("{ip}", "127.0.0.99").Replace("{id}", "1").Replace("{asn}", "64500").Replace("{key}", "enrichment_settings")
+                    .Replace("{a}", "64500").Replace("{b}", "64501");
                 url += path.Name switch
                 {
                     "/targets/{ip}/series" => "?metric=rtt",

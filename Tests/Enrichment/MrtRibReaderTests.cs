@@ -98,6 +98,41 @@ public sealed class MrtRibReaderTests
     }
 
     [Fact]
+    public async Task Kept_as_paths_are_distinct_with_prepending_collapsed_cut_at_an_as_set_and_bounded()
+    {
+        var mrt = new MrtWriter()
+            .PeerIndexTable(3)
+            .RibIPv4("10.0.0.0/8", Path.Sequence(1, 2, 2, 2, 3), Path.Sequence(4, 3))
+            .RibIPv4("10.1.0.0/16", Path.Sequence(1, 2, 3), Path.Sequence(5).Set(6, 7))
+            .RibIPv4("10.2.0.0/16", Path.Sequence(1, 8, 9).Set(10).Then(11))
+            .TableDumpIPv4("192.0.2.0/24", Path.Sequence(701, 23456), as4Path: Path.Sequence(196608))
+            .ToArray();
+        var builder = new PrefixTableBuilder { AsPaths = new BgpAsPathSet(capacity: 3) };
+        using var input = CompressedInput.Wrap(new MemoryStream(mrt));
+
+        var report = await new MrtRibReader().ReadAsync(input, builder, "inline.mrt", TestContext.Current.CancellationToken);
+
+        Assert.Equal(6, report.PrefixesAdded);
+        var kept = builder.AsPaths.Snapshot().Select(p => string.Join(' ', p)).Order().ToArray();
+        // "5 {6,7}" is a single AS before the set: no edge. "701 196608" (AS4_PATH merged) came after the set was full.
+        Assert.Equal(["1 2 3", "1 8 9", "4 3"], kept);
+        Assert.Equal(6, builder.AsPaths.Offered);
+        Assert.Equal(1, builder.AsPaths.Dropped);
+    }
+
+    [Fact]
+    public async Task As4_path_replaces_the_tail_of_a_two_byte_path_it_covers()
+    {
+        var mrt = new MrtWriter().TableDumpIPv4("192.0.2.0/24", Path.Sequence(701, 23456), as4Path: Path.Sequence(196608)).ToArray();
+        var builder = new PrefixTableBuilder { AsPaths = new BgpAsPathSet() };
+        using var input = CompressedInput.Wrap(new MemoryStream(mrt));
+
+        await new MrtRibReader().ReadAsync(input, builder, "inline.mrt", TestContext.Current.CancellationToken);
+
+        Assert.Equal([701u, 196608u], Assert.Single(builder.AsPaths.Snapshot()));
+    }
+
+    [Fact]
     public async Task Table_dump_v1_reads_two_byte_paths_and_takes_the_origin_from_as4_path()
     {
         var mrt = new MrtWriter()

@@ -18,6 +18,8 @@ public static class GraphApi
         var graph = app.MapGroup("/graph").WithTags("AS graph");
         graph.MapGet("/neighbors/{asn}", NeighborsAsync)
             .WithSummary("Neighbors of an AS with the statistics of the observed edges in each direction; vantage= keeps only edges seen from that vantage point; links=direct leaves out indirect links (default all).");
+        graph.MapGet("/edges/{a}/{b}", EdgeAsync)
+            .WithSummary("The observed edges between two ASes (a→b as forward, b→a as backward) and their inferred business relationship read from a: p2c (a is b's provider), c2p, p2p or unknown, with its source (traces, bgp, both), confidence and basis.");
         graph.MapGet("/path", PathAsync)
             .WithSummary("Shortest AS path between two ASes over observed edges (undirected unless directed=true), with the observed AS paths through both; vantage= keeps only what that vantage point saw; links=direct leaves out indirect links and observed paths with an indirect step (default all).");
         graph.MapGet("/topology", TopologyAsync)
@@ -44,6 +46,33 @@ public static class GraphApi
         }
         var answer = await cluster.GetGrain<IAsGraphGrain>(0).Neighbors(number, vantage, directOnly);
         return answer.Known ? TypedResults.Ok(answer) : NotInGraph(number, answer.Freshness);
+    }
+
+    public static async Task<Results<Ok<AsEdgeAnswer>, NotFound<ProblemDetails>, ValidationProblem>> EdgeAsync(string a, string b, IClusterClient cluster)
+    {
+        if (!TryParseAsn(a, out var first))
+        {
+            return BadAsn("a", a);
+        }
+        if (!TryParseAsn(b, out var second))
+        {
+            return BadAsn("b", b);
+        }
+        if (first == second)
+        {
+            return TargetsApi.Problem("b", "an AS edge joins two different ASes");
+        }
+        var answer = await cluster.GetGrain<IAsGraphGrain>(0).Edge(first, second);
+        return answer.Known
+            ? TypedResults.Ok(answer)
+            : TypedResults.NotFound(new ProblemDetails
+            {
+                Title = "No AS edge",
+                Status = StatusCodes.Status404NotFound,
+                Detail = answer.Freshness.Loaded
+                    ? $"no edge between AS{first} and AS{second} was observed by this node"
+                    : $"no edge between AS{first} and AS{second} yet (the graph index is still loading)",
+            });
     }
 
     public static async Task<Results<Ok<AsPathAnswer>, NotFound<ProblemDetails>, ValidationProblem>> PathAsync(IClusterClient cluster,

@@ -28,14 +28,16 @@ export function graphPage(root, asn) {
       const centre = topology.asn;
       const maxObserved = Math.max(1, ...topology.edges.map((e) => e.observedCount));
       note.textContent = `${topology.nodes.length} ASes and ${topology.edges.length} AS edges within ${topology.depth} hop(s) of AS${centre}`
-        + `${topology.truncated ? " (truncated)" : ""}. Drag to move, scroll to zoom, click an AS to centre on it; edge thickness follows observations, a dashed edge is an indirect link.`;
+        + `${topology.truncated ? " (truncated)" : ""}. Drag to move, scroll to zoom, click an AS to centre on it; edge thickness follows observations, a dashed edge is an indirect link; `
+        + `colour is the inferred relationship: blue provider→customer, green peers, grey unknown.`;
       if (cy) cy.destroy();
       cy = cytoscape({
         container: canvas,
         elements: [
           ...topology.nodes.map((n) => ({ data: { id: `${n.asn}`, label: `AS${n.asn}`, distance: n.distance, degree: n.degree } })),
           ...topology.edges.map((e) => ({ data: { id: `${e.srcAsn}-${e.dstAsn}`, source: `${e.srcAsn}`, target: `${e.dstAsn}`,
-            width: 1 + 7 * Math.log1p(e.observedCount) / Math.log1p(maxObserved), kind: e.kind, edge: e } })),
+            width: 1 + 7 * Math.log1p(e.observedCount) / Math.log1p(maxObserved), kind: e.kind,
+            relationship: e.relationship?.kind ?? "unknown", edge: e } })),
         ],
         style: [
           { selector: "node", style: {
@@ -49,6 +51,9 @@ export function graphPage(root, asn) {
             "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8 } },
           // Seen only across unresponsive hops: adjacent as far as the traces show, not proven.
           { selector: "edge[kind = 'indirect']", style: { "line-style": "dashed" } },
+          // Inferred business relationship (read from the edge's source AS); a c2p edge points up to the provider.
+          { selector: "edge[relationship = 'p2c'], edge[relationship = 'c2p']", style: { "line-color": "#1c7ed6", "target-arrow-color": "#1c7ed6" } },
+          { selector: "edge[relationship = 'p2p']", style: { "line-color": "#2f9e44", "target-arrow-color": "#2f9e44" } },
           { selector: "node:selected", style: { "border-color": "#000", "border-width": 3 } },
           { selector: "edge:selected", style: { "line-color": "#d9480f", "target-arrow-color": "#d9480f" } },
         ],
@@ -86,10 +91,19 @@ export function graphPage(root, asn) {
           ? `indirect (only across unresponsive hops, ${e.minGapHops ?? "?"} at fewest)`
           : `direct${e.indirectCount ? ` (${fmt.num(e.directCount)} direct, ${fmt.num(e.indirectCount)} across unresponsive hops)` : ""}`),
         h("dt", {}, "RTT min / avg / max"), h("dd", {}, `${fmt.ms(e.minRttMs)} / ${fmt.ms(e.avgRttMs)} / ${fmt.ms(e.maxRttMs)}`),
+        h("dt", {}, "Relationship"), h("dd", {}, relationshipText(e)),
         h("dt", {}, "IXP"), h("dd", {}, e.ixp || "–"),
         h("dt", {}, "First seen"), h("dd", {}, fmt.time(e.firstSeen)),
         h("dt", {}, "Last seen"), h("dd", {}, fmt.time(e.lastSeen)),
         h("dt", {}, "Vantage points"), h("dd", {}, (e.vantages || []).join(", ") || "–")));
+  }
+
+  function relationshipText(e) {
+    const r = e.relationship;
+    if (!r || r.kind === "unknown") return "unknown (no path shows it yet)";
+    const what = r.kind === "p2p" ? `AS${e.srcAsn} and AS${e.dstAsn} peer`
+      : r.kind === "p2c" ? `AS${e.srcAsn} is AS${e.dstAsn}'s provider` : `AS${e.srcAsn} is AS${e.dstAsn}'s customer`;
+    return `${what} (${r.kind}; from ${r.source}, ${r.basis}, confidence ${r.confidence})`;
   }
 
   return () => { if (cy) cy.destroy(); };
