@@ -97,11 +97,12 @@ public sealed partial class AgentLink(
         socket.Options.SetRequestHeader(AgentProtocol.VersionHeader, AgentProtocol.Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
         socket.Options.SetRequestHeader(AgentProtocol.VantageHeader, o.Vantage);
         socket.Options.SetRequestHeader(AgentProtocol.AgentHeader, o.Name);
-        if (o.CaFile is { Length: > 0 } ca)
-        {
-            var trust = X509CertificateLoader.LoadCertificateFromFile(ca);
-            socket.Options.RemoteCertificateValidationCallback = (_, certificate, _, errors) => ChainsTo(trust, certificate, errors);
-        }
+        var trust = o.CaFile is { Length: > 0 } ca ? X509CertificateLoader.LoadCertificateFromFile(ca) : null;
+        string? certificateProblem = null;
+        // Always judged here, not only with a CA of our own: what was wrong with the certificate goes into the refusal line
+        // (SslStream's own exception says only that the certificate was rejected).
+        socket.Options.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            (certificateProblem = CertificateProblem(trust, certificate, errors, clock.GetUtcNow())) is null;
         using (var connecting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
         {
             connecting.CancelAfter(TimeSpan.FromSeconds(30));
@@ -109,7 +110,7 @@ public sealed partial class AgentLink(
             {
                 await socket.ConnectAsync(o.LinkUri(), connecting.Token);
             }
-            catch (WebSocketException e) when (Refused(socket, e) is { } reason)
+            catch (WebSocketException e) when (Refused(socket, e, certificateProblem) is { } reason)
             {
                 throw new AgentRefusedException(reason);
             }
@@ -239,11 +240,11 @@ public sealed partial class AgentLink(
         socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
 
     /// <summary>The reason when the handshake failed for a reason retrying cannot fix; null for a transient failure.</summary>
-    private static string? Refused(ClientWebSocket socket, WebSocketException e)
+    private static string? Refused(ClientWebSocket socket, WebSocketException e, string? certificateProblem)
     {
         if (e.GetBaseException() is AuthenticationException tls)
         {
-            return $"the API's TLS certificate is not accepted ({tls.Message}): renew it, or point CYBERWATCH_AGENT_CA at the CA that signed it";
+            return certificateProblem ?? $"the API's TLS certificate is not accepted ({tls.Message}): renew it, or point CYBERWATCH_AGENT_CA at the CA that signed it";
         }
         var status = (int)socket.HttpStatusCode;
         if (status is 400 or 401 or 403 or 404)
@@ -256,18 +257,48 @@ public sealed partial class AgentLink(
         return null;
     }
 
-    private static bool ChainsTo(X509Certificate2 trust, X509Certificate? presented, SslPolicyErrors errors)
+    /// <summary>
+    /// What is wrong with the API's certificate, in words an operator can act on; null when it is accepted: it chains to
+    /// <paramref name="trust"/> (CYBERWATCH_AGENT_CA) or, without one, to the system's CAs, is valid now, and names the host.
+    /// </summary>
+    public static string? CertificateProblem(X509Certificate2? trust, X509Certificate? presented, SslPolicyErrors errors, DateTimeOffset now)
     {
-        if (presented is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch) || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
+        if (presented is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
         {
-            return false;
+            return "the API presented no TLS certificate";
+        }
+        using var certificate = new X509Certificate2(presented);
+        var which = $"the API's TLS certificate ({certificate.Subject})";
+        if (certificate.NotAfter.ToUniversalTime() < now.UtcDateTime)
+        {
+            return $"{which} expired on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC: renew it";
+        }
+        if (certificate.NotBefore.ToUniversalTime() > now.UtcDateTime)
+        {
+            return $"{which} is not valid before {certificate.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC: check this machine's clock";
+        }
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+        {
+            return $"{which} is not for the host in CYBERWATCH_AGENT_URL";
+        }
+        if (trust is null)
+        {
+            return errors == SslPolicyErrors.None ? null
+                : $"{which} does not chain to a CA this machine trusts: point CYBERWATCH_AGENT_CA at the CA that signed it";
         }
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.Add(trust);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        using var certificate = new X509Certificate2(presented);
-        return chain.Build(certificate);
+        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
+        if (chain.Build(certificate))
+        {
+            return null;
+        }
+        var status = chain.ChainStatus.Select(s => s.Status).ToHashSet();
+        return status.Contains(X509ChainStatusFlags.UntrustedRoot) || status.Contains(X509ChainStatusFlags.PartialChain)
+            ? $"{which} is not signed by CYBERWATCH_AGENT_CA ({trust.Subject}) but by {certificate.Issuer}"
+            : $"{which} does not chain to CYBERWATCH_AGENT_CA ({trust.Subject}): {string.Join(", ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()))}";
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connected to {Api} as vantage point {Vantage}; {Buffered} result(s) buffered to deliver (offline {OfflineSeconds} s)")]
@@ -279,7 +310,8 @@ public sealed partial class AgentLink(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot reach the cluster ({Error}); trying again in {Seconds:0.0} s")]
     private partial void LogRetrying(string error, double seconds);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Refused by the cluster: {Reason}")]
+    // Information, not an error: the process's last line (stderr) says it once, and a refused agent prints one line there.
+    [LoggerMessage(Level = LogLevel.Information, Message = "Refused by the cluster: {Reason}")]
     private partial void LogRefused(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The cluster refused result {DeliveryId} for good: {Reason}")]

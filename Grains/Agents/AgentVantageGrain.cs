@@ -27,12 +27,10 @@ public sealed partial class AgentVantageGrain(
     SettingsMonitor settings,
     PrefixTableService prefixes,
     NpgsqlDataSource dataSource,
+    Microsoft.Extensions.Options.IOptions<VantageOptions> vantageOptions,
     TimeProvider clock,
     ILogger<AgentVantageGrain> logger) : Grain, IAgentVantageGrain
 {
-    /// <summary>The silo's own lease: a pair handed to an agent that went away is due again after it.</summary>
-    public static TimeSpan Lease => RemeasurementScheduleGrain.Lease;
-
     /// <summary>The prober name of an agent in <c>vantage_silos</c>.</summary>
     public static string ProberName(string agent) => $"agent/{agent}";
 
@@ -71,7 +69,8 @@ public sealed partial class AgentVantageGrain(
     public async Task<AgentWork> TakeWork(int room)
     {
         var current = settings.Current;
-        var worker = current.Worker;
+        // The agent's vantage's share, not that of the silo this grain runs on.
+        var worker = current.WorkerFor(Vantage);
         var probeSettings = new AgentProbeSettings(worker.RateLimitPerMinute, worker.MaxConcurrentTraceroutes, worker.PerPrefixIntervalSeconds,
             worker.PacketsPerSecond, worker.DefaultMethod, worker.ProbeAttempts, worker.MaxTtl);
         var remeasurement = current.Remeasurement;
@@ -101,7 +100,7 @@ public sealed partial class AgentVantageGrain(
         for (var i = 0; i < RemeasurementSchedule.Shards && taken.Count < limit; i++)
         {
             var shard = (first + i) % RemeasurementSchedule.Shards;
-            taken.AddRange(await schedule.TakeDueAsync(Vantage, shard, now, Lease, limit - taken.Count, CancellationToken.None));
+            taken.AddRange(await schedule.TakeDueAsync(Vantage, shard, now, vantageOptions.Value.Lease, limit - taken.Count, CancellationToken.None));
         }
         var probes = taken
             .Where(t => policy.Check(t.Address).Accepted)

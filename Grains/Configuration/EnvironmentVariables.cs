@@ -17,6 +17,7 @@ public static class EnvironmentVariables
         ["CYBERWATCH_SERVICE_ID"] = "CyberWatch:ServiceId",
         ["CYBERWATCH_VANTAGE"] = "CyberWatch:Vantage",
         ["CYBERWATCH_VANTAGE_DOWN_AFTER_SECONDS"] = "CyberWatch:Vantages:DownAfterSeconds",
+        ["CYBERWATCH_VANTAGE_LEASE_SECONDS"] = "CyberWatch:Vantages:LeaseSeconds",
         ["CYBERWATCH_SILO_PORT"] = "CyberWatch:SiloPort",
         ["CYBERWATCH_GATEWAY_PORT"] = "CyberWatch:GatewayPort",
         ["CYBERWATCH_ADVERTISED_ADDRESS"] = "CyberWatch:AdvertisedAddress",

@@ -29,7 +29,9 @@ public static class MeasurementServiceCollectionExtensions
     public static IServiceCollection AddProbePipeline(this IServiceCollection services, CyberWatchOptions options)
     {
         services.AddSingleton(TimeProvider.System);
-        services.AddHostedSingleton<SettingsMonitor>();
+        services.AddSingleton(sp => new SettingsMonitor(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<SettingsMonitor>>(), sp.GetRequiredService<TimeProvider>(), options.Vantage));
+        services.AddHostedService(sp => sp.GetRequiredService<SettingsMonitor>());
         services.AddSingleton<INodeSettingsSource>(sp => sp.GetRequiredService<SettingsMonitor>());
         services.AddSingleton<TargetTable>();
         services.AddSingleton<RemeasurementSchedule>();

@@ -16,6 +16,39 @@ public sealed record WorkerSettings
     public string DefaultMethod { get; init; } = "icmp-paris";
     public int ProbeAttempts { get; init; } = 1;
     public int MaxTtl { get; init; } = 30;
+
+    /// <summary>
+    /// What the probers of a vantage point (each silo or agent of it) do differently: <c>"vantages": {"home":
+    /// {"rate_limit_per_minute": 20}}</c>. A home line or a 4G router probes slower than a data-centre silo.
+    /// </summary>
+    public IReadOnlyDictionary<string, VantageWorkerSettings> Vantages { get; init; } = new Dictionary<string, VantageWorkerSettings>();
+
+    /// <summary>The settings a prober of <paramref name="vantage"/> probes under: these, with its vantage's own values over them.</summary>
+    public WorkerSettings For(string vantage) => Vantages.TryGetValue(vantage, out var own)
+        ? this with
+        {
+            RateLimitPerMinute = own.RateLimitPerMinute ?? RateLimitPerMinute,
+            MaxConcurrentTraceroutes = own.MaxConcurrentTraceroutes ?? MaxConcurrentTraceroutes,
+        }
+        : this;
+
+    // By value: the settings monitor compares the settings it read with the last ones to see a change.
+    public bool Equals(WorkerSettings? other) =>
+        other is not null && RateLimitPerMinute == other.RateLimitPerMinute && MaxConcurrentTraceroutes == other.MaxConcurrentTraceroutes
+        && WorkerCount == other.WorkerCount && PacketsPerSecond == other.PacketsPerSecond && PerPrefixIntervalSeconds == other.PerPrefixIntervalSeconds
+        && TargetCooldownSeconds == other.TargetCooldownSeconds && HopFeedbackEnabled == other.HopFeedbackEnabled
+        && DefaultMethod == other.DefaultMethod && ProbeAttempts == other.ProbeAttempts && MaxTtl == other.MaxTtl
+        && Vantages.Count == other.Vantages.Count
+        && Vantages.All(v => other.Vantages.TryGetValue(v.Key, out var theirs) && theirs == v.Value);
+
+    public override int GetHashCode() => HashCode.Combine(RateLimitPerMinute, MaxConcurrentTraceroutes, PacketsPerSecond, DefaultMethod, Vantages.Count);
+}
+
+/// <summary>One vantage point's own values in <c>worker_settings.vantages</c>; unset ones are the cluster's.</summary>
+public sealed record VantageWorkerSettings
+{
+    public int? RateLimitPerMinute { get; init; }
+    public int? MaxConcurrentTraceroutes { get; init; }
 }
 
 /// <summary><c>remeasurement_settings</c>: how often every target is measured again.</summary>
@@ -112,6 +145,12 @@ public sealed record NodeSettings(WorkerSettings Worker, RemeasurementSettings R
 
     public IncidentSettings Incidents { get; init; } = new();
 
+    /// <summary><c>worker_settings</c> as stored, every vantage's values in it; <see cref="Worker"/> is this silo's share.</summary>
+    public WorkerSettings ClusterWorker { get; init; } = new();
+
+    /// <summary>The worker settings of a prober of <paramref name="vantage"/> (a remote agent's, served by any silo).</summary>
+    public WorkerSettings WorkerFor(string vantage) => ClusterWorker.For(vantage);
+
     public static NodeSettings Defaults { get; } = new(new WorkerSettings(), new RemeasurementSettings(), new EnrichmentSettings());
 
     public static JsonSerializerOptions Json { get; } = new()
@@ -121,13 +160,16 @@ public sealed record NodeSettings(WorkerSettings Worker, RemeasurementSettings R
     };
 
     /// <summary>Builds settings from table rows; a key that does not parse keeps its defaults (and is reported).</summary>
-    public static NodeSettings From(IReadOnlyDictionary<string, string> rows, Action<string, string>? onInvalid = null)
+    /// <remarks>With <paramref name="vantage"/> (a silo's), <see cref="Worker"/> is that vantage point's share of <c>worker_settings</c>.</remarks>
+    public static NodeSettings From(IReadOnlyDictionary<string, string> rows, Action<string, string>? onInvalid = null, string? vantage = null)
     {
+        var worker = Read(rows, "worker_settings", Defaults.Worker, onInvalid);
         return new NodeSettings(
-            Read(rows, "worker_settings", Defaults.Worker, onInvalid),
+            vantage is null ? worker : worker.For(vantage),
             Read(rows, "remeasurement_settings", Defaults.Remeasurement, onInvalid),
             Read(rows, "enrichment_settings", Defaults.Enrichment, onInvalid))
         {
+            ClusterWorker = worker,
             Ping = Read(rows, "ping_settings", Defaults.Ping, onInvalid),
             Incidents = Read(rows, "incident_settings", Defaults.Incidents, onInvalid),
         };

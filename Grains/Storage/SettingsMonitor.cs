@@ -19,9 +19,9 @@ public interface INodeSettingsSource
 /// <summary>
 /// Keeps the silo's view of the <c>settings</c> table current (polled every few seconds), so a change
 /// made through the API or psql takes effect without a restart. PostgreSQL being down keeps the last
-/// values in force.
+/// values in force. Given the silo's vantage point, <see cref="NodeSettings.Worker"/> is that vantage's share.
 /// </summary>
-public sealed partial class SettingsMonitor(NpgsqlDataSource dataSource, ILogger<SettingsMonitor> logger, TimeProvider clock)
+public sealed partial class SettingsMonitor(NpgsqlDataSource dataSource, ILogger<SettingsMonitor> logger, TimeProvider clock, string? vantage = null)
     : BackgroundService, INodeSettingsSource
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
@@ -47,7 +47,7 @@ public sealed partial class SettingsMonitor(NpgsqlDataSource dataSource, ILogger
                 rows[reader.GetString(0)] = reader.GetString(1);
             }
         }
-        var next = NodeSettings.From(rows, (key, error) => LogInvalid(key, error));
+        var next = NodeSettings.From(rows, (key, error) => LogInvalid(key, error), vantage);
         if (next != current)
         {
             current = next;

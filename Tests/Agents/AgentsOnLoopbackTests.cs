@@ -40,18 +40,38 @@ public sealed class AgentsOnLoopbackTests : IAsyncLifetime
             UPDATE settings SET value = value || '{"asn_expansion_enabled": false}'::jsonb WHERE key = 'enrichment_settings'
             """);
         environment = new NodeEnvironment(db.ConnectionString, "ag-" + Guid.NewGuid().ToString("n")[..8]);
+        agentKey = await CreateAgentKeyAsync("remote");
+        buffer = Directory.CreateTempSubdirectory("cw-agent-buffer-").FullName;
+    }
+
+    /// <summary>A silo of vantage "north" and the API, both given <paramref name="cluster"/> on top of the test defaults.</summary>
+    private async Task StartClusterAsync(IReadOnlyDictionary<string, string?>? cluster = null)
+    {
         var silo = environment.Silo(out _, out _, out var siloHttp);
         silo["CYBERWATCH_ALLOWED_TARGETS"] = "127.0.0.0/8";
         silo["CYBERWATCH_VANTAGE"] = "north";
-        processes.Add(NodeProcess.Start(Repository.SiloDll, silo, "run"));
-        await processes[^1].WaitForHttpAsync($"{siloHttp}/healthz", TimeSpan.FromSeconds(90));
         apiEnvironment = environment.Api(out apiUrl);
         apiEnvironment["CYBERWATCH_ALLOWED_TARGETS"] = "127.0.0.0/8";
         apiEnvironment["CYBERWATCH_VANTAGE"] = "north";
+        foreach (var (key, value) in cluster ?? new Dictionary<string, string?>())
+        {
+            silo[key] = value;
+            apiEnvironment[key] = value;
+        }
+        processes.Add(NodeProcess.Start(Repository.SiloDll, silo, "run"));
+        await processes[^1].WaitForHttpAsync($"{siloHttp}/healthz", TimeSpan.FromSeconds(90));
         await StartApiAsync();
         http.BaseAddress = new Uri(apiUrl);
-        agentKey = await CreateAgentKeyAsync("remote");
-        buffer = Directory.CreateTempSubdirectory("cw-agent-buffer-").FullName;
+    }
+
+    /// <summary>One more silo in the cluster, of <paramref name="vantage"/>.</summary>
+    private async Task StartSiloAsync(string vantage)
+    {
+        var silo = environment.Silo(out _, out _, out var siloHttp);
+        silo["CYBERWATCH_ALLOWED_TARGETS"] = "127.0.0.0/8";
+        silo["CYBERWATCH_VANTAGE"] = vantage;
+        processes.Add(NodeProcess.Start(Repository.SiloDll, silo, "run"));
+        await processes[^1].WaitForHttpAsync($"{siloHttp}/healthz", TimeSpan.FromSeconds(90));
     }
 
     private async Task StartApiAsync()
@@ -73,7 +93,7 @@ public sealed class AgentsOnLoopbackTests : IAsyncLifetime
         }
     }
 
-    private NodeProcess StartAgent(string? key = null, string vantage = "remote")
+    private NodeProcess StartAgent(string? key = null, string vantage = "remote", string? bufferDirectory = null)
     {
         var agent = NodeProcess.Start(Repository.AgentDll, new Dictionary<string, string?>
         {
@@ -81,7 +101,7 @@ public sealed class AgentsOnLoopbackTests : IAsyncLifetime
             ["CYBERWATCH_AGENT_KEY"] = key ?? agentKey,
             ["CYBERWATCH_VANTAGE"] = vantage,
             ["CYBERWATCH_AGENT_NAME"] = "loopback",
-            ["CYBERWATCH_AGENT_BUFFER"] = buffer,
+            ["CYBERWATCH_AGENT_BUFFER"] = bufferDirectory ?? buffer,
             ["CYBERWATCH_LOG_LEVEL"] = "Information",
         });
         processes.Add(agent);
@@ -128,6 +148,7 @@ public sealed class AgentsOnLoopbackTests : IAsyncLifetime
     [Fact]
     public async Task An_agent_measures_its_vantages_pairs_as_a_silo_would_answers_on_demand_and_opens_no_listening_socket()
     {
+        await StartClusterAsync();
         var agent = StartAgent();
         await WaitAsync("the agent's vantage up", async () => await StatusAsync("remote") == "up");
         var remote = await http.GetFromJsonAsync<JsonElement>("/vantages/remote");
@@ -178,6 +199,7 @@ public sealed class AgentsOnLoopbackTests : IAsyncLifetime
     [Fact]
     public async Task Results_measured_while_the_API_is_away_or_after_a_kill_9_are_stored_once_each_when_it_is_back()
     {
+        await StartClusterAsync();
         await db.ScalarAsync<object>("""
             UPDATE settings SET value = value || '{"rate_limit_per_minute": 60}'::jsonb WHERE key = 'worker_settings'
             """);
@@ -207,14 +229,158 @@ public sealed class AgentsOnLoopbackTests : IAsyncLifetime
         Assert.Equal(stored, await CountAsync("""
             SELECT count(*) FROM agent_deliveries d JOIN measurements m ON m.id = d.measurement_id WHERE m.target << '127.0.4.0/24'
             """));
-        TestContext.Current.SendDiagnosticMessage($"offline buffer: {buffered} result(s) buffered after 12 s offline, {kept} on disk at kill -9, " +
+        Report($"offline buffer: {buffered} result(s) buffered after 12 s offline, {kept} on disk at kill -9, " +
             $"{stored} stored, each once; delivered {reconnected.TotalSeconds:0.0} s after the API went away");
         Assert.True(restarted.Output.Contains("result(s) buffered to deliver"), restarted.Output);
     }
 
     [Fact]
+    public async Task Pairs_leased_to_an_agent_killed_with_kill_9_come_due_after_the_lease_and_are_measured_once_each()
+    {
+        // The configured lease and down threshold, short so the test takes a minute instead of ten (defaults 600 s, 60 s).
+        const int leaseSeconds = 30, downAfterSeconds = 10;
+        await StartClusterAsync(new Dictionary<string, string?>
+        {
+            ["CYBERWATCH_VANTAGE_LEASE_SECONDS"] = $"{leaseSeconds}",
+            ["CYBERWATCH_VANTAGE_DOWN_AFTER_SECONDS"] = $"{downAfterSeconds}",
+        });
+        // 2 a second: the agent takes all 30 pairs at once (its queue holds two minutes) and is killed with most still queued.
+        await db.ScalarAsync<object>("""
+            UPDATE settings SET value = value || '{"rate_limit_per_minute": 120}'::jsonb WHERE key = 'worker_settings'
+            """);
+        var agent = StartAgent();
+        await WaitAsync("the agent's vantage up", async () => await StatusAsync("remote") == "up");
+        var targets = Enumerable.Range(1, 30).Select(i => $"127.0.5.{i}").ToArray();
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/targets/enqueue", new { targets, vantages = new[] { "remote" } })).StatusCode);
+        await WaitAsync("the agent measured a few", async () =>
+            await CountAsync("SELECT count(*) FROM measurements WHERE target << '127.0.5.0/24'") >= 3);
+        agent.Kill();
+        var killedAt = DateTime.UtcNow;
+        var buffered = Directory.GetFiles(buffer, "*.json").Length;
+        var storedBefore = await CountAsync("SELECT count(*) FROM measurements WHERE target << '127.0.5.0/24'");
+        // Every pair not stored yet is leased to the dead agent: due again at the end of its lease, not before.
+        var leasedUntil = await db.ScalarAsync<DateTime>("""
+            SELECT max(next_due_at) FROM target_vantages WHERE ip << '127.0.5.0/24' AND vantage = 'remote' AND last_measurement_id IS NULL
+            """);
+        var leased = await CountAsync("""
+            SELECT count(*) FROM target_vantages WHERE ip << '127.0.5.0/24' AND vantage = 'remote' AND last_measurement_id IS NULL
+               AND next_due_at > now()
+            """);
+        Assert.True(leased >= targets.Length - storedBefore - buffered, $"{leased} pair(s) leased, {storedBefore} stored, {buffered} buffered");
+
+        // Down the configured threshold after its last heartbeat, not before.
+        var lastHeartbeat = await db.ScalarAsync<DateTime>("SELECT last_heartbeat FROM vantage_silos WHERE silo = 'agent/loopback'");
+        await WaitAsync("the killed agent's vantage down", async () => await StatusAsync("remote") == "down", TimeSpan.FromSeconds(downAfterSeconds + 20));
+        var downAfter = DateTime.UtcNow - lastHeartbeat;
+        Assert.True(downAfter >= TimeSpan.FromSeconds(downAfterSeconds - 0.5) && downAfter <= TimeSpan.FromSeconds(downAfterSeconds + 4),
+            $"down {downAfter.TotalSeconds:0.0} s after the last heartbeat, threshold {downAfterSeconds} s");
+
+        // The agent back (its buffer too): the buffered results are delivered, the leased pairs wait for their lease.
+        var restarted = StartAgent();
+        await WaitAsync("the buffer delivered", async () => Directory.GetFiles(buffer, "*.json").Length == 0 && !restarted.HasExited);
+        var beforeLease = leasedUntil - DateTime.UtcNow;
+        if (beforeLease > TimeSpan.FromSeconds(3))
+        {
+            await Task.Delay(beforeLease - TimeSpan.FromSeconds(2));
+            Assert.Equal(0, await CountAsync($"""
+                SELECT count(*) FROM measurements WHERE target << '127.0.5.0/24' AND started_at > '{killedAt:O}'::timestamptz
+                """));
+        }
+        await WaitAsync("every pair measured", async () =>
+            await CountAsync("SELECT count(DISTINCT target) FROM measurements WHERE target << '127.0.5.0/24'") == targets.Length,
+            TimeSpan.FromSeconds(leaseSeconds + 60));
+        await Task.Delay(TimeSpan.FromSeconds(2)); // a second copy of a result, were there one, would be stored by now
+        var stored = await CountAsync("SELECT count(*) FROM measurements WHERE target << '127.0.5.0/24'");
+        var afterLease = await CountAsync($"SELECT count(*) FROM measurements WHERE target << '127.0.5.0/24' AND started_at >= '{leasedUntil:O}'::timestamptz - interval '1 second'");
+        Assert.Equal(targets.Length, stored);
+        Assert.Equal(stored, await CountAsync("""
+            SELECT count(*) FROM agent_deliveries d JOIN measurements m ON m.id = d.measurement_id WHERE m.target << '127.0.5.0/24'
+            """));
+        Assert.True(afterLease >= leased - buffered, $"{afterLease} measured after the lease, {leased} were leased and {buffered} buffered");
+        Report($"kill -9 with {storedBefore} stored, {buffered} buffered, {leased} leased (lease {leaseSeconds} s): " +
+            $"down {downAfter.TotalSeconds:0.0} s after the last heartbeat; {afterLease} measured after the lease; {stored} stored, each once");
+    }
+
+    /// <summary>
+    /// Seconds over which the rates are counted: 20 in the suite; the issue's 60 s with CYBERWATCH_TEST_RATE_WINDOW_SECONDS=60
+    /// (docs/agents.md has the figures of such a run).
+    /// </summary>
+    private static int RateWindowSeconds =>
+        int.TryParse(Environment.GetEnvironmentVariable("CYBERWATCH_TEST_RATE_WINDOW_SECONDS"), out var seconds) && seconds >= 10 ? seconds : 20;
+
+    /// <remarks>
+    /// Minutes, not seconds: two silos, the API and three agents must start (on a shared, loaded machine most of the
+    /// 4 minutes of its first passing run), then 5 s of warm-up, the window and 8 s for the last results to be stored.
+    /// </remarks>
+    [Fact]
+    public async Task Three_agents_and_two_silos_each_probe_at_their_own_vantages_rate_limit_within_5_percent()
+    {
+        // Each vantage point its own pace (worker_settings.vantages); the probers of two silo vantages and three agent vantages
+        // at once, all saturated (every target is due from every vantage), counted from the stored rows.
+        var rates = new Dictionary<string, int> { ["north"] = 180, ["south"] = 300, ["agent-a"] = 120, ["agent-b"] = 240, ["agent-c"] = 360 };
+        var window = RateWindowSeconds;
+        // No ping series: a silo's rounds (20 pings per target every 5 minutes) share its scamper's packet budget with its
+        // traces; with 1,000 targets they held the silos' traces to 40-60 % of their rate (agents run none).
+        await db.ScalarAsync<object>($$"""
+            UPDATE settings SET value = value || '{"max_concurrent_traceroutes": 8, "vantages": {{System.Text.Json.JsonSerializer.Serialize(
+                rates.ToDictionary(r => r.Key, r => new Dictionary<string, int> { ["rate_limit_per_minute"] = r.Value }))}}}'::jsonb
+             WHERE key = 'worker_settings';
+            UPDATE settings SET value = value || '{"enabled": false}'::jsonb WHERE key = 'ping_settings'
+            """);
+        var south = StartSiloAsync("south");
+        await StartClusterAsync();
+        await south;
+        var agents = new List<NodeProcess>();
+        foreach (var vantage in rates.Keys.Where(v => v.StartsWith("agent-", StringComparison.Ordinal)))
+        {
+            var key = await CreateAgentKeyAsync(vantage);
+            agents.Add(StartAgent(key, vantage, Directory.CreateTempSubdirectory($"cw-agent-{vantage}-").FullName));
+        }
+        foreach (var vantage in rates.Keys)
+        {
+            await WaitAsync($"{vantage} up", async () => await StatusAsync(vantage) == "up");
+        }
+        // More targets than the fastest vantage probes in the window and its two minutes of queue: none runs dry.
+        var targets = Enumerable.Range(0, 1000).Select(i => $"127.6.{i / 250}.{i % 250 + 1}").ToArray();
+        foreach (var chunk in targets.Chunk(500))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/targets/enqueue", new { targets = chunk, vantages = rates.Keys.ToArray() })).StatusCode);
+        }
+        await WaitAsync("every vantage probing", async () =>
+            await CountAsync("SELECT count(DISTINCT vantage) FROM measurements WHERE target << '127.6.0.0/16'") == rates.Count,
+            TimeSpan.FromSeconds(90));
+        // The first seconds (the first work handed out, the token bucket's first token) are not counted.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var from = await db.ScalarAsync<DateTime>("SELECT now()");
+        await Task.Delay(TimeSpan.FromSeconds(window + 8)); // and what started in the window is stored (agents: delivered) by then
+        var counted = new Dictionary<string, long>();
+        var report = new List<string>();
+        foreach (var (vantage, rate) in rates)
+        {
+            counted[vantage] = await CountAsync($"""
+                SELECT count(*) FROM measurements WHERE target << '127.6.0.0/16' AND vantage = '{vantage}'
+                   AND started_at >= '{from:O}'::timestamptz AND started_at < '{from:O}'::timestamptz + interval '{window} seconds'
+                """);
+            var perMinute = counted[vantage] * 60.0 / window;
+            report.Add($"{vantage} {perMinute:0.0}/min of {rate} ({(perMinute / rate - 1) * 100:+0.0;-0.0}%)");
+        }
+        Report($"probes started per vantage over {window} s: {string.Join(", ", report)}");
+        foreach (var (vantage, rate) in rates)
+        {
+            var expected = rate * window / 60.0;
+            Assert.True(Math.Abs(counted[vantage] - expected) <= expected * 0.05 + 1,
+                $"{vantage}: {counted[vantage]} probes started in {window} s, {expected:0} at {rate}/min (±5%): {string.Join(", ", report)}");
+        }
+        // Paced, not doubled: no pair was handed out twice on the way.
+        Assert.Equal(0, await CountAsync("""
+            SELECT count(*) FROM (SELECT 1 FROM measurements WHERE target << '127.6.0.0/16' GROUP BY target, vantage HAVING count(*) > 1) twice
+            """));
+    }
+
+    [Fact]
     public async Task A_wrong_key_vantage_or_protocol_is_refused_in_one_line_and_a_revoked_key_disconnects_the_agent_within_10_s()
     {
+        await StartClusterAsync();
         var wrongKey = StartAgent(key: "cw_abcdefgh_nottherightsecretatall");
         var (code, output) = await wrongKey.WaitForExitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(3, code);
@@ -259,7 +425,14 @@ public sealed class AgentsOnLoopbackTests : IAsyncLifetime
         Assert.Equal(3, code);
         Assert.Contains("the agent key is unknown, revoked, or not an agent key", output);
         Assert.True(gone < TimeSpan.FromSeconds(10), $"the revoked agent was still connected {gone.TotalSeconds:0.0} s later");
-        TestContext.Current.SendDiagnosticMessage($"revoked key: agent disconnected and refused {gone.TotalSeconds:0.0} s after the revocation");
+        Report($"revoked key: agent disconnected and refused {gone.TotalSeconds:0.0} s after the revocation");
+    }
+
+    /// <summary>A figure of the run: in the test's output (the trx, the console log) and as a diagnostic message.</summary>
+    private static void Report(string line)
+    {
+        TestContext.Current.TestOutputHelper?.WriteLine(line);
+        TestContext.Current.SendDiagnosticMessage(line);
     }
 
     /// <summary>Sockets of the process that listen: TCP in LISTEN, or any UDP socket (which receives whatever reaches its port).</summary>

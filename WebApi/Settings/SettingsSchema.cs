@@ -6,13 +6,17 @@ using CyberWatch.Measurement;
 namespace CyberWatch.WebApi.Settings;
 
 /// <summary>One field of a setting: its JSON type and the values it may take.</summary>
-public sealed record SettingField(string Type, double? Min = null, double? Max = null, IReadOnlyList<string>? Values = null, bool Nullable = false)
+public sealed record SettingField(string Type, double? Min = null, double? Max = null, IReadOnlyList<string>? Values = null, bool Nullable = false,
+    IReadOnlyDictionary<string, SettingField>? Fields = null)
 {
     public static SettingField Integer(long min, long max) => new("integer", min, max);
     public static SettingField Number(double min, double max, bool nullable = false) => new("number", min, max, Nullable: nullable);
     public static SettingField Boolean() => new("boolean");
     public static SettingField OneOf(IReadOnlyList<string> values) => new("string", Values: values);
     public static SettingField SubsetOf(IReadOnlyList<string> values) => new("string list", Values: values);
+
+    /// <summary>An object keyed by vantage point name, each value an object of some of <paramref name="fields"/>.</summary>
+    public static SettingField PerVantage(IReadOnlyDictionary<string, SettingField> fields) => new("per vantage", Fields: fields);
 }
 
 /// <summary>
@@ -36,6 +40,12 @@ public static class SettingsSchema
                 ["default_method"] = SettingField.OneOf(ProbeMethods.TraceNames),
                 ["probe_attempts"] = SettingField.Integer(1, 10),
                 ["max_ttl"] = SettingField.Integer(1, 255),
+                // A vantage point's own pace (WorkerSettings.Vantages): a home line slower than a data centre.
+                ["vantages"] = SettingField.PerVantage(new Dictionary<string, SettingField>
+                {
+                    ["rate_limit_per_minute"] = SettingField.Integer(1, CyberWatch.Measurement.ProbeScheduler.MaxRatePerMinute),
+                    ["max_concurrent_traceroutes"] = SettingField.Integer(1, 1_000),
+                }),
             },
             ["remeasurement_settings"] = new Dictionary<string, SettingField>
             {
@@ -119,6 +129,33 @@ public static class SettingsSchema
         var kind = value.GetValueKind();
         switch (field.Type)
         {
+            case "per vantage":
+                if (kind != JsonValueKind.Object)
+                {
+                    return "must be an object keyed by vantage point name";
+                }
+                foreach (var (vantage, own) in value.AsObject())
+                {
+                    if (!CyberWatch.Vantages.VantageNames.IsValid(vantage))
+                    {
+                        return $"'{vantage}' is not a vantage point name";
+                    }
+                    if (own?.GetValueKind() != JsonValueKind.Object)
+                    {
+                        return $"{vantage} must be an object of {string.Join(", ", field.Fields!.Keys)}";
+                    }
+                    foreach (var (name, ownValue) in own.AsObject())
+                    {
+                        var problem = field.Fields!.TryGetValue(name, out var ownField)
+                            ? Check(ownField, ownValue)
+                            : $"is not one of {string.Join(", ", field.Fields.Keys)}";
+                        if (problem is not null)
+                        {
+                            return $"{vantage}.{name} {problem}";
+                        }
+                    }
+                }
+                return null;
             case "boolean":
                 return kind is JsonValueKind.True or JsonValueKind.False ? null : "must be true or false";
             case "string list":

@@ -13,6 +13,8 @@ LAB_TIMEOUT="${CYBERWATCH_LAB_TIMEOUT:-90}"
 LAB_PYTHON="${CYBERWATCH_LAB_PYTHON:-/usr/bin/python3}"
 # The lab node keeps its own database and logs, apart from a node run with scripts/cyberwatch.
 LAB_NODE_DIR="${CYBERWATCH_LAB_NODE_DIR:-$ROOT/.data/lab-node}"
+# node-up starts an agent in every vantage behind NAT (agent_vantages) unless --no-agent.
+LAB_NODE_AGENTS="${CYBERWATCH_LAB_NODE_AGENTS:-1}"
 LAB_PACKAGES=(iproute2 iptables bird2 bgpdump jq scamper traceroute mtr-tiny dnsmasq-base)
 
 lab_say() { printf 'lab: %s\n' "$*"; }
@@ -32,7 +34,8 @@ lab_vantage_ns() { jq -r --arg v "${1:-}" '.namespace_prefix + (if $v == "" then
 # The addresses of vantage NAME, comma-separated, IPv4 first.
 lab_vantage_addresses() { lab_model vantages | awk -F'\t' -v v="$1" '$1 == v {print $4}'; }
 lab_require_vantage() {
-    lab_vantage_names | grep -qxF -- "$1" || lab_die "no vantage '$1' in the topology (vantages: $(lab_vantage_names | paste -sd' '))"
+    { lab_vantage_names; lab_model agent-vantages | cut -f1; } | grep -qxF -- "$1" \
+        || lab_die "no vantage '$1' in the topology (vantages: $({ lab_vantage_names; lab_model agent-vantages | cut -f1; } | paste -sd' '))"
 }
 lab_collector() { jq -r '.collector.node' "$LAB_TOPOLOGY"; }
 
@@ -302,6 +305,14 @@ lab_status() {
         done
         printf '%-11s %s (%s): %s\n' "$name" "$ns" "$addresses" "${what:-no node}"
     done < <(lab_model vantages)
+    while IFS=$'\t' read -r name ns _ addresses; do
+        what=""
+        pid="$(cat "$(lab_node_dir "$name")/run/agent.pid" 2>/dev/null || true)"
+        [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && what="agent pid $pid"
+        pid="$(cat "$(lab_node_dir)/run/agent-api.pid" 2>/dev/null || true)"
+        [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && what+="${what:+, }its API (in $(lab_vantage_ns), port 8443) pid $pid"
+        printf '%-11s %s (%s, behind NAT): %s\n' "$name" "$ns" "$addresses" "${what:-no agent}"
+    done < <(lab_model agent-vantages)
     return $rc
 }
 
@@ -536,6 +547,82 @@ lab_node_cert() {
     fi
 }
 
+# The agent of vantage NAME behind NAT (agent_vantages), and the API it dials: a second API process of the cluster in
+# the default vantage's namespace, on that vantage's lab address over TLS (its cluster certificate, which names that
+# address), since the cluster's first API listens on the namespace's loopback only. The agent's key (role agent, bound
+# to NAME) is made once and kept in the vantage's node directory; its buffer, log and pid file are there too.
+lab_node_agent() {
+    local name="$1" default tls dir address url key agent_dll configuration
+    default="$(lab_default_vantage)"
+    tls="$(lab_tls_dir)"
+    dir="$(lab_node_dir "$name")"
+    if ! lab_has_tls || [[ ! -f $tls/$default.crt ]]; then
+        lab_say "no agent in $name: it dials the API over TLS, and the lab has no cluster certificate for $default"
+        return 0
+    fi
+    address="$(lab_vantage_addresses "$default")"
+    address="${address%%,*}"
+    url="https://$address:8443"
+    mkdir -p "$dir/run" "$dir/logs" "$dir/buffer"
+    configuration="${CYBERWATCH_CONFIGURATION:-Release}"
+    agent_dll="$ROOT/Agent/bin/$configuration/net10.0/CyberWatch.Agent.dll"
+    if [[ ! -f $agent_dll || -n "$(find "$ROOT/Agent" "$ROOT/Grains" "$ROOT/Grains.Interfaces" \( -name bin -o -name obj \) -prune \
+            -o -type f -newer "$agent_dll" -print -quit)" ]]; then
+        lab_say "building the agent ($configuration)"
+        dotnet build "$ROOT/Agent/Agent.csproj" -c "$configuration" -nologo -v q >"$dir/logs/build.log" 2>&1 \
+            || lab_die "the agent did not build (log: $dir/logs/build.log)"
+    fi
+    lab_say "starting the API for agents in $(lab_vantage_ns) on $url"
+    # In the default vantage's node directory (its environment, pid file agent-api.pid, log logs/agent-api.log).
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    lab_node_env "$default" env CYBERWATCH_API_URL="$url" \
+        CYBERWATCH_API_TLS_CERT="$tls/$default.crt" CYBERWATCH_API_TLS_KEY="$tls/$default.key" CURL_CA_BUNDLE="$tls/ca.crt" \
+        ip netns exec "$(lab_vantage_ns)" bash -c 'set -euo pipefail; ROOT="$1"; source "$ROOT/scripts/lib/node.sh";
+            node_load_env; node_start_process agent-api "$CW_API_DLL"; node_wait_http agent-api "$CW_API_URL/service-info" 120' _ "$ROOT" 9>&-
+    if [[ ! -s $dir/agent.key ]]; then
+        key="$(lab_node_env "$default" ip netns exec "$(lab_vantage_ns)" "$ROOT/scripts/cyberwatch" apikey create --role agent \
+            --vantage "$name" --name "lab agent of $name" 9>&- | tail -n 1)"
+        [[ $key == cw_* ]] || lab_die "no agent key for $name: $key"
+        (umask 077; printf '%s\n' "$key" >"$dir/agent.key")
+    fi
+    local pid
+    pid="$(cat "$dir/run/agent.pid" 2>/dev/null || true)"
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+        lab_say "the agent of $name runs already (pid $pid)"
+        return 0
+    fi
+    lab_say "starting the agent of $name in $(lab_vantage_ns "$name") ($(lab_vantage_addresses "$name"), behind NAT): it dials $url"
+    (cd "$(dirname "$agent_dll")" && exec ip netns exec "$(lab_vantage_ns "$name")" env -u CYBERWATCH_PG_DSN -u CYBERWATCH_REDIS_URL \
+        CYBERWATCH_AGENT_URL="$url" CYBERWATCH_AGENT_CA="$tls/ca.crt" CYBERWATCH_AGENT_KEY_FILE="$dir/agent.key" \
+        CYBERWATCH_VANTAGE="$name" CYBERWATCH_AGENT_NAME=lab CYBERWATCH_AGENT_BUFFER="$dir/buffer" \
+        setsid nohup dotnet "$agent_dll" >>"$dir/logs/agent.log" 2>&1 </dev/null 9>&-) &
+    echo $! >"$dir/run/agent.pid"
+    local i
+    for ((i = 0; i < 120; i++)); do
+        grep -q "Connected to " "$dir/logs/agent.log" 2>/dev/null && { lab_say "the agent of $name is connected (log: $dir/logs/agent.log)"; return 0; }
+        kill -0 "$(cat "$dir/run/agent.pid")" 2>/dev/null || { tail -n 5 "$dir/logs/agent.log" >&2; lab_die "the agent of $name exited"; }
+        sleep 0.5
+    done
+    tail -n 5 "$dir/logs/agent.log" >&2
+    lab_die "the agent of $name did not connect within 60 s (log: $dir/logs/agent.log)"
+}
+
+# Stops the agent of vantage NAME and the API for agents, by their pid files.
+lab_node_agent_down() {
+    local file pid p i
+    for p in agent agent-api; do
+        file="$(lab_node_dir "$([[ $p == agent ]] && echo "$1")")/run/$p.pid"
+        pid="$(cat "$file" 2>/dev/null || true)"
+        if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+            lab_say "stopping the $p of $1 (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            for ((i = 0; i < 80; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        rm -f "$file"
+    done
+}
+
 # Starts the node of every vantage, or of vantage ONLY.
 lab_node_up() {
     local only="${1:-}" default name ns
@@ -566,6 +653,11 @@ lab_node_up() {
                 node_load_env; node_start_silo' _ "$ROOT" 9>&-
         fi
     done
+    for name in $(lab_model agent-vantages | cut -f1); do
+        [[ -z $only || $only == "$name" ]] || continue
+        [[ $LAB_NODE_AGENTS == 1 ]] || { lab_say "no agent in $name (--no-agent)"; continue; }
+        lab_node_agent "$name"
+    done
     lab_say "cluster cyberwatch-lab: one silo per vantage, each advertising its lab address (scripts/lab status)"
     if [[ -z $only || $only == "$default" ]]; then
         lab_say "the API runs in $(lab_vantage_ns); try: scripts/lab exec -- curl -s 127.0.0.1:8000/service-info"
@@ -578,6 +670,9 @@ lab_node_down() {
     [[ -d $LAB_NODE_DIR ]] || { lab_say "no lab node"; return 0; }
     local name default
     default="$(lab_default_vantage)"
+    for name in $(lab_model agent-vantages | cut -f1); do
+        lab_node_agent_down "$name"
+    done
     # The other vantages' silos first, while the PostgreSQL they leave the cluster through still runs.
     for name in $(lab_vantage_names); do
         [[ $name != "$default" && -d $(lab_node_dir "$name") ]] || continue

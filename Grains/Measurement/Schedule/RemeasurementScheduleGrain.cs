@@ -24,13 +24,11 @@ public sealed partial class RemeasurementScheduleGrain(
     RemeasurementMetrics metrics,
     CyberWatch.Enrichment.PrefixTableService prefixes,
     CyberWatchOptions options,
+    Microsoft.Extensions.Options.IOptions<VantageOptions> vantageOptions,
     TimeProvider clock,
     ILogger<RemeasurementScheduleGrain> logger) : Grain, IRemeasurementScheduleGrain, IRemindable
 {
     public static readonly TimeSpan TickPeriod = TimeSpan.FromSeconds(5);
-
-    /// <summary>A handed-out pair not measured by then (its silo died, its probe was lost) is due again.</summary>
-    public static readonly TimeSpan Lease = TimeSpan.FromMinutes(10);
 
     /// <summary>How often a shard also pulls back due times further than one interval away (a clock that jumped).</summary>
     private static readonly TimeSpan ClockCheckPeriod = TimeSpan.FromHours(1);
@@ -141,7 +139,7 @@ public sealed partial class RemeasurementScheduleGrain(
         {
             return new ScheduleRound(0, 0, $"the probe queue holds {probes.Queued} probes, {QueueMinutes} minutes at {worker.RateLimitPerMinute}/min");
         }
-        var due = await schedule.TakeDueAsync(vantage, shard, now, Lease, room, CancellationToken.None);
+        var due = await schedule.TakeDueAsync(vantage, shard, now, vantageOptions.Value.Lease, room, CancellationToken.None);
         if (due.Count == 0)
         {
             return new ScheduleRound(0, 0, null);
