@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # scripts/install.sh — installs cyberWatch as system services on Debian 12.
 #
-#   sudo scripts/install.sh [--yes] [--dry-run] [--prefix DIR] [--root DIR] [--no-packages] [--no-build] [--no-database] [--no-start]
+#   sudo scripts/install.sh [--yes] [--dry-run] [--prefix DIR] [--root DIR] [--redis-url URL] [--no-packages] [--no-build] [--no-database] [--no-start]
 #   sudo scripts/install.sh --agent --url https://API:8000 --vantage NAME --key-file FILE [--yes] [--prefix DIR] [--root DIR]
 #   scripts/install.sh --render-units DIR [--prefix DIR]     (writes the systemd units only)
 #   --agent installs only a remote agent (docs/agents.md): scamper, the agent, /etc/cyberwatch/agent.env and its key,
 #   the units cyberwatch-scamper and cyberwatch-agent; no database, Redis, silo or API.
 #   --root DIR installs the files into DIR as if it were / (an image, a test): no packages, user, database,
 #   ownership or systemctl — only files. Units still name the real paths (--prefix, /etc/cyberwatch).
+#   --redis-url URL: the Redis cyberWatch uses (redis://:PASSWORD@HOST:PORT/DB, unix:///PATH?password=..., HOST:PORT),
+#   written into a new cyberwatch.env; default the local one, redis://:GENERATED@127.0.0.1:6379/0. An existing
+#   cyberwatch.env keeps its CYBERWATCH_REDIS_URL. A Redis install did not add is only asked PING, never configured.
 #
 # Idempotent: run it again to upgrade; what exists is kept (secrets, database, configuration).
 #   1. Debian packages: PostgreSQL, Redis, scamper, mtr, traceroute (the .NET 10 SDK must be there to build)
@@ -36,11 +39,12 @@ MARKER=.cyberwatch-install
 MANIFEST=$SHARE/installed.json
 
 AGENT=0 AGENT_URL="" AGENT_VANTAGE="" AGENT_KEY_FILE=""
+REDIS_URL_GIVEN=""
 ASSUME_YES=0 DRY_RUN=0 PACKAGES_STEP=1 BUILD_STEP=1 DATABASE_STEP=1 START_STEP=1 RENDER_ONLY="" DEST=""
 
 say() { printf 'cyberwatch install: %s\n' "$*"; }
 die() { printf 'cyberwatch install: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # Runs a command, or only says it under --dry-run.
 run() {
@@ -109,6 +113,7 @@ while [[ $# -gt 0 ]]; do
         --key-file) AGENT_KEY_FILE="${2:?--key-file needs a file holding the agent key}"; shift ;;
         --render-units) RENDER_ONLY="${2:?--render-units needs a directory}"; shift ;;
         --root) DEST="${2:?--root needs a directory}"; shift ;;
+        --redis-url) REDIS_URL_GIVEN="${2:?--redis-url needs a URL (redis://:PASSWORD@HOST:PORT/DB)}"; shift ;;
         --help|-h) usage; exit 0 ;;
         *) usage >&2; die "unknown argument '$1'" ;;
     esac
@@ -145,6 +150,30 @@ if [[ -f $D_MANIFEST ]]; then
     mapfile -t M_SERVICES < <(manifest_list "$D_MANIFEST" services)
     grep -q '"user_created": true' "$D_MANIFEST" && M_USER=1
 fi
+# parse_redis_url URL: REDIS_HOST, REDIS_PORT or REDIS_SOCKET, and REDIS_URL_PASSWORD of a CYBERWATCH_REDIS_URL
+# (redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://..., unix:///PATH[?password=...], HOST:PORT); false when it is none.
+parse_redis_url() {
+    local url="$1" rest
+    REDIS_HOST=127.0.0.1 REDIS_PORT=6379 REDIS_SOCKET="" REDIS_URL_PASSWORD=""
+    case "$url" in
+        unix://*)
+            rest="${url#unix://}"
+            REDIS_SOCKET="${rest%%\?*}"
+            if [[ $rest == *\?*password=* ]]; then REDIS_URL_PASSWORD="${rest#*password=}"; REDIS_URL_PASSWORD="${REDIS_URL_PASSWORD%%&*}"; fi
+            [[ $REDIS_SOCKET == /* ]] ;;
+        redis://*|rediss://*)
+            rest="${url#*://}"
+            rest="${rest%%/*}"
+            if [[ $rest == *@* ]]; then REDIS_URL_PASSWORD="${rest%@*}"; REDIS_URL_PASSWORD="${REDIS_URL_PASSWORD#*:}"; rest="${rest##*@}"; fi
+            [[ $rest == *:* ]] && { REDIS_PORT="${rest##*:}"; rest="${rest%:*}"; }
+            [[ -n $rest ]] && REDIS_HOST="$rest"
+            [[ $REDIS_PORT =~ ^[0-9]+$ ]] ;;
+        *:*)
+            REDIS_HOST="${url%:*}" REDIS_PORT="${url##*:}"
+            [[ -n $REDIS_HOST && $REDIS_PORT =~ ^[0-9]+$ ]] ;;
+        *) return 1 ;;
+    esac
+}
 # Ownership only on a real install: under --root the user is this machine's, not the image's.
 owned() { [[ -z $DEST ]] && printf -- '-o\n%s\n-g\n%s\n' "$1" "$2"; return 0; }
 
@@ -270,10 +299,20 @@ EOF
     fi
 elif [[ -f $D_ENV_FILE ]]; then
     say "$D_ENV_FILE exists; keeping it"
+    kept_redis_url="$(sed -n "s/^CYBERWATCH_REDIS_URL='\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$D_ENV_FILE" | tail -n 1)"
+    [[ -z $REDIS_URL_GIVEN || $REDIS_URL_GIVEN == "$kept_redis_url" ]] \
+        || die "--redis-url differs from the CYBERWATCH_REDIS_URL of $D_ENV_FILE, which is kept: change it there"
 else
     say "writing $D_ENV_FILE with generated secrets"
     note_files "$D_ENV_FILE"
     pg_password="$(secret)" redis_password="$(secret)" grafana_password="$(secret)"
+    redis_url="redis://:$redis_password@127.0.0.1:6379/0"
+    if [[ -n $REDIS_URL_GIVEN ]]; then
+        # The operator's Redis: its password is the one in the URL (none when the URL has none).
+        redis_url="$REDIS_URL_GIVEN"
+        parse_redis_url "$redis_url" || die "--redis-url '$redis_url' is not redis://[:PASSWORD@]HOST:PORT[/DB], unix:///PATH[?password=...] or HOST:PORT"
+        redis_password="$REDIS_URL_PASSWORD"
+    fi
     dotnet_root=""
     [[ -n $DOTNET ]] && dotnet_root="$(dirname "$(readlink -f "$DOTNET")")"
     if [[ $DRY_RUN == 1 ]]; then
@@ -284,7 +323,7 @@ else
 # cyberWatch environment, written by scripts/install.sh on $(date -u +%FT%TZ). Secrets are unique to
 # this machine. Every variable is described in README.md ("Configuration") and docs/operations.md.
 CYBERWATCH_PG_DSN='postgresql://cyberwatch:$pg_password@127.0.0.1:5432/cyberwatch'
-CYBERWATCH_REDIS_URL='redis://:$redis_password@127.0.0.1:6379/0'
+CYBERWATCH_REDIS_URL='$redis_url'
 CYBERWATCH_REDIS_PASSWORD='$redis_password'
 CYBERWATCH_VANTAGE='$(hostname -s)'
 CYBERWATCH_API_URL='http://127.0.0.1:8000'
@@ -305,26 +344,37 @@ fi
 env_value() { [[ -f $D_ENV_FILE ]] && sed -n "s/^$1='\{0,1\}\([^']*\)'\{0,1\}$/\1/p" "$D_ENV_FILE" | tail -n 1; }
 
 # ---------------------------------------------------------------- 5. Redis password
+# The Redis of CYBERWATCH_REDIS_URL. Only one this run installed (the package redis-server) is ours to configure: any
+# other was here before, with its owner's configuration and data, and is only asked PING (also under --root).
 # Secrets never go on a command line (any local user reads them in ps): redis-cli takes the password from
 # REDISCLI_AUTH and CONFIG SET from its standard input; psql below reads its SQL from standard input.
 redis_password="$(env_value CYBERWATCH_REDIS_PASSWORD || true)"
-redis_with_password() { REDISCLI_AUTH="$redis_password" redis-cli -h 127.0.0.1 --no-auth-warning "$@"; }
-if [[ -z $DEST && -n $redis_password ]] && command -v redis-cli >/dev/null; then
-    if redis_with_password ping 2>/dev/null | grep -q PONG \
-        && ! redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; then
-        say "the local Redis already takes the generated password"
-    elif [[ " ${missing[*]} " == *" redis-server "* ]]; then
-        # Installed by this run: ours to configure.
-        say "setting the generated password on the Redis this install added"
+redis_url="$(env_value CYBERWATCH_REDIS_URL || true)"
+if [[ -n $redis_url ]] && command -v redis-cli >/dev/null; then
+    parse_redis_url "$redis_url" || die "CYBERWATCH_REDIS_URL of $D_ENV_FILE is not a Redis URL: '$redis_url'"
+    [[ -z $redis_password ]] && redis_password="$REDIS_URL_PASSWORD"
+    redis_where="${REDIS_SOCKET:-$REDIS_HOST:$REDIS_PORT}"
+    redis_at() { if [[ -n $REDIS_SOCKET ]]; then redis-cli -s "$REDIS_SOCKET" "$@"; else redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; fi; }
+    redis_with_password() { REDISCLI_AUTH="$redis_password" redis_at --no-auth-warning "$@"; }
+    if [[ -n $redis_password ]] && redis_with_password ping 2>/dev/null | grep -q PONG \
+        && ! redis_at ping 2>/dev/null | grep -q PONG; then
+        say "the Redis at $redis_where takes the password of CYBERWATCH_REDIS_URL; left as it is"
+    elif [[ -z $DEST && -n $redis_password && " ${missing[*]} " == *" redis-server "* \
+            && -z $REDIS_SOCKET && $REDIS_HOST == 127.0.0.1 && $REDIS_PORT == 6379 ]]; then
+        # The package this run installed, on its own address: ours to configure.
+        say "setting the generated password on the Redis this install added ($redis_where)"
         if [[ $DRY_RUN == 1 ]]; then
             printf 'would run: redis-cli CONFIG SET requirepass (from stdin), CONFIG REWRITE\n'
         else
-            printf 'CONFIG SET requirepass "%s"\n' "$redis_password" | redis-cli -h 127.0.0.1 >/dev/null
+            printf 'CONFIG SET requirepass "%s"\n' "$redis_password" | redis_at >/dev/null
             redis_with_password CONFIG REWRITE >/dev/null
         fi
+    elif redis_with_password ping 2>/dev/null | grep -q PONG; then
+        say "the Redis at $redis_where was here before this install and answers without a password: left as it is (its" \
+            "configuration is its owner's); give cyberWatch a password there and put it in CYBERWATCH_REDIS_URL in $ENV_FILE"
     else
-        say "the local Redis was here before this install: left as it is (its configuration and password are its owner's);" \
-            "give cyberWatch a password there and put it in CYBERWATCH_REDIS_URL and CYBERWATCH_REDIS_PASSWORD in $ENV_FILE"
+        say "the Redis at $redis_where does not answer with the password of $ENV_FILE (or is not running): left as it is;" \
+            "fix CYBERWATCH_REDIS_URL there"
     fi
 fi
 

@@ -47,23 +47,4 @@ public static class TargetSourceNames
         source = default;
         return false;
     }
-
-    /// <summary>
-    /// Whether a target is known only because the local resolver saw its domain asked for: it then tells who on
-    /// the network looked what up, and only the dns role sees it. A target also listed or enqueued by the operator
-    /// (static, api) is public anyway; hop and ASN-expansion targets are routers and neighbours, not visits.
-    /// </summary>
-    public static bool IsDnsOnly(IEnumerable<TargetSource> sources)
-    {
-        var dns = false;
-        foreach (var source in sources)
-        {
-            if (source is TargetSource.Static or TargetSource.Api)
-            {
-                return false;
-            }
-            dns |= source == TargetSource.Dns;
-        }
-        return dns;
-    }
 }

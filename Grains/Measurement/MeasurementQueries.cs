@@ -54,18 +54,20 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.E
         SqlMapper.AddTypeHandler(new IPAddressHandler());
     }
 
-    public async Task<MeasurementRecord?> GetAsync(long id, CancellationToken cancellationToken)
+    /// <summary>One measurement, or null when there is none of that id in <paramref name="scope"/>.</summary>
+    public async Task<MeasurementRecord?> GetAsync(long id, TargetScope scope, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<MeasurementRecord>(new CommandDefinition(
-            $"SELECT {MeasurementColumns} FROM measurements WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+            $"SELECT {MeasurementColumns} FROM measurements WHERE id = @id AND {scope.Visible("measurements.target")}", new { id }, cancellationToken: cancellationToken));
     }
 
-    public async Task<IReadOnlyList<MeasurementRecord>> HistoryAsync(IPAddress target, string? vantage, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<MeasurementRecord>> HistoryAsync(IPAddress target, string? vantage, int limit, TargetScope scope,
+        CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return (await connection.QueryAsync<MeasurementRecord>(new CommandDefinition(
-            $"SELECT {MeasurementColumns} FROM measurements WHERE target = @target AND (@vantage::text IS NULL OR vantage = @vantage) ORDER BY started_at DESC, id DESC LIMIT @limit",
+            $"SELECT {MeasurementColumns} FROM measurements WHERE target = @target AND (@vantage::text IS NULL OR vantage = @vantage) AND {scope.Visible("@target")} ORDER BY started_at DESC, id DESC LIMIT @limit",
             new { target, vantage, limit }, cancellationToken: cancellationToken))).AsList();
     }
 
@@ -89,12 +91,13 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.E
         return new LatestMeasurement(measurement, [.. Locate(hops.AsList(), measurement.Vantage)]);
     }
 
-    /// <summary>The hops of a measurement in TTL order, or null when the measurement does not exist.</summary>
-    public async Task<IReadOnlyList<HopRecord>?> HopsAsync(long measurementId, CancellationToken cancellationToken)
+    /// <summary>The hops of a measurement in TTL order, or null when the measurement does not exist in <paramref name="scope"/>.</summary>
+    public async Task<IReadOnlyList<HopRecord>?> HopsAsync(long measurementId, TargetScope scope, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var vantage = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT vantage FROM measurements WHERE id = @measurementId LIMIT 1", new { measurementId }, cancellationToken: cancellationToken));
+            $"SELECT vantage FROM measurements WHERE id = @measurementId AND {scope.Visible("measurements.target")} LIMIT 1", new { measurementId },
+            cancellationToken: cancellationToken));
         if (vantage is null)
         {
             return null;
@@ -117,15 +120,14 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.E
 
     /// <summary>
     /// Targets in address order after <paramref name="after"/> (keyset paging: the primary key's index finds the page,
-    /// however deep), and their total only when <paramref name="count"/> asks for it (a count reads every row).
-    /// </summary>
-    /// <summary>
-    /// A page of targets in address order. Without <paramref name="includeDns"/> the DNS-only targets are left out and
-    /// 'dns' is not shown among the sources of the others (the rule is <see cref="TargetSourceNames.IsDnsOnly"/>).
+    /// however deep), and their total only when <paramref name="count"/> asks for it (a count reads every row). In the
+    /// <see cref="TargetScope.Public"/> scope the DNS-only targets are left out and 'dns' is not shown among the
+    /// sources of the others.
     /// </summary>
     public async Task<(IReadOnlyList<TargetRecord> Items, long? Total)> TargetsAsync(string? source, IPAddress? after, int limit, bool count,
-        CancellationToken cancellationToken, bool includeDns = true)
+        TargetScope scope, CancellationToken cancellationToken)
     {
+        var includeDns = scope == TargetScope.IncludingDns;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var conditions = new List<string>();
         if (source is not null)
@@ -134,7 +136,7 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.E
         }
         if (!includeDns)
         {
-            conditions.Add(DnsOnlyHidden);
+            conditions.Add($"NOT {TargetScopes.DnsOnlySources("sources")}");
         }
         var filter = conditions.Count == 0 ? "" : "WHERE " + string.Join(" AND ", conditions);
         long? total = count
@@ -157,25 +159,24 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.E
         return (items.AsList(), total);
     }
 
-    /// <summary>The SQL of <see cref="TargetSourceNames.IsDnsOnly"/> negated: a row that may be shown without the dns role.</summary>
-    private const string DnsOnlyHidden = "NOT ('dns' = ANY(sources) AND NOT sources && ARRAY['static', 'api'])";
-
     /// <summary>
     /// Whether the address is a target (or, with <paramref name="orMeasured"/>, has any measurement, as an on-demand
-    /// probe of a non-target leaves): the API answers an unknown address 404 from here, without activating its grain.
+    /// probe of a non-target leaves) that <paramref name="scope"/> may see: the API answers an unknown address, and a
+    /// DNS-only one to a public reader, 404 from here, without activating its grain.
     /// </summary>
-    public async Task<bool> IsKnownTargetAsync(IPAddress address, bool orMeasured, CancellationToken cancellationToken)
+    public async Task<bool> IsKnownTargetAsync(IPAddress address, bool orMeasured, TargetScope scope, CancellationToken cancellationToken)
     {
-        // Known stays known (a target's measurements outlive it until retention): a yes is remembered for a minute,
-        // so a read of a busy target costs no round trip; a no is always asked again. Bounded: cleared when full.
+        // Known stays known (a target's measurements outlive it until retention, and a source once added stays): a yes
+        // is remembered for a minute, so a read of a busy target costs no round trip; a no is always asked again.
+        // Bounded: cleared when full.
         var now = Environment.TickCount64;
-        if (knownTargets.TryGetValue((address, orMeasured), out var until) && until > now)
+        if (knownTargets.TryGetValue((address, orMeasured, scope), out var until) && until > now)
         {
             return true;
         }
         await using var command = dataSource.CreateCommand(orMeasured
-            ? "SELECT EXISTS (SELECT 1 FROM targets WHERE ip = $1) OR EXISTS (SELECT 1 FROM measurements WHERE target = $1)"
-            : "SELECT EXISTS (SELECT 1 FROM targets WHERE ip = $1)");
+            ? $"SELECT (EXISTS (SELECT 1 FROM targets WHERE ip = $1) OR EXISTS (SELECT 1 FROM measurements WHERE target = $1)) AND {scope.Visible("$1")}"
+            : $"SELECT EXISTS (SELECT 1 FROM targets WHERE ip = $1) AND {scope.Visible("$1")}");
         command.Parameters.Add(new NpgsqlParameter { Value = address, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Inet });
         var known = (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
         if (known)
@@ -184,13 +185,13 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.E
             {
                 knownTargets.Clear();
             }
-            knownTargets[(address, orMeasured)] = now + 60_000;
+            knownTargets[(address, orMeasured, scope)] = now + 60_000;
         }
         return known;
     }
 
     private const int KnownTargetsRemembered = 100_000;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(IPAddress, bool), long> knownTargets = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(IPAddress, bool, TargetScope), long> knownTargets = new();
 
     private sealed class IPAddressHandler : SqlMapper.TypeHandler<IPAddress>
     {
@@ -207,12 +208,13 @@ public sealed class MeasurementQueries(NpgsqlDataSource dataSource, CyberWatch.E
     }
 
     public async Task<IReadOnlyList<PathChangeRecord>> PathChangesAsync(IPAddress? target, string? vantage, DateTimeOffset? since, int limit,
-        CancellationToken cancellationToken)
+        TargetScope scope, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand($"""
             SELECT id, host(target), detected_at, kind, previous_measurement_id, measurement_id, before::text, after::text, details::text, vantage
               FROM path_changes
              WHERE ($1::inet IS NULL OR target = $1) AND ($2::timestamptz IS NULL OR detected_at >= $2) AND ($4::text IS NULL OR vantage = $4)
+               AND {scope.Visible("path_changes.target")}
              ORDER BY detected_at DESC, id DESC LIMIT $3
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)target ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Inet });

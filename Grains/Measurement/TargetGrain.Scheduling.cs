@@ -15,7 +15,7 @@ public sealed partial class TargetGrain
         {
             return;
         }
-        var vantage = (await measurements.GetAsync(old.LastMeasurementId.Value, cancellationToken))?.Vantage ?? options.Vantage;
+        var vantage = (await measurements.GetAsync(old.LastMeasurementId.Value, Storage.TargetScope.IncludingDns, cancellationToken))?.Vantage ?? options.Vantage;
         old.History[vantage] = new VantageHistory
         {
             LastMeasuredAt = old.LastMeasuredAt,

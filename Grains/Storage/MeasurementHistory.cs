@@ -24,7 +24,7 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
     /// oldest first, with the path changes detected in the same range; from every vantage point, or only from <paramref name="vantage"/>.
     /// </summary>
     public async Task<(IReadOnlyList<SeriesPoint> Points, IReadOnlyList<SeriesChange> Changes)> SeriesAsync(IPAddress target, string metric,
-        string? vantage, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+        string? vantage, DateTimeOffset from, DateTimeOffset to, TargetScope scope, CancellationToken cancellationToken)
     {
         var column = metric == "hops" ? "hop_count::double precision" : "COALESCE(dest_rtt_ms, avg_rtt_ms)";
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -32,7 +32,7 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
         await using (var command = new NpgsqlCommand($"""
             SELECT started_at, {column}, id, method, vantage FROM measurements
              WHERE target = $1 AND started_at >= $2 AND started_at <= $3 AND ($4::text IS NULL OR vantage = $4)
-               AND {(metric == "hops" ? "method <> 'ping'" : "true")}
+               AND {(metric == "hops" ? "method <> 'ping'" : "true")} AND {scope.Visible("$1")}
              ORDER BY started_at, id LIMIT {MaxSeriesPoints}
             """, connection))
         {
@@ -45,9 +45,9 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
             }
         }
         var changes = new List<SeriesChange>();
-        await using (var command = new NpgsqlCommand("""
+        await using (var command = new NpgsqlCommand($"""
             SELECT detected_at, kind, measurement_id, vantage FROM path_changes
-             WHERE target = $1 AND detected_at >= $2 AND detected_at <= $3 AND ($4::text IS NULL OR vantage = $4)
+             WHERE target = $1 AND detected_at >= $2 AND detected_at <= $3 AND ($4::text IS NULL OR vantage = $4) AND {scope.Visible("$1")}
              ORDER BY detected_at, id LIMIT 1000
             """, connection))
         {
@@ -74,7 +74,7 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
     /// from every vantage point, or only from <paramref name="vantage"/>.
     /// </summary>
     public async Task<int> ExportAsync(IPAddress target, string? vantage, DateTimeOffset from, DateTimeOffset to, string format, Stream output,
-        CancellationToken cancellationToken)
+        TargetScope scope, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand($"""
@@ -82,6 +82,7 @@ public sealed class MeasurementHistory(NpgsqlDataSource dataSource)
                 SELECT id, started_at, host(target) AS target, tool, method, vantage, success, hop_count, dest_rtt_ms, loss_pct,
                        avg_rtt_ms, completed_at, stop_reason
                   FROM measurements WHERE target = $1 AND started_at >= $2 AND started_at <= $3 AND ($4::text IS NULL OR vantage = $4)
+                   AND {scope.Visible("$1")}
                  ORDER BY started_at, id LIMIT {MaxExportMeasurements})
             SELECT m.id, m.started_at, m.target, m.tool, m.method, m.vantage, m.success, m.hop_count, m.dest_rtt_ms, m.loss_pct,
                    h.ttl, h.reply_index, host(h.address), h.rtt_ms, h.loss_pct, h.asn, h.prefix::text, h.ixp, h.org, h.country,

@@ -1,4 +1,5 @@
 using System.Net;
+using CyberWatch.Storage;
 using Npgsql;
 
 namespace CyberWatch.Watch;
@@ -21,25 +22,27 @@ public sealed class PingSeriesQueries(NpgsqlDataSource dataSource)
     public const int MaxPoints = 20_000;
 
     public async Task<PingSeries> SeriesAsync(IPAddress target, string? vantage, DateTimeOffset from, DateTimeOffset to, string? resolution,
-        CancellationToken cancellationToken)
+        TargetScope scope, CancellationToken cancellationToken)
     {
         resolution ??= to - from <= RoundsUpTo ? "round" : "hour";
         var sql = resolution == "round"
-            ? """
+            ? $"""
               SELECT * FROM (
                 SELECT vantage, started_at, 1, sent, received, loss_pct, min_rtt_ms, median_rtt_ms, max_rtt_ms, stdev_rtt_ms, iqr_rtt_ms,
                        rtts_ms, failure_reason
                   FROM ping_rounds
                  WHERE target = @target AND (@vantage::text IS NULL OR vantage = @vantage) AND started_at >= @from AND started_at < @to
+                   AND {scope.Visible("@target")}
                  ORDER BY started_at DESC LIMIT @limit) newest
               ORDER BY started_at, vantage
               """
-            : """
+            : $"""
               SELECT * FROM (
                 SELECT vantage, hour, rounds, sent, received, loss_pct, min_rtt_ms, median_rtt_ms, max_rtt_ms, mean_stdev_rtt_ms,
                        mean_iqr_rtt_ms, ARRAY[p10_rtt_ms, median_rtt_ms, p90_rtt_ms]::real[], NULL::text
                   FROM ping_rounds_hourly
                  WHERE target = @target AND (@vantage::text IS NULL OR vantage = @vantage) AND hour >= date_trunc('hour', @from) AND hour < @to
+                   AND {scope.Visible("@target")}
                  ORDER BY hour DESC LIMIT @limit) newest
               ORDER BY hour, vantage
               """;

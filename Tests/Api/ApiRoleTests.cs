@@ -44,18 +44,6 @@ public sealed class ApiRoleTests
         Assert.True(await MeetsAsync(Request("127.0.0.1"), ApiRole.Dns, anonymous: "dns"));
     }
 
-    [Theory]
-    [InlineData(new[] { "dns" }, true)]
-    [InlineData(new[] { "dns", "hop" }, true)]
-    [InlineData(new[] { "dns", "api" }, false)]
-    [InlineData(new[] { "static", "dns" }, false)]
-    [InlineData(new[] { "hop" }, false)]
-    public void A_target_is_dns_only_unless_the_operator_also_added_it(string[] sources, bool dnsOnly)
-    {
-        var parsed = sources.Select(s => TargetSourceNames.TryParse(s, out var source) ? source : throw new ArgumentException(s));
-        Assert.Equal(dnsOnly, TargetSourceNames.IsDnsOnly(parsed));
-    }
-
     private static DefaultHttpContext Request(string remote) => new()
     {
         RequestServices = new ServiceCollection().BuildServiceProvider(),

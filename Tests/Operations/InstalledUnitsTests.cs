@@ -154,6 +154,109 @@ public sealed class InstalledUnitsTests : IAsyncDisposable
         Assert.Empty(before.Except(after));
     }
 
+    [Fact]
+    public async Task A_redis_that_was_there_before_keeps_its_configuration_and_data_through_install_and_uninstall()
+    {
+        var redisServer = Tool("redis-server");
+        Tool("redis-cli");
+        // Someone's Redis with a configuration of its own: a password, a memory limit and policy, the AOF, a key.
+        const string password = "owners-own-redis-secret";
+        var port = Repository.FreeTcpPort();
+        var data = Directory.CreateDirectory(Path.Combine(directory, "redis")).FullName;
+        var config = Path.Combine(data, "redis.conf");
+        await File.WriteAllTextAsync(config, $"""
+            port {port}
+            bind 127.0.0.1
+            requirepass {password}
+            maxmemory 12mb
+            maxmemory-policy allkeys-lru
+            appendonly yes
+            save ""
+            dir {data}
+            """);
+        var redis = Process.Start(new ProcessStartInfo(redisServer, config) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while ((await RedisAsync(port, password, "PING")).Trim() != "PONG")
+            {
+                Assert.True(DateTime.UtcNow < deadline && !redis.HasExited, "the test's Redis did not start");
+                await Task.Delay(100);
+            }
+            Assert.Equal("OK", (await RedisAsync(port, password, "SET", "owner:key", "owner's value")).Trim());
+            var before = await RedisStateAsync(port, password, config);
+            Assert.Contains("owner's value", before);
+            Assert.Contains("12582912", before);
+
+            var root = Path.Combine(directory, "root");
+            // The way an operator points install at a Redis of their own.
+            var install = await RunAsync(Script("install.sh"), "--root", root, "--no-build", "--yes", "--redis-url", $"redis://:{password}@127.0.0.1:{port}/0");
+            Assert.True(install.ExitCode == 0, install.Output);
+            // Install did reach that Redis (PING), and left it.
+            Assert.Contains($"the Redis at 127.0.0.1:{port} takes the password of CYBERWATCH_REDIS_URL; left as it is", install.Output);
+            Assert.DoesNotContain(password, install.Output);
+            Assert.Contains($"CYBERWATCH_REDIS_URL='redis://:{password}@127.0.0.1:{port}/0'", await File.ReadAllTextAsync(Path.Combine(root, "etc/cyberwatch/cyberwatch.env")));
+            Assert.Equal(before, await RedisStateAsync(port, password, config));
+
+            // A second install (an upgrade) keeps cyberwatch.env and refuses a different --redis-url rather than ignore it.
+            var other = await RunAsync(Script("install.sh"), "--root", root, "--no-build", "--yes", "--redis-url", "redis://:x@127.0.0.1:1/0");
+            Assert.NotEqual(0, other.ExitCode);
+            Assert.Contains("--redis-url differs from the CYBERWATCH_REDIS_URL", other.Output);
+
+            var uninstall = await RunAsync(Script("uninstall.sh"), "--root", root, "--yes");
+            Assert.True(uninstall.ExitCode == 0, uninstall.Output);
+            Assert.Equal(before, await RedisStateAsync(port, password, config));
+            var purge = await RunAsync(Script("uninstall.sh"), "--root", root, "--yes", "--purge");
+            Assert.True(purge.ExitCode == 0, purge.Output);
+            Assert.False(redis.HasExited, "the Redis stopped");
+            Assert.Equal(before, await RedisStateAsync(port, password, config));
+        }
+        finally
+        {
+            redis.Kill(entireProcessTree: true);
+            await redis.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>What an owner would miss: the settings install could have changed, the data, and the configuration file.</summary>
+    private static async Task<string> RedisStateAsync(int port, string password, string config)
+    {
+        var state = new System.Text.StringBuilder();
+        foreach (var setting in new[] { "requirepass", "maxmemory", "maxmemory-policy", "appendonly", "port", "bind", "dir", "save", "protected-mode" })
+        {
+            state.Append(await RedisAsync(port, password, "CONFIG", "GET", setting));
+        }
+        state.Append(await RedisAsync(port, password, "DBSIZE"));
+        state.Append(await RedisAsync(port, password, "GET", "owner:key"));
+        state.Append(await File.ReadAllTextAsync(config));
+        return state.ToString();
+    }
+
+    /// <summary>redis-cli with the password in its environment, as install.sh does.</summary>
+    private static async Task<string> RedisAsync(int port, string password, params string[] command)
+    {
+        var start = new ProcessStartInfo("redis-cli") { WorkingDirectory = Repository.Root, Environment = { ["REDISCLI_AUTH"] = password } };
+        string[] args = ["-h", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--no-auth-warning", .. command];
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        return (await RunAsync(start)).Output;
+    }
+
+    private static string Tool(string name)
+    {
+        foreach (var folder in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin").Split(':'))
+        {
+            if (File.Exists(Path.Combine(folder, name)))
+            {
+                return Path.Combine(folder, name);
+            }
+        }
+        Assert.Skip($"{name} is not installed (Debian package redis-server; scripts/test installs it)");
+        return name;
+    }
+
     [Theory]
     [InlineData("/")]
     [InlineData("/usr")]

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CyberWatch.Storage;
 using CyberWatch.Tests.Infrastructure;
 using CyberWatch.Watch.Incidents;
 using CyberWatch.Watch.Incidents.Alerts;
@@ -73,7 +74,7 @@ public sealed class IncidentAlertTests : IAsyncLifetime
         Assert.Equal(["firing", "resolved"], receiver.Received.Select(r => r["status"]!.GetValue<string>()));
         var resolved = receiver.Received[1]["alerts"]![0]!;
         Assert.Equal(alert["fingerprint"]!.GetValue<string>(), resolved["fingerprint"]!.GetValue<string>());
-        Assert.Equal(0, (await store.GetAsync(id, CancellationToken.None))!.After!.Value.GetProperty("loss_pct").GetInt32());
+        Assert.Equal(0, (await store.GetAsync(id, TargetScope.IncludingDns, CancellationToken.None))!.After!.Value.GetProperty("loss_pct").GetInt32());
         Assert.Equal(2, await db.ScalarAsync<long>("SELECT count(*) FROM incident_notifications WHERE delivered_at IS NOT NULL AND attempts = 1"));
     }
 

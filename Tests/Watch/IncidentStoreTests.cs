@@ -1,4 +1,5 @@
 using System.Net;
+using CyberWatch.Storage;
 using CyberWatch.Tests.Infrastructure;
 using CyberWatch.Watch.Incidents;
 
@@ -40,7 +41,7 @@ public sealed class IncidentStoreTests : IAsyncLifetime
 
         Assert.True(await store.ResolveAsync(IncidentKind.Loss, Target, "home", At.AddMinutes(20), new { loss_pct = 0 }, CancellationToken.None));
         Assert.False(await store.ResolveAsync(IncidentKind.Loss, Target, "home", At.AddMinutes(25), new { }, CancellationToken.None));
-        var resolved = await store.GetAsync(id, CancellationToken.None);
+        var resolved = await store.GetAsync(id, TargetScope.IncludingDns, CancellationToken.None);
         Assert.Equal("resolved", resolved!.State);
         Assert.Equal(At.AddMinutes(20), resolved.ResolvedAt);
         Assert.Equal(10, resolved.Before!.Value.GetProperty("loss_pct").GetInt32());
@@ -50,10 +51,10 @@ public sealed class IncidentStoreTests : IAsyncLifetime
         // After resolving, the same cause opens a new incident.
         Assert.NotEqual(id, await store.OpenAsync(IncidentKind.Loss, Target, "home", At.AddHours(1), new { }, CancellationToken.None));
 
-        var open = await store.ListAsync("open", At.AddYears(-1), At.AddYears(1), null, null, 100, CancellationToken.None);
+        var open = await store.ListAsync("open", At.AddYears(-1), At.AddYears(1), null, null, 100, TargetScope.IncludingDns, CancellationToken.None);
         Assert.Equal(3, open.Count);
-        Assert.Single(await store.ListAsync("resolved", At.AddDays(-1), At.AddDays(1), null, null, 100, CancellationToken.None));
-        Assert.Single(await store.ListAsync(null, At.AddDays(-1), At.AddDays(1), "loss", "office", 100, CancellationToken.None));
+        Assert.Single(await store.ListAsync("resolved", At.AddDays(-1), At.AddDays(1), null, null, 100, TargetScope.IncludingDns, CancellationToken.None));
+        Assert.Single(await store.ListAsync(null, At.AddDays(-1), At.AddDays(1), "loss", "office", 100, TargetScope.IncludingDns, CancellationToken.None));
         Assert.Equal([("latency_shift", "home", 1L), ("loss", "home", 1L), ("loss", "office", 1L)],
             (await store.OpenCountsAsync(CancellationToken.None)).Order());
     }

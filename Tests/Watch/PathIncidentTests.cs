@@ -87,7 +87,7 @@ public sealed class PathIncidentTests : IAsyncLifetime
         // A second silo's pass (or this one's again) applies nothing twice.
         Assert.Equal(0, await watch.RunOnceAsync(rules, CancellationToken.None));
         var store = new IncidentStore(db.DataSource);
-        var incident = Assert.Single(await store.ListAsync("open", At.AddDays(-1), At.AddDays(1), "as_path", null, 10, CancellationToken.None));
+        var incident = Assert.Single(await store.ListAsync("open", At.AddDays(-1), At.AddDays(1), "as_path", null, 10, TargetScope.IncludingDns, CancellationToken.None));
         Assert.Equal("AS64500>AS64510 => AS64500>AS64520", incident.Subject);
         Assert.Equal(["home", "office"], incident.Vantages);
         Assert.Equal(["30.14.1.10", "30.14.1.20"], incident.Targets);
@@ -97,7 +97,7 @@ public sealed class PathIncidentTests : IAsyncLifetime
 
         clock.Advance(TimeSpan.FromMinutes(1));
         Assert.Equal(1, await watch.RunOnceAsync(rules, CancellationToken.None));
-        Assert.Equal(3, (await store.GetAsync(incident.Id, CancellationToken.None))!.Targets.Count);
+        Assert.Equal(3, (await store.GetAsync(incident.Id, TargetScope.IncludingDns, CancellationToken.None))!.Targets.Count);
 
         // Everything moves back: resolved, with the paths now as before.
         foreach (var (target, vantage, before, after) in new[]
@@ -110,7 +110,7 @@ public sealed class PathIncidentTests : IAsyncLifetime
         }
         clock.Advance(TimeSpan.FromMinutes(2));
         Assert.Equal(4, await watch.RunOnceAsync(rules, CancellationToken.None));
-        var resolved = (await store.GetAsync(incident.Id, CancellationToken.None))!;
+        var resolved = (await store.GetAsync(incident.Id, TargetScope.IncludingDns, CancellationToken.None))!;
         Assert.Equal("resolved", resolved.State);
         Assert.Equal(At.AddMinutes(3), resolved.ResolvedAt);
         Assert.Equal("back", resolved.After!.Value.GetProperty("resolution").GetString());
@@ -133,7 +133,7 @@ public sealed class PathIncidentTests : IAsyncLifetime
         var watch = new PathIncidentWatch(db.DataSource, null!, clock, NullLogger<PathIncidentWatch>.Instance);
         Assert.Equal(2, await watch.RunOnceAsync(new IncidentSettings(), CancellationToken.None));
         Assert.Equal(await db.ScalarAsync<long>("SELECT max(id) FROM path_changes"), await db.ScalarAsync<long>("SELECT last_change_id FROM path_incident_cursor"));
-        var incident = Assert.Single(await new IncidentStore(db.DataSource).ListAsync("open", At.AddDays(-1), At.AddDays(1), "as_path", null, 10, CancellationToken.None));
+        var incident = Assert.Single(await new IncidentStore(db.DataSource).ListAsync("open", At.AddDays(-1), At.AddDays(1), "as_path", null, 10, TargetScope.IncludingDns, CancellationToken.None));
         Assert.Equal("AS64500>AS64510 => AS64500>AS64520", incident.Subject);
         Assert.Equal(["30.14.2.1"], incident.Targets);
     }

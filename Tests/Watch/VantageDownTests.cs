@@ -57,7 +57,7 @@ public sealed class VantageDownTests : IAsyncLifetime
             await second.CheckAsync(down, Rules, CancellationToken.None);
             clock.Advance(VantageDownWatch.CheckEvery);
         }
-        var incident = Assert.Single(await store.ListAsync("open", clock.GetUtcNow().AddDays(-1), clock.GetUtcNow(), null, null, 10, CancellationToken.None));
+        var incident = Assert.Single(await store.ListAsync("open", clock.GetUtcNow().AddDays(-1), clock.GetUtcNow(), null, null, 10, TargetScope.IncludingDns, CancellationToken.None));
         Assert.Equal("vantage_down", incident.Kind);
         Assert.Equal("home", incident.Subject);
         Assert.Equal(["home"], incident.Vantages);
@@ -71,7 +71,7 @@ public sealed class VantageDownTests : IAsyncLifetime
             await restarted.CheckAsync(up, Rules, CancellationToken.None);
             clock.Advance(VantageDownWatch.CheckEvery);
         }
-        var resolved = (await store.GetAsync(incident.Id, CancellationToken.None))!;
+        var resolved = (await store.GetAsync(incident.Id, TargetScope.IncludingDns, CancellationToken.None))!;
         Assert.Equal("resolved", resolved.State);
         Assert.Equal("up", resolved.After!.Value.GetProperty("status").GetString());
         Assert.Equal(1, await db.ScalarAsync<long>("SELECT count(*) FROM incidents"));

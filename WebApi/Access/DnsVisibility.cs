@@ -1,4 +1,5 @@
 using CyberWatch.Measurement;
+using CyberWatch.Storage;
 using Microsoft.AspNetCore.Authorization;
 
 namespace CyberWatch.WebApi.Access;
@@ -20,6 +21,13 @@ public static class DnsVisibility
         http.Items[MinimumRoleHandler.RequiredItem] = required;
         return result.Succeeded;
     }
+
+    /// <summary>
+    /// The scope of every read that can name a target or show its measurements: the queries filter by it
+    /// (<see cref="TargetScopes"/>), so a DNS-only target answers as an unknown address would.
+    /// </summary>
+    public static async Task<TargetScope> TargetScopeAsync(this HttpContext http) =>
+        await http.CanSeeDnsAsync() ? TargetScope.IncludingDns : TargetScope.Public;
 
     /// <summary>The sources to show a caller who cannot see DNS: all but 'dns'.</summary>
     public static TargetInfo WithoutDns(this TargetInfo info) =>

@@ -28,7 +28,7 @@ public static partial class HistoryApi
     }
 
     public static async Task<Results<Ok<TargetSeries>, ValidationProblem>> SeriesAsync(string ip, MeasurementHistory history, TimeProvider clock,
-        string? metric = null, string? from = null, string? to = null, string? vantage = null, CancellationToken cancellationToken = default)
+        HttpContext http, string? metric = null, string? from = null, string? to = null, string? vantage = null, CancellationToken cancellationToken = default)
     {
         if (!TargetAddress.TryCanonical(ip, out var canonical))
         {
@@ -46,7 +46,8 @@ public static partial class HistoryApi
         {
             return TargetsApi.Problem("from", "from and to must be ISO 8601 times (2026-11-30T12:00:00Z) with from before to");
         }
-        var (points, changes) = await history.SeriesAsync(IPAddress.Parse(canonical), metric, vantage, range.From, range.To, cancellationToken);
+        var (points, changes) = await history.SeriesAsync(IPAddress.Parse(canonical), metric, vantage, range.From, range.To,
+            await http.TargetScopeAsync(), cancellationToken);
         return TypedResults.Ok(new TargetSeries(canonical, metric, metric == "rtt" ? "ms" : "hops", range.From, range.To, points, changes));
     }
 
@@ -71,6 +72,7 @@ public static partial class HistoryApi
         {
             return TargetsApi.Problem("from", $"from and to must be ISO 8601 times with from before to, at most {MaxExportRange.TotalDays} days apart");
         }
+        var scope = await http.TargetScopeAsync();
         using var slot = slots.TryEnter(ClientIdentity.Of(http));
         if (slot is null)
         {
@@ -95,7 +97,7 @@ public static partial class HistoryApi
             $"attachment; filename=\"cyberwatch-{canonical.Replace(':', '-')}{(vantage is null ? "" : "-" + vantage)}-{range.From:yyyyMMddTHHmmss}-{range.To:yyyyMMddTHHmmss}.{format}\"";
         try
         {
-            await history.ExportAsync(IPAddress.Parse(canonical), vantage, range.From, range.To, format, http.Response.Body, linked.Token);
+            await history.ExportAsync(IPAddress.Parse(canonical), vantage, range.From, range.To, format, http.Response.Body, scope, linked.Token);
         }
         catch (Exception e) when (deadline.IsCancellationRequested && e is OperationCanceledException or IOException or Npgsql.NpgsqlException)
         {
@@ -114,14 +116,16 @@ public static partial class HistoryApi
         return TypedResults.Empty;
     }
 
-    public static async Task<Results<Ok<ProbeResultSummary>, NotFound>> SummaryAsync(long id, MeasurementQueries queries, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<ProbeResultSummary>, NotFound>> SummaryAsync(long id, MeasurementQueries queries, HttpContext http,
+        CancellationToken cancellationToken)
     {
-        var measurement = await queries.GetAsync(id, cancellationToken);
+        var scope = await http.TargetScopeAsync();
+        var measurement = await queries.GetAsync(id, scope, cancellationToken);
         if (measurement is null)
         {
             return TypedResults.NotFound();
         }
-        return TypedResults.Ok(ProbeResultSummary.From(measurement, await queries.HopsAsync(id, cancellationToken) ?? []));
+        return TypedResults.Ok(ProbeResultSummary.From(measurement, await queries.HopsAsync(id, scope, cancellationToken) ?? []));
     }
 
     private static (DateTimeOffset From, DateTimeOffset To)? ParseRange(string? from, string? to, TimeProvider clock, TimeSpan defaultRange)

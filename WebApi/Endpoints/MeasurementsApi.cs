@@ -1,6 +1,7 @@
 using CyberWatch.Measurement;
 using CyberWatch.Storage;
 using CyberWatch.Vantages;
+using CyberWatch.WebApi.Access;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CyberWatch.WebApi.Endpoints;
@@ -23,7 +24,7 @@ public static class MeasurementsApi
     }
 
     public static async Task<Results<Ok<IReadOnlyList<PathChangeRecord>>, ValidationProblem>> PathChangesAsync(
-        MeasurementQueries queries, string? target = null, DateTimeOffset? since = null, int limit = 100, string? vantage = null,
+        MeasurementQueries queries, HttpContext http, string? target = null, DateTimeOffset? since = null, int limit = 100, string? vantage = null,
         CancellationToken cancellationToken = default)
     {
         if (vantage is not null && !VantageNames.IsValid(vantage))
@@ -43,11 +44,11 @@ public static class MeasurementsApi
         {
             return TargetsApi.Problem("limit", "limit must be between 1 and 1000");
         }
-        return TypedResults.Ok(await queries.PathChangesAsync(address, vantage, since, limit, cancellationToken));
+        return TypedResults.Ok(await queries.PathChangesAsync(address, vantage, since, limit, await http.TargetScopeAsync(), cancellationToken));
     }
 
     public static async Task<Results<Ok<LatestMeasurements>, NotFound, ValidationProblem>> LatestAsync(string? target,
-        IClusterClient cluster, MeasurementQueries queries, string? vantage = null, CancellationToken cancellationToken = default)
+        IClusterClient cluster, MeasurementQueries queries, HttpContext http, string? vantage = null, CancellationToken cancellationToken = default)
     {
         if (!TargetAddress.TryCanonical(target, out var canonical))
         {
@@ -57,8 +58,9 @@ public static class MeasurementsApi
         {
             return TargetsApi.Problem("vantage", "vantage must be a vantage point name");
         }
-        // Any address can be asked for; only one with measurements is worth a grain activation.
-        if (!await queries.IsKnownTargetAsync(System.Net.IPAddress.Parse(canonical), orMeasured: true, cancellationToken))
+        // Any address can be asked for; only one with measurements is worth a grain activation (and a DNS-only one
+        // answers a public reader as an unknown address).
+        if (!await queries.IsKnownTargetAsync(System.Net.IPAddress.Parse(canonical), orMeasured: true, await http.TargetScopeAsync(), cancellationToken))
         {
             return TypedResults.NotFound();
         }
@@ -75,16 +77,16 @@ public static class MeasurementsApi
             : TypedResults.NotFound();
     }
 
-    public static async Task<Results<Ok<MeasurementRecord>, NotFound>> GetAsync(long id, MeasurementQueries queries,
+    public static async Task<Results<Ok<MeasurementRecord>, NotFound>> GetAsync(long id, MeasurementQueries queries, HttpContext http,
         CancellationToken cancellationToken) =>
-        await queries.GetAsync(id, cancellationToken) is { } measurement ? TypedResults.Ok(measurement) : TypedResults.NotFound();
+        await queries.GetAsync(id, await http.TargetScopeAsync(), cancellationToken) is { } measurement ? TypedResults.Ok(measurement) : TypedResults.NotFound();
 
-    public static async Task<Results<Ok<IReadOnlyList<HopRecord>>, NotFound>> HopsAsync(long id, MeasurementQueries queries,
+    public static async Task<Results<Ok<IReadOnlyList<HopRecord>>, NotFound>> HopsAsync(long id, MeasurementQueries queries, HttpContext http,
         CancellationToken cancellationToken) =>
-        await queries.HopsAsync(id, cancellationToken) is { } hops ? TypedResults.Ok(hops) : TypedResults.NotFound();
+        await queries.HopsAsync(id, await http.TargetScopeAsync(), cancellationToken) is { } hops ? TypedResults.Ok(hops) : TypedResults.NotFound();
 
     public static async Task<Results<Ok<IReadOnlyList<MeasurementRecord>>, ValidationProblem>> HistoryAsync(string? target,
-        MeasurementQueries queries, int limit = 20, string? vantage = null, CancellationToken cancellationToken = default)
+        MeasurementQueries queries, HttpContext http, int limit = 20, string? vantage = null, CancellationToken cancellationToken = default)
     {
         if (vantage is not null && !VantageNames.IsValid(vantage))
         {
@@ -98,7 +100,7 @@ public static class MeasurementsApi
         {
             return TargetsApi.Problem("limit", "limit must be between 1 and 500");
         }
-        return TypedResults.Ok(await queries.HistoryAsync(System.Net.IPAddress.Parse(canonical), vantage, limit, cancellationToken));
+        return TypedResults.Ok(await queries.HistoryAsync(System.Net.IPAddress.Parse(canonical), vantage, limit, await http.TargetScopeAsync(), cancellationToken));
     }
 }
 

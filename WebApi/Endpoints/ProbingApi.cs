@@ -123,8 +123,9 @@ public static class ProbingApi
             // An API without a silo of its own vantage: any silo probes, as an API did before vantage points.
             summary = await cluster.GetGrain<IProbeWorkerGrain>(0).Run(probe);
         }
-        var measurement = await queries.GetAsync(summary.MeasurementId, cancellationToken);
-        var result = new MeasurementWithHops(measurement!, await queries.HopsAsync(summary.MeasurementId, cancellationToken) ?? []);
+        // The caller's own probe of the address it named: shown whatever the target's sources.
+        var measurement = await queries.GetAsync(summary.MeasurementId, TargetScope.IncludingDns, cancellationToken);
+        var result = new MeasurementWithHops(measurement!, await queries.HopsAsync(summary.MeasurementId, TargetScope.IncludingDns, cancellationToken) ?? []);
         probes.Remember(cacheKey, result);
         http.Response.Headers["X-Cache"] = "miss";
         return TypedResults.Ok(result);
@@ -162,9 +163,9 @@ public static class ProbingApi
                 var measurementId = agents.TryRun(vantage, probe, timeout.Token) is { } onAgent
                     ? await onAgent.WaitAsync(VantageTimeout)
                     : (await cluster.GetGrain<IVantageProbeGrain>(vantage).Run(probe).WaitAsync(VantageTimeout)).MeasurementId;
-                var measurement = await queries.GetAsync(measurementId, CancellationToken.None);
+                var measurement = await queries.GetAsync(measurementId, TargetScope.IncludingDns, CancellationToken.None);
                 return new VantageProbeResult(vantage, StatusCodes.Status200OK, null, measurement,
-                    await queries.HopsAsync(measurementId, CancellationToken.None) ?? []);
+                    await queries.HopsAsync(measurementId, TargetScope.IncludingDns, CancellationToken.None) ?? []);
             }
             catch (VantageUnavailableException e)
             {

@@ -92,13 +92,13 @@ public static class TargetsApi
             }
             from = System.Net.IPAddress.Parse(canonical);
         }
-        var includeDns = await http.CanSeeDnsAsync();
-        if (!includeDns && string.Equals(source, TargetSource.Dns.ToWire(), StringComparison.OrdinalIgnoreCase))
+        var scope = await http.TargetScopeAsync();
+        if (scope == TargetScope.Public && string.Equals(source, TargetSource.Dns.ToWire(), StringComparison.OrdinalIgnoreCase))
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not allowed for this key",
                 detail: "DNS-sourced targets need a key with role dns (or admin): they tell what this network's users looked up");
         }
-        var (items, total) = await queries.TargetsAsync(source?.ToLowerInvariant(), from, limit, count, cancellationToken, includeDns);
+        var (items, total) = await queries.TargetsAsync(source?.ToLowerInvariant(), from, limit, count, scope, cancellationToken);
         return TypedResults.Ok(new TargetPage(total, limit, items.Count == limit ? items[^1].Ip : null, items));
     }
 
@@ -109,8 +109,10 @@ public static class TargetsApi
         {
             return Problem("ip", $"'{(ip.Length > 64 ? ip[..64] : ip)}' is not an IP address");
         }
-        // Any address can be asked for; only a target's grain is worth activating.
-        if (!await queries.IsKnownTargetAsync(System.Net.IPAddress.Parse(canonical), orMeasured: false, cancellationToken))
+        // Any address can be asked for; only a target's grain is worth activating. A DNS-only target is answered to a
+        // public reader exactly as an unknown address, so the answer does not tell that someone here looked it up.
+        var scope = await http.TargetScopeAsync();
+        if (!await queries.IsKnownTargetAsync(System.Net.IPAddress.Parse(canonical), orMeasured: false, scope, cancellationToken))
         {
             return TypedResults.NotFound();
         }
@@ -119,12 +121,7 @@ public static class TargetsApi
         {
             return TypedResults.NotFound();
         }
-        if (await http.CanSeeDnsAsync())
-        {
-            return TypedResults.Ok(info);
-        }
-        // Answered exactly as an unknown address, so the answer does not tell that someone here looked it up.
-        return TargetSourceNames.IsDnsOnly(info.Sources) ? TypedResults.NotFound() : TypedResults.Ok(info.WithoutDns());
+        return TypedResults.Ok(scope == TargetScope.IncludingDns ? info : info.WithoutDns());
     }
 
     public static async Task<Results<Ok<TargetInfo>, ValidationProblem>> PutAsync(string ip, PutTargetRequest request, TargetPolicy policy,

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net;
 using CyberWatch.Measurement;
+using CyberWatch.Storage;
 using CyberWatch.Vantages;
+using CyberWatch.WebApi.Access;
 using CyberWatch.Watch;
 using CyberWatch.Watch.Incidents;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -26,7 +28,7 @@ public static class WatchApi
     }
 
     public static async Task<Results<Ok<IReadOnlyList<Incident>>, ValidationProblem>> IncidentsAsync(IncidentStore store, TimeProvider clock,
-        string? state = null, string? from = null, string? to = null, string? kind = null, string? vantage = null, int? limit = null,
+        HttpContext http, string? state = null, string? from = null, string? to = null, string? kind = null, string? vantage = null, int? limit = null,
         CancellationToken cancellationToken = default)
     {
         if (state is not (null or "open" or "resolved"))
@@ -59,14 +61,15 @@ public static class WatchApi
         {
             return TargetsApi.Problem("from", "from must be before to");
         }
-        return TypedResults.Ok(await store.ListAsync(state, start, end, kind, vantage, limit ?? 200, cancellationToken));
+        return TypedResults.Ok(await store.ListAsync(state, start, end, kind, vantage, limit ?? 200, await http.TargetScopeAsync(), cancellationToken));
     }
 
-    public static async Task<Results<Ok<Incident>, NotFound>> IncidentAsync(long id, IncidentStore store, CancellationToken cancellationToken) =>
-        await store.GetAsync(id, cancellationToken) is { } incident ? TypedResults.Ok(incident) : TypedResults.NotFound();
+    public static async Task<Results<Ok<Incident>, NotFound>> IncidentAsync(long id, IncidentStore store, HttpContext http,
+        CancellationToken cancellationToken) =>
+        await store.GetAsync(id, await http.TargetScopeAsync(), cancellationToken) is { } incident ? TypedResults.Ok(incident) : TypedResults.NotFound();
 
     public static async Task<Results<Ok<PingSeries>, ValidationProblem>> PingSeriesAsync(string ip, PingSeriesQueries queries, TimeProvider clock,
-        string? vantage = null, string? from = null, string? to = null, string? resolution = null, CancellationToken cancellationToken = default)
+        HttpContext http, string? vantage = null, string? from = null, string? to = null, string? resolution = null, CancellationToken cancellationToken = default)
     {
         if (!TargetAddress.TryCanonical(ip, out var canonical))
         {
@@ -94,6 +97,7 @@ public static class WatchApi
         {
             return TargetsApi.Problem("from", $"from must be before to, at most {MaxRange.TotalDays} days apart");
         }
-        return TypedResults.Ok(await queries.SeriesAsync(IPAddress.Parse(canonical), vantage, start, end, resolution, cancellationToken));
+        return TypedResults.Ok(await queries.SeriesAsync(IPAddress.Parse(canonical), vantage, start, end, resolution, await http.TargetScopeAsync(),
+            cancellationToken));
     }
 }

@@ -121,17 +121,21 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource)
         return kinds;
     }
 
-    /// <summary>Incidents opened in [from, to) (open ones whatever their opening when <paramref name="state"/> is open), newest first.</summary>
+    /// <summary>
+    /// Incidents opened in [from, to) (open ones whatever their opening when <paramref name="state"/> is open), newest
+    /// first, as <paramref name="scope"/> may see them (<see cref="Columns"/>).
+    /// </summary>
     public async Task<IReadOnlyList<Incident>> ListAsync(string? state, DateTimeOffset from, DateTimeOffset to, string? kind, string? vantage,
-        int limit, CancellationToken cancellationToken)
+        int limit, TargetScope scope, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand($"""
-            SELECT {Columns} FROM incidents
+            SELECT {Columns(scope)} FROM incidents
              WHERE (@state::text IS NULL AND opened_at >= @from AND opened_at < @to
                     OR @state = 'open' AND resolved_at IS NULL
                     OR @state = 'resolved' AND resolved_at IS NOT NULL AND opened_at >= @from AND opened_at < @to)
                AND (@kind::text IS NULL OR kind = @kind)
                AND (@vantage::text IS NULL OR @vantage = ANY (vantages))
+               AND {Shown(scope)}
              ORDER BY opened_at DESC, id DESC
              LIMIT @limit
             """);
@@ -144,9 +148,10 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource)
         return await ReadAsync(command, cancellationToken);
     }
 
-    public async Task<Incident?> GetAsync(long id, CancellationToken cancellationToken)
+    /// <summary>One incident as <paramref name="scope"/> may see it; null when there is none such.</summary>
+    public async Task<Incident?> GetAsync(long id, TargetScope scope, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM incidents WHERE id = @id");
+        await using var command = dataSource.CreateCommand($"SELECT {Columns(scope)} FROM incidents WHERE id = @id AND {Shown(scope)}");
         command.Parameters.AddWithValue("id", id);
         return (await ReadAsync(command, cancellationToken)).SingleOrDefault();
     }
@@ -165,7 +170,28 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource)
         return counts;
     }
 
-    private const string Columns = "id, kind, subject, vantages, array(SELECT host(t) FROM unnest(targets) t), opened_at, resolved_at, before::text, after::text";
+    /// <summary>
+    /// An incident about targets is shown when the scope may see one of them at least (a vantage point's incident
+    /// names none and is always shown): a ping incident of a DNS-only target is left out as a whole.
+    /// </summary>
+    private static string Shown(TargetScope scope) =>
+        $"(cardinality(targets) = 0 OR EXISTS (SELECT 1 FROM unnest(targets) shown WHERE {scope.Visible("shown")}))";
+
+    /// <summary>
+    /// The columns of an <see cref="Incident"/>. An AS-path incident is about an AS edge and stays, but the targets
+    /// the scope may not see leave its target list and the per-target <c>paths</c> of before and after.
+    /// </summary>
+    private static string Columns(TargetScope scope) => $"""
+        id, kind, subject, vantages, array(SELECT host(t) FROM unnest(targets) t WHERE {scope.Visible("t")}), opened_at, resolved_at,
+        {VisiblePaths("before", scope)}::text, {VisiblePaths("after", scope)}::text
+        """;
+
+    private static string VisiblePaths(string column, TargetScope scope) => scope == TargetScope.IncludingDns ? column : $"""
+        CASE WHEN jsonb_typeof({column}->'paths') = 'array'
+             THEN jsonb_set({column}, ARRAY['paths'], coalesce((SELECT jsonb_agg(p ORDER BY o) FROM jsonb_array_elements({column}->'paths') WITH ORDINALITY e(p, o)
+                                                        WHERE {scope.Visible("(p->>'target')::inet")}), '[]'::jsonb))
+             ELSE {column} END
+        """;
 
     private static async Task<IReadOnlyList<Incident>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {

@@ -99,7 +99,7 @@ public sealed class GeoTests : IDisposable
         await using var provider = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddLogging().AddGeolocation()
             .AddSingleton(db.DataSource).AddSingleton<MeasurementQueries>().BuildServiceProvider();
 
-        var hops = await provider.GetRequiredService<MeasurementQueries>().HopsAsync(1, CancellationToken.None);
+        var hops = await provider.GetRequiredService<MeasurementQueries>().HopsAsync(1, TargetScope.IncludingDns, CancellationToken.None);
 
         Assert.Equal([("Frankfurt am Main", false), ("New York", false)], hops!.Select(h => (h.City!, h.GeoImplausible!.Value)).ToArray());
     }

@@ -114,7 +114,7 @@ public sealed class HopNameTests
         Assert.Equal(4, (await enricher.RunOnceAsync(CancellationToken.None)).Asked);
 
         Assert.DoesNotContain(server.Questions, a => a.Equals(IPAddress.Parse("10.0.0.1")) || a.Equals(IPAddress.Parse("100.64.0.1")));
-        var hops = await new MeasurementQueries(db.DataSource).HopsAsync(1, CancellationToken.None);
+        var hops = await new MeasurementQueries(db.DataSource).HopsAsync(1, TargetScope.IncludingDns, CancellationToken.None);
         Assert.Equal(["", "", "van-br.tra-br.as1200.lab.example", "", "d14-br.d14-e1.as1400.lab.example", "", ""],
             hops!.Select(h => h.Hostname ?? "").ToArray());
         Assert.Equal("nxdomain", await db.ScalarAsync<string>("SELECT status FROM hop_names WHERE address = '11.15.1.1'"));

@@ -115,7 +115,8 @@ public sealed partial class IncidentNotifier : BackgroundService
         var format = receiver.Format == AlertFormat.Webhook ? "webhook" : "alertmanager";
         foreach (var notification in batch)
         {
-            var incident = await incidents.GetAsync(notification.IncidentId, cancellationToken);
+            // Alerts go to the operator's own receivers, which see every target (as the admin role does).
+            var incident = await incidents.GetAsync(notification.IncidentId, Storage.TargetScope.IncludingDns, cancellationToken);
             JsonNode? body = incident is null ? null : receiver.Format == AlertFormat.Webhook
                 ? AlertmanagerFormat.Webhook(incident, notification.Status, "cyberwatch", options.ExternalUrl)
                 : AlertmanagerFormat.PostableAlerts(incident, notification.Status, options.ExternalUrl);
