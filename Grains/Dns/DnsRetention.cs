@@ -23,6 +23,8 @@ public sealed class DnsRetention(NpgsqlDataSource dataSource, IConnectionMultipl
         };
         if (redis is not null && consumer is not null)
         {
+            // The PostgreSQL part above is done whatever Redis does: a Redis that is down fails only the stream trim
+            // (the retention run logs it and tries again the next day).
             var db = redis.GetDatabase();
             var cutoff = new StreamId(now.AddDays(-settings.DnsHandoffDays).ToUnixTimeMilliseconds(), 0);
             pruned["dns_stream_entries"] = await TrimAsync(db, consumer.Stream, Min(cutoff, await UnreadFromAsync(db, consumer.Stream, consumer.Group)));

@@ -1,5 +1,6 @@
 using System.Net;
 using Dapper;
+using CyberWatch.Storage;
 using Npgsql;
 
 namespace CyberWatch.Measurement;

@@ -119,10 +119,12 @@ public sealed partial class RetentionJob : BackgroundService
                 }
                 runs.Add(1, new KeyValuePair<string, object?>("outcome", report.Skipped ? "skipped" : "done"));
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or FormatException or JsonException && !stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
+                // Whatever failed (PostgreSQL away, a Redis that is down, a bad setting), the silo goes on measuring:
+                // a run that failed is tried again in an hour, it never stops the host.
                 runs.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
-                LogRunFailed(e.Message);
+                LogRunFailed(e is NpgsqlException or TimeoutException or FormatException or JsonException ? e.Message : $"{e.GetType().Name}: {e.Message}");
             }
             await DelayAsync(RunInterval, stoppingToken);
         }
@@ -165,7 +167,18 @@ public sealed partial class RetentionJob : BackgroundService
             {
                 // Counted from the clock, not the newest measurement: these rows carry their own times and a node
                 // that stopped probing has no reason to keep what its resolver saw.
-                foreach (var (what, rows) in await data.PruneAsync(settings, now, cancellationToken))
+                IReadOnlyDictionary<string, long> rowsOf;
+                try
+                {
+                    rowsOf = await data.PruneAsync(settings, now, cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // One source that cannot be pruned (its Redis down) does not keep the others from it.
+                    LogSourceFailed(data.GetType().Name, $"{e.GetType().Name}: {e.Message}");
+                    continue;
+                }
+                foreach (var (what, rows) in rowsOf)
                 {
                     pruned[what] = pruned.GetValueOrDefault(what) + rows;
                     LogOtherPruned(what, rows);
@@ -368,6 +381,9 @@ public sealed partial class RetentionJob : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Retention: monthly partitions not created ({Error})")]
     private partial void LogPartitionsNotCreated(string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Retention: {Source} could not prune ({Error}); the rest was pruned, it is tried again at the next daily run")]
+    private partial void LogSourceFailed(string source, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Retention run failed: {Error}; trying again in an hour")]
     private partial void LogRunFailed(string error);

@@ -71,4 +71,33 @@ public sealed class DnsRetentionTests
         Assert.Equal([Id(1)], (await db.StreamRangeAsync(stream)).Select(e => e.Id.ToString()).ToArray());
         await db.KeyDeleteAsync([stream, DnsStream.DeadLetters(stream)]);
     }
+
+    [Fact]
+    public async Task A_redis_that_is_down_fails_only_the_stream_trim_and_the_run_goes_on()
+    {
+        // The silo of a node without Redis (or with Redis down at the daily run) used to stop here: the stream trim threw
+        // RedisConnectionException out of the retention service, and a failed background service stops the host.
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        await using var database = await TestDatabase.CreateAsync();
+        var now = DateTimeOffset.UtcNow;
+        await database.ScalarAsync<object>($"""
+            INSERT INTO dns_queries (domain_key, domain_policy, qtype, hour, query_count) VALUES
+                ('old.example', 'plain', 'A', '{now.AddDays(-400).UtcDateTime:O}', 1), ('young.example', 'plain', 'A', '{now.AddHours(-1).UtcDateTime:O}', 1);
+            """);
+        // Nothing listens on port 1: every command fails after the 1 s connect and command timeouts.
+        await using var deadRedis = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
+        {
+            EndPoints = { "127.0.0.1:1" }, AbortOnConnectFail = false, ConnectTimeout = 1000, SyncTimeout = 1000, AsyncTimeout = 1000,
+        });
+        var job = new RetentionJob(database.DataSource, new HourlyAggregates(database.DataSource, TimeProvider.System), TimeProvider.System,
+            NullLogger<RetentionJob>.Instance, services.GetRequiredService<IMeterFactory>(),
+            [new DnsRetention(database.DataSource, deadRedis, new DnsConsumerOptions { Stream = TestRedis.NewStream() })]);
+
+        var report = await job.RunAsync(prune: true, CancellationToken.None);
+
+        Assert.False(report.Skipped);
+        Assert.False(report.Pruned!.ContainsKey("dns_stream_entries"));
+        // The PostgreSQL side of the DNS data was pruned before Redis was asked.
+        Assert.Equal("young.example", await database.ScalarAsync<string>("SELECT string_agg(domain_key, ',') FROM dns_queries"));
+    }
 }
