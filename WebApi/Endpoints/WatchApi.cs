@@ -21,7 +21,7 @@ public static class WatchApi
         app.MapGet("/incidents", IncidentsAsync).WithTags("Watch")
             .WithSummary("Incidents, newest first: state=open (every open one), state=resolved or none (opened in from/to, default the last 7 days); kind= (loss, unreachable, latency_shift) and vantage= narrow it; limit (default 200, at most 1000).");
         app.MapGet("/incidents/{id:long}", IncidentAsync).WithTags("Watch")
-            .WithSummary("One incident: kind, vantages, targets, opened and resolved times, the figures before (baseline vs now at opening) and after (at resolving).");
+            .WithSummary("One incident: kind, vantages, targets, opened and resolved times, the figures before (baseline vs now at opening) and after (at resolving), and the evidence taken at opening: a traceroute and an MTR of each affected target (up to 3 per vantage) from each affected vantage, each with its measurement id (GET /measurements/{id}) or why it failed.");
         return app;
     }
 
@@ -63,7 +63,9 @@ public static class WatchApi
     }
 
     public static async Task<Results<Ok<Incident>, NotFound>> IncidentAsync(long id, IncidentStore store, CancellationToken cancellationToken) =>
-        await store.GetAsync(id, cancellationToken) is { } incident ? TypedResults.Ok(incident) : TypedResults.NotFound();
+        await store.GetAsync(id, cancellationToken) is { } incident
+            ? TypedResults.Ok(incident with { Evidence = await store.EvidenceAsync(id, cancellationToken) })
+            : TypedResults.NotFound();
 
     public static async Task<Results<Ok<PingSeries>, ValidationProblem>> PingSeriesAsync(string ip, PingSeriesQueries queries, TimeProvider clock,
         string? vantage = null, string? from = null, string? to = null, string? resolution = null, CancellationToken cancellationToken = default)

@@ -2,6 +2,7 @@
 // with its figures before (at opening) and after (at resolving), linked to the target's ping chart.
 import { api } from "../api.js";
 import { h, mount, fmt, problemBox, empty } from "../dom.js";
+import { renderResult } from "./lookingGlass.js";
 
 const STATES = [["Open", "open"], ["Resolved", "resolved"], ["All (7 days)", ""]];
 
@@ -72,6 +73,7 @@ export function incidentPage(root, id) {
         h("tr", {}, h("th", {}, "Before (round that opened it)"), h("td", {}, figures(i.before))),
         h("tr", {}, h("th", {}, "After (round that resolved it)"), h("td", {}, i.resolvedAt || i.after?.paths ? figures(i.after) : "still open")))),
     i.before?.paths ? pathTable(i) : null,
+    evidenceSection(i),
     h("p", {}, "The target page shows the ping series around it.")))
     .catch((e) => mount(body, e.status === 404 ? empty(`No incident #${id}.`) : problemBox(e)));
 }
@@ -87,6 +89,34 @@ function pathTable(i) {
       h("td", {}, p.vantage),
       h("td", {}, asPath(p.as_path)),
       h("td", {}, asPath(now.get(`${p.target} ${p.vantage}`)?.as_path))))));
+}
+
+// The traceroute and MTR taken when it opened, per vantage and target; each stored measurement is drawn like a
+// looking-glass result, loaded when its row is opened.
+function evidenceSection(i) {
+  const pieces = i.evidence ?? [];
+  if (!pieces.length) {
+    return h("section", { class: "incident-evidence" }, h("h2", {}, "Evidence at opening"),
+      h("p", { class: "muted" }, i.targets.length ? "None yet (taken within seconds of opening, for incidents less than 10 minutes old)." : "None: this kind has no target to trace."));
+  }
+  return h("section", { class: "incident-evidence" }, h("h2", {}, "Evidence at opening"),
+    pieces.map((e) => {
+      const label = `${e.tool === "mtr" ? "MTR" : "Traceroute"} of ${e.target} from ${e.vantage}`;
+      if (e.state !== "taken") {
+        return h("p", { class: e.state === "failed" ? "problem" : "muted" }, `${label}: ${e.state === "failed" ? `not taken — ${e.failureReason}` : "being taken…"}`);
+      }
+      const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+      const details = h("details", { class: "evidence", "data-tool": e.tool },
+        h("summary", {}, `${label} · ${fmt.time(e.takenAt)} · measurement #${e.measurementId}`), body);
+      details.addEventListener("toggle", () => {
+        if (!details.open || details.dataset.loaded) return;
+        details.dataset.loaded = "1";
+        Promise.all([api(`/measurements/${e.measurementId}`), api(`/measurements/${e.measurementId}/hops`), api(`/measurements/${e.measurementId}/summary`)])
+          .then(([measurement, hops, summary]) => mount(body, renderResult({ measurement, hops, summary }, { compact: true })))
+          .catch((err) => mount(body, problemBox(err)));
+      });
+      return details;
+    }));
 }
 
 function stat(label, value) {

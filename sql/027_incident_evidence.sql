@@ -1,0 +1,22 @@
+-- Evidence at opening (issue 15): a fresh traceroute and an MTR of each affected target from each affected
+-- vantage, taken when an incident opens. One row per (incident, vantage, target, tool): queued once by
+-- whichever silo sees the incident first (the primary key makes a second queueing nothing), claimed by one
+-- silo with a lease, then linked to the stored measurement or marked failed with the reason.
+CREATE TABLE incident_evidence (
+    incident_id    bigint      NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    vantage        text        NOT NULL,
+    target         inet        NOT NULL,
+    tool           text        NOT NULL CHECK (tool IN ('scamper', 'mtr')),
+    queued_at      timestamptz NOT NULL,
+    -- A silo taking it holds it until then; one that died mid-probe lets it go.
+    claimed_until  timestamptz,
+    attempts       int         NOT NULL DEFAULT 0,
+    -- measurements.id (partitioned, so no foreign key): the trace or MTR that is the evidence.
+    measurement_id bigint,
+    taken_at       timestamptz,
+    failed_at      timestamptz,
+    failure_reason text,
+    PRIMARY KEY (incident_id, vantage, target, tool),
+    CHECK (measurement_id IS NULL OR failed_at IS NULL)
+);
+CREATE INDEX incident_evidence_pending ON incident_evidence (queued_at) WHERE measurement_id IS NULL AND failed_at IS NULL;
