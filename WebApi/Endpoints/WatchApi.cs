@@ -19,7 +19,7 @@ public static class WatchApi
         app.MapGet("/targets/{ip}/ping-series", PingSeriesAsync).WithTags("Watch")
             .WithSummary("A target's ping series, oldest first, per vantage point (vantage= keeps one): each round's sent, received, loss %, min/median/max RTT, standard deviation, IQR (jitter) and sorted RTTs; from/to ISO 8601, default the last 24 hours; ranges over 7 days (or resolution=hour) give hourly roll-ups whose rttsMs are the 10th, 50th and 90th percentile of the rounds' medians.");
         app.MapGet("/incidents", IncidentsAsync).WithTags("Watch")
-            .WithSummary("Incidents, newest first: state=open (every open one), state=resolved or none (opened in from/to, default the last 7 days); kind= (loss, unreachable, latency_shift) and vantage= narrow it; limit (default 200, at most 1000).");
+            .WithSummary("Incidents, newest first: state=open (every open one), state=resolved or none (opened in from/to, default the last 7 days); kind= (loss, unreachable, latency_shift, as_path, ip_path, vantage_down) and vantage= narrow it; limit (default 200, at most 1000).");
         app.MapGet("/incidents/{id:long}", IncidentAsync).WithTags("Watch")
             .WithSummary("One incident: kind, vantages, targets, opened and resolved times, the figures before (baseline vs now at opening) and after (at resolving), and the evidence taken at opening: a traceroute and an MTR of each affected target (up to 3 per vantage) from each affected vantage, each with its measurement id (GET /measurements/{id}) or why it failed.");
         return app;

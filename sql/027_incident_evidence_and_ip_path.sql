@@ -20,3 +20,11 @@ CREATE TABLE incident_evidence (
     CHECK (measurement_id IS NULL OR failed_at IS NULL)
 );
 CREATE INDEX incident_evidence_pending ON incident_evidence (queued_at) WHERE measurement_id IS NULL AND failed_at IS NULL;
+
+-- IP-path incidents beyond ECMP (issue 15): IP-path changes confirmed by the traces that followed them, grouped
+-- by the changed hop. Subject: that hop, e.g. '10.0.0.1>10.0.1.1 => 10.0.0.1>10.0.2.1'.
+ALTER TABLE incidents DROP CONSTRAINT incidents_kind_check;
+ALTER TABLE incidents ADD CONSTRAINT incidents_kind_check
+    CHECK (kind IN ('loss', 'unreachable', 'latency_shift', 'as_path', 'ip_path', 'vantage_down'));
+-- The IP-path watch looks for the changes of its window by time.
+CREATE INDEX IF NOT EXISTS path_changes_kind_time ON path_changes (kind, detected_at);
