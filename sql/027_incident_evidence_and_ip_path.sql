@@ -28,3 +28,7 @@ ALTER TABLE incidents ADD CONSTRAINT incidents_kind_check
     CHECK (kind IN ('loss', 'unreachable', 'latency_shift', 'as_path', 'ip_path', 'vantage_down'));
 -- The IP-path watch looks for the changes of its window by time.
 CREATE INDEX IF NOT EXISTS path_changes_kind_time ON path_changes (kind, detected_at);
+
+-- Adaptive remeasurement (issue 15): while an incident is open its targets are traced at least every
+-- remeasure_seconds from its vantages (0: off).
+UPDATE settings SET value = '{"remeasure_seconds": 60}'::jsonb || value WHERE key = 'incident_settings';

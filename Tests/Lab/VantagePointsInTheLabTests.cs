@@ -215,6 +215,14 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
             timeline.Mark($"round {round}");
         }
         Assert.Equal(0, await CountAsync(cluster, "SELECT count(*) FROM path_changes WHERE kind IN ('as_path', 'ip_path')"));
+        // Steady, ECMP active: no incident of any kind (no IP-path change beyond the known branches, no AS-path change,
+        // no loss in the ping rounds that ran meanwhile).
+        var steady = await cluster.Database.ScalarAsync<string>("""
+            SELECT (SELECT count(*) FROM measurements) || ' traces, ' || (SELECT count(*) FROM ping_rounds) || ' ping rounds, '
+                   || (SELECT extract(epoch FROM max(started_at) - min(started_at))::int FROM measurements) || ' s'
+            """);
+        Assert.True(await CountAsync(cluster, "SELECT count(*) FROM incidents") == 0,
+            $"incidents in the steady lab ({steady}): {await cluster.Database.ScalarAsync<string>("SELECT string_agg(kind || ' ' || subject, '; ') FROM incidents")}");
 
         // The default vantage loses its preferred uplink: its pairs record AS-path changes, the others' none.
         var (moved, output) = await LabFixture.RunAsync((LabFixture.Script, ["move-route"]), TimeSpan.FromMinutes(2));
@@ -232,6 +240,13 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
             // Every destination of the default vantage moved to TRANSIT-B (1300).
             Assert.Equal(destinations.Count, await CountAsync(cluster,
                 $"SELECT count(DISTINCT target) FROM path_changes WHERE kind = 'as_path' AND vantage = '{LabFixture.DefaultVantage.Name}'"));
+            // One AS-path incident for the one move: from the moved vantage only, at the edge that changed (VANTAGE-NET
+            // leaving TRANSIT-A for TRANSIT-B), listing every destination; the IP-path changes that came with it open none.
+            await WaitForAsync(cluster, "the AS-path incident lists every destination", async () => await CountAsync(cluster,
+                "SELECT coalesce(max(cardinality(targets)), 0) FROM incidents WHERE kind = 'as_path'") == destinations.Count, TimeSpan.FromSeconds(30));
+            timeline.Mark("AS-path incident");
+            Assert.Equal($"as_path AS1100>AS1200 => AS1100>AS1300 {{{LabFixture.DefaultVantage.Name}}}", await cluster.Database.ScalarAsync<string>(
+                "SELECT string_agg(kind || ' ' || subject || ' ' || vantages::text, '; ') FROM incidents"));
         }
         finally
         {
