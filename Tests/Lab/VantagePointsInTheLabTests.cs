@@ -243,7 +243,7 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
             // One AS-path incident for the one move: from the moved vantage only, at the edge that changed (VANTAGE-NET
             // leaving TRANSIT-A for TRANSIT-B), listing every destination; the IP-path changes that came with it open none.
             await WaitForAsync(cluster, "the AS-path incident lists every destination", async () => await CountAsync(cluster,
-                "SELECT coalesce(max(cardinality(targets)), 0) FROM incidents WHERE kind = 'as_path'") == destinations.Count, TimeSpan.FromSeconds(30));
+                "SELECT coalesce(max(cardinality(targets)), 0)::bigint FROM incidents WHERE kind = 'as_path'") == destinations.Count, TimeSpan.FromSeconds(30));
             timeline.Mark("AS-path incident");
             Assert.Equal($"as_path AS1100>AS1200 => AS1100>AS1300 {{{LabFixture.DefaultVantage.Name}}}", await cluster.Database.ScalarAsync<string>(
                 "SELECT string_agg(kind || ' ' || subject || ' ' || vantages::text, '; ') FROM incidents"));
