@@ -136,6 +136,9 @@ public sealed record IncidentSettings
 
     /// <summary>An AS-path incident none of whose paths changed for this long resolves as settled: the new path is the new normal.</summary>
     public int PathSettleSeconds { get; init; } = 86_400;
+
+    /// <summary>While an incident is open, its targets are traced from its vantages at least this often (0: on their schedule only).</summary>
+    public int RemeasureSeconds { get; init; } = 60;
 }
 
 /// <summary>All runtime settings as last read from the <c>settings</c> table.</summary>

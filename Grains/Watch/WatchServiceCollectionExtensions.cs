@@ -17,6 +17,10 @@ public static class WatchServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Incidents.IncidentMetrics>());
         services.AddSingleton<Incidents.PathIncidentWatch>();
         services.AddHostedService(sp => sp.GetRequiredService<Incidents.PathIncidentWatch>());
+        services.AddSingleton<Incidents.IpPathIncidentWatch>();
+        services.AddHostedService(sp => sp.GetRequiredService<Incidents.IpPathIncidentWatch>());
+        services.AddSingleton<Incidents.IncidentEvidence>();
+        services.AddHostedService(sp => sp.GetRequiredService<Incidents.IncidentEvidence>());
         services.AddSingleton<Incidents.VantageDownWatch>();
         services.AddHostedService(sp => sp.GetRequiredService<Incidents.VantageDownWatch>());
         services.AddSingleton<PingRoundWriter>();

@@ -15,11 +15,13 @@ namespace CyberWatch.Tests.Lab;
 public sealed class VantagePointsInTheLabTests(LabFixture lab)
 {
     // Hop feedback and ASN expansion off: routers of the paths and sampled addresses of their ASes would become
-    // targets and blur the counts (and the AS graph).
+    // targets and blur the counts (and the AS graph). Adaptive remeasurement off: the AS-path incident of the move
+    // would pull its pairs in every 60 s, and "every pair settled" (due now, or a day away) would never hold.
     private const string Settings = """
         UPDATE settings SET value = value || '{"rate_limit_per_minute": 1200, "per_prefix_interval_seconds": 0.1,
             "target_cooldown_seconds": 0, "hop_feedback_enabled": false}'::jsonb WHERE key = 'worker_settings';
         UPDATE settings SET value = value || '{"asn_expansion_enabled": false}'::jsonb WHERE key = 'enrichment_settings';
+        UPDATE settings SET value = value || '{"remeasure_seconds": 0}'::jsonb WHERE key = 'incident_settings';
         """;
 
     private List<string> Destinations() => [.. lab.Traces(LabFixture.DefaultVantage).Select(t => t.Address).Distinct()];
@@ -215,6 +217,14 @@ public sealed class VantagePointsInTheLabTests(LabFixture lab)
             timeline.Mark($"round {round}");
         }
         Assert.Equal(0, await CountAsync(cluster, "SELECT count(*) FROM path_changes WHERE kind IN ('as_path', 'ip_path')"));
+        // Steady, ECMP active: no incident of any kind (no IP-path change beyond the known branches, no AS-path change,
+        // no loss in the ping rounds that ran meanwhile).
+        var steady = await cluster.Database.ScalarAsync<string>("""
+            SELECT (SELECT count(*) FROM measurements) || ' traces, ' || (SELECT count(*) FROM ping_rounds) || ' ping rounds, '
+                   || (SELECT extract(epoch FROM max(started_at) - min(started_at))::int FROM measurements) || ' s'
+            """);
+        Assert.True(await CountAsync(cluster, "SELECT count(*) FROM incidents") == 0,
+            $"incidents in the steady lab ({steady}): {await cluster.Database.ScalarAsync<string>("SELECT string_agg(kind || ' ' || subject, '; ') FROM incidents")}");
 
         // The default vantage loses its preferred uplink: its pairs record AS-path changes, the others' none.
         var (moved, output) = await LabFixture.RunAsync((LabFixture.Script, ["move-route"]), TimeSpan.FromMinutes(2));

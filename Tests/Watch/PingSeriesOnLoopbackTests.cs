@@ -91,6 +91,27 @@ public sealed class PingSeriesOnLoopbackTests(ApiNode node) : IClassFixture<ApiN
             }
             Assert.True(lossRounds >= 2, $"{lossRounds} stored round(s) of full loss behind the incident");
 
+            // The evidence taken at opening, while it is still open: a traceroute and an MTR from the vantage, stored as
+            // measurements of the target and linked to the incident.
+            var detail = (await WaitForAsync(http, $"/incidents/{id}", i => i[0].GetProperty("evidence").EnumerateArray().Count(e => e.GetProperty("state").GetString() != "pending") == 2,
+                TimeSpan.FromSeconds(90)))[0];
+            var evidence = detail.GetProperty("evidence").EnumerateArray().ToList();
+            Assert.Equal(["mtr", "scamper"], evidence.Select(e => e.GetProperty("tool").GetString()).Order());
+            foreach (var piece in evidence)
+            {
+                Assert.True(piece.GetProperty("state").GetString() == "taken", $"evidence not taken: {piece}");
+                Assert.Equal(vantage, piece.GetProperty("vantage").GetString());
+                Assert.Equal(target, piece.GetProperty("target").GetString());
+                var measurementId = piece.GetProperty("measurementId").GetInt64();
+                var stored = await node.Database.ScalarAsync<string>(
+                    $"SELECT tool || ' ' || host(target) || ' ' || vantage FROM measurements WHERE id = {measurementId}");
+                Assert.Equal($"{piece.GetProperty("tool").GetString()} {target} {vantage}", stored);
+                Assert.True(piece.GetProperty("takenAt").GetDateTimeOffset() >= incident.GetProperty("openedAt").GetDateTimeOffset(), $"taken before opening: {piece}");
+            }
+            Assert.Equal(2L, await node.Database.ScalarAsync<long>($"SELECT count(*) FROM incident_evidence WHERE incident_id = {id}"));
+            // The list stays light: evidence only on the incident itself.
+            Assert.False((await http.GetFromJsonAsync<JsonElement>("/incidents?state=open")).EnumerateArray().First().TryGetProperty("evidence", out _));
+
             await IptablesAsync(["-D", .. rule]);
             rule = [];
             var resolved = await WaitForAsync(http, $"/incidents/{id}", i => i[0].GetProperty("state").GetString() == "resolved", TimeSpan.FromSeconds(120));

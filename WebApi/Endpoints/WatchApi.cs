@@ -21,9 +21,9 @@ public static class WatchApi
         app.MapGet("/targets/{ip}/ping-series", PingSeriesAsync).WithTags("Watch")
             .WithSummary("A target's ping series, oldest first, per vantage point (vantage= keeps one): each round's sent, received, loss %, min/median/max RTT, standard deviation, IQR (jitter) and sorted RTTs; from/to ISO 8601, default the last 24 hours; ranges over 7 days (or resolution=hour) give hourly roll-ups whose rttsMs are the 10th, 50th and 90th percentile of the rounds' medians.");
         app.MapGet("/incidents", IncidentsAsync).WithTags("Watch")
-            .WithSummary("Incidents, newest first: state=open (every open one), state=resolved or none (opened in from/to, default the last 7 days); kind= (loss, unreachable, latency_shift) and vantage= narrow it; limit (default 200, at most 1000).");
+            .WithSummary("Incidents, newest first: state=open (every open one), state=resolved or none (opened in from/to, default the last 7 days); kind= (loss, unreachable, latency_shift, as_path, ip_path, vantage_down) and vantage= narrow it; limit (default 200, at most 1000).");
         app.MapGet("/incidents/{id:long}", IncidentAsync).WithTags("Watch")
-            .WithSummary("One incident: kind, vantages, targets, opened and resolved times, the figures before (baseline vs now at opening) and after (at resolving).");
+            .WithSummary("One incident: kind, vantages, targets, opened and resolved times, the figures before (baseline vs now at opening) and after (at resolving), and the evidence taken at opening: a traceroute and an MTR of each affected target (up to 3 per vantage) from each affected vantage, each with its measurement id (GET /measurements/{id}) or why it failed.");
         return app;
     }
 
@@ -65,8 +65,16 @@ public static class WatchApi
     }
 
     public static async Task<Results<Ok<Incident>, NotFound>> IncidentAsync(long id, IncidentStore store, HttpContext http,
-        CancellationToken cancellationToken) =>
-        await store.GetAsync(id, await http.TargetScopeAsync(), cancellationToken) is { } incident ? TypedResults.Ok(incident) : TypedResults.NotFound();
+        CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(id, await http.TargetScopeAsync(), cancellationToken) is not { } incident)
+        {
+            return TypedResults.NotFound();
+        }
+        // Evidence only of the targets this caller may see: the scope already took DNS-only targets out of the incident.
+        var evidence = await store.EvidenceAsync(id, cancellationToken);
+        return TypedResults.Ok(incident with { Evidence = [.. evidence.Where(e => incident.Targets.Contains(e.Target))] });
+    }
 
     public static async Task<Results<Ok<PingSeries>, ValidationProblem>> PingSeriesAsync(string ip, PingSeriesQueries queries, TimeProvider clock,
         HttpContext http, string? vantage = null, string? from = null, string? to = null, string? resolution = null, CancellationToken cancellationToken = default)

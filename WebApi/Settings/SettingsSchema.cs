@@ -75,6 +75,8 @@ public static class SettingsSchema
                 ["latency_shift_fraction"] = SettingField.Number(0, 10),
                 ["baseline_rounds"] = SettingField.Integer(3, 1_000),
                 ["path_settle_seconds"] = SettingField.Integer(60, 2_592_000),
+                // 0 turns adaptive remeasurement off; below 10 s a trace would still be running when the next is due.
+                ["remeasure_seconds"] = SettingField.Integer(0, 86_400),
             },
             ["enrichment_settings"] = new Dictionary<string, SettingField>
             {

@@ -78,6 +78,31 @@ public sealed class RemeasurementSchedule(NpgsqlDataSource dataSource, SettingsM
     }
 
     /// <summary>
+    /// Adaptive remeasurement: a pair of <paramref name="vantage"/> whose target is in an open incident seen from it
+    /// is due within <paramref name="interval"/> of <paramref name="now"/> (<c>incident_settings.remeasure_seconds</c>).
+    /// Run every tick; once the incident resolves nothing pulls the pair in any more and its next measurement puts it
+    /// back on the schedule. A pair already due sooner (or leased by a probe that is running) keeps its time, so this
+    /// never starts a second probe of a pair. Returns the rows moved.
+    /// </summary>
+    /// <remarks>
+    /// The schedule reads the <c>incidents</c> table (their open targets and vantages) rather than being told by the
+    /// watch: due times keep one writer, and measurement does not call into the watch.
+    /// </remarks>
+    public async Task<int> ShortenForIncidentsAsync(string vantage, int shard, TimeSpan interval, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            UPDATE target_vantages p SET next_due_at = $4 + $3
+              FROM (SELECT DISTINCT t AS ip FROM incidents i, unnest(i.targets) t WHERE i.resolved_at IS NULL AND $1 = ANY (i.vantages)) open
+             WHERE p.ip = open.ip AND p.vantage = $1 AND p.schedule_shard = $2 AND p.next_due_at > $4 + $3
+            """);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = vantage });
+        command.Parameters.Add(new NpgsqlParameter<short> { TypedValue = (short)shard });
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = interval, NpgsqlDbType = NpgsqlDbType.Interval });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = now.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
     /// A measurement of (target, vantage) was stored: the pair is due an interval after it, jittered so that pairs
     /// measured together do not come due together. A pair that no longer exists (target removed, vantage
     /// deselected) stays gone. Returns whether the pair exists.

@@ -127,6 +127,15 @@ public sealed partial class RemeasurementScheduleGrain(
                 await state.WriteStateAsync();
             }
         }
+        if (settings.Current.Incidents.RemeasureSeconds > 0)
+        {
+            var pulled = await schedule.ShortenForIncidentsAsync(vantage, shard, TimeSpan.FromSeconds(settings.Current.Incidents.RemeasureSeconds), now,
+                CancellationToken.None);
+            if (pulled > 0)
+            {
+                LogIncidentRemeasure(this.GetPrimaryKeyString(), pulled, settings.Current.Incidents.RemeasureSeconds);
+            }
+        }
         if (!prefixes.FirstLoad.IsCompleted)
         {
             // A probe now would be stored without origin ASNs and judged against its pair's history without an AS
@@ -159,6 +168,9 @@ public sealed partial class RemeasurementScheduleGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Remeasurement shard {Shard} could not take its due pairs: {Error}; trying again next tick")]
     private partial void LogTickFailed(string shard, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Remeasurement shard {Shard}: {Pulled} pair(s) of open incidents due within {Seconds} s")]
+    private partial void LogIncidentRemeasure(string shard, int pulled, int seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Remeasurement interval is {Interval}: shard {Shard} moved {Moved} pair(s) due later than that")]
     private partial void LogIntervalChanged(string shard, TimeSpan interval, int moved);

@@ -10,6 +10,10 @@ public sealed record Incident(long Id, string Kind, string Subject, IReadOnlyLis
     DateTimeOffset OpenedAt, DateTimeOffset? ResolvedAt, JsonElement? Before, JsonElement? After)
 {
     public string State => ResolvedAt is null ? "open" : "resolved";
+
+    /// <summary>The trace and MTR taken at opening (<see cref="IncidentEvidence"/>); only <c>GET /incidents/{id}</c> fills it in.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<IncidentEvidenceItem>? Evidence { get; init; }
 }
 
 /// <summary>The <c>incidents</c> table: the one writer of incidents, and their reader for the API.</summary>
@@ -154,6 +158,25 @@ public sealed class IncidentStore(NpgsqlDataSource dataSource)
         await using var command = dataSource.CreateCommand($"SELECT {Columns(scope)} FROM incidents WHERE id = @id AND {Shown(scope)}");
         command.Parameters.AddWithValue("id", id);
         return (await ReadAsync(command, cancellationToken)).SingleOrDefault();
+    }
+
+    /// <summary>The evidence of one incident, for the API.</summary>
+    public async Task<IReadOnlyList<IncidentEvidenceItem>> EvidenceAsync(long incidentId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT vantage, host(target), tool, queued_at, measurement_id, taken_at, failure_reason
+              FROM incident_evidence WHERE incident_id = @id ORDER BY vantage, target, tool DESC
+            """);
+        command.Parameters.AddWithValue("id", incidentId);
+        var items = new List<IncidentEvidenceItem>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            items.Add(new IncidentEvidenceItem(reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                new DateTimeOffset(reader.GetDateTime(3), TimeSpan.Zero), reader.IsDBNull(4) ? null : reader.GetInt64(4),
+                reader.IsDBNull(5) ? null : new DateTimeOffset(reader.GetDateTime(5), TimeSpan.Zero), reader.IsDBNull(6) ? null : reader.GetString(6)));
+        }
+        return items;
     }
 
     /// <summary>Open incidents per kind and vantage, for the metric.</summary>

@@ -17,7 +17,10 @@ public enum IncidentKind
 
 public static class IncidentKinds
 {
-    public static IReadOnlyList<string> Names { get; } = ["loss", "unreachable", "latency_shift", AsPath, VantageDown];
+    public static IReadOnlyList<string> Names { get; } = ["loss", "unreachable", "latency_shift", AsPath, IpPath, VantageDown];
+
+    /// <summary>The IP path of targets changed at one hop beyond the known ECMP branches (<see cref="IpPathRules"/>); not a ping rule.</summary>
+    public const string IpPath = "ip_path";
 
     /// <summary>A vantage point with no silo answering (<see cref="VantageDownWatch"/>); not a ping rule.</summary>
     public const string VantageDown = "vantage_down";

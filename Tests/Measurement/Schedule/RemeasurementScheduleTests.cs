@@ -13,6 +13,7 @@ public sealed class RemeasurementScheduleTests : IAsyncLifetime
     private TestDatabase db = null!;
     private RemeasurementSchedule schedule = null!;
     private TargetTable table = null!;
+    private SettingsMonitor settings = null!;
 
     public async ValueTask InitializeAsync()
     {
@@ -20,6 +21,7 @@ public sealed class RemeasurementScheduleTests : IAsyncLifetime
         var settings = new SettingsMonitor(db.DataSource, NullLogger<SettingsMonitor>.Instance, TimeProvider.System);
         await settings.RefreshAsync(CancellationToken.None);
         schedule = new RemeasurementSchedule(db.DataSource, settings);
+        this.settings = settings;
         table = new TargetTable(db.DataSource);
         await db.ScalarAsync<object>("INSERT INTO vantages (name) VALUES ('home'), ('office')");
     }
@@ -157,6 +159,51 @@ public sealed class RemeasurementScheduleTests : IAsyncLifetime
             "SELECT extract(epoch FROM max(next_due_at) - min(next_due_at))::float8 / 60 FROM target_vantages WHERE vantage = 'lab'");
         Assert.InRange(spreadMinutes, 60, 24 * 60 * 0.1 + 1);
         Assert.Equal(200, await db.ScalarAsync<long>("SELECT count(*) FROM target_vantages WHERE vantage = 'home'"));
+    }
+
+    [Fact]
+    public async Task Targets_of_open_incidents_are_due_within_remeasure_seconds_from_their_vantages_and_back_on_the_schedule_once_resolved()
+    {
+        Assert.Equal(60, settings.Current.Incidents.RemeasureSeconds);
+        var now = Now();
+        var interval = TimeSpan.FromSeconds(settings.Current.Incidents.RemeasureSeconds);
+        await db.ScalarAsync<object>("""
+            WITH t AS (INSERT INTO targets (ip) SELECT ('30.2.0.' || i)::inet FROM generate_series(1, 4) i RETURNING ip)
+            INSERT INTO target_vantages (ip, vantage, last_measured_at, next_due_at)
+            SELECT ip, v, now() - interval '1 hour', now() + interval '23 hours' FROM t, unnest(ARRAY['home', 'office']) v
+            """);
+        // Loss of .1 from home; an AS-path incident of .2 and .3 seen from office; .4's incident from home is over.
+        var loss = await db.ScalarAsync<long>("""
+            INSERT INTO incidents (kind, subject, vantages, targets, opened_at) VALUES ('loss', '30.2.0.1', '{home}', '{30.2.0.1}', now()) RETURNING id
+            """);
+        await db.ScalarAsync<object>("""
+            INSERT INTO incidents (kind, subject, vantages, targets, opened_at, resolved_at) VALUES
+              ('as_path', 'AS1>AS2 => AS1>AS3', '{office}', '{30.2.0.2,30.2.0.3}', now(), NULL),
+              ('unreachable', '30.2.0.4', '{home}', '{30.2.0.4}', now() - interval '1 hour', now() - interval '30 minutes')
+            """);
+        async Task<int> PullAsync(string vantage)
+        {
+            var moved = 0;
+            for (var shard = 0; shard < RemeasurementSchedule.Shards; shard++)
+            {
+                moved += await schedule.ShortenForIncidentsAsync(vantage, shard, interval, now, CancellationToken.None);
+            }
+            return moved;
+        }
+        Assert.Equal(1, await PullAsync("home"));
+        Assert.Equal(2, await PullAsync("office"));
+        Assert.Equal("30.2.0.1 home,30.2.0.2 office,30.2.0.3 office", await db.ScalarAsync<string>(
+            "SELECT string_agg(host(ip) || ' ' || vantage, ',' ORDER BY ip, vantage) FROM target_vantages WHERE next_due_at <= now() + interval '2 minutes'"));
+        Assert.Equal((now + interval).UtcDateTime, await db.ScalarAsync<DateTime>("SELECT next_due_at FROM target_vantages WHERE ip = '30.2.0.1' AND vantage = 'home'"));
+        // Every tick runs it: a pair already due that soon is left alone (never a second probe of a leased pair).
+        Assert.Equal(0, await PullAsync("home"));
+
+        // Resolved: its next trace puts it back on the schedule (24 h ± jitter), and nothing pulls it in again.
+        await db.ScalarAsync<object>($"UPDATE incidents SET resolved_at = now() WHERE id = {loss}");
+        Assert.True(await schedule.CompleteAsync(IPAddress.Parse("30.2.0.1"), "home", 1, now, CancellationToken.None));
+        Assert.Equal(0, await PullAsync("home"));
+        Assert.True(await db.ScalarAsync<bool>(
+            "SELECT next_due_at > now() + interval '20 hours' FROM target_vantages WHERE ip = '30.2.0.1' AND vantage = 'home'"));
     }
 
     [Fact]

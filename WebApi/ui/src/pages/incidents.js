@@ -2,6 +2,7 @@
 // with its figures before (at opening) and after (at resolving), linked to the target's ping chart.
 import { api } from "../api.js";
 import { h, mount, fmt, problemBox, empty } from "../dom.js";
+import { renderResult } from "./lookingGlass.js";
 
 const STATES = [["Open", "open"], ["Resolved", "resolved"], ["All (7 days)", ""]];
 
@@ -9,6 +10,7 @@ function figures(f) {
   if (!f) return "–";
   // AS-path incidents keep the changed edge and each pair's path; vantage_down the status.
   if (f.changed_edge) return `AS path changed at AS${f.changed_edge.from_asn ?? "?"}: next AS${f.changed_edge.before_next_asn ?? " –"} → AS${f.changed_edge.after_next_asn ?? " –"}`;
+  if (f.changed_hop) return `IP path changed after ${f.changed_hop.from ?? "the vantage point"}: ${f.changed_hop.before ?? "end"} → ${f.changed_hop.after ?? "end"}`;
   if (f.paths) return `${f.paths.length} path(s) now${f.resolution ? `, ${f.resolution}` : ""}`;
   if (f.status) return `vantage point ${f.status}`;
   return `median ${fmt.ms(f.median_rtt_ms)}, baseline ${fmt.ms(f.baseline_rtt_ms)}, loss ${fmt.pct(f.loss_pct)}`;
@@ -50,7 +52,7 @@ export function incidentsPage(root) {
   }
 
   mount(root, h("h1", {}, "Incidents"),
-    h("p", { class: "lead" }, "Opened when a target's ping series from a vantage point is unreachable, lossy or slower than its baseline for several rounds in a row (resolved when clear for several rounds), when AS paths change at one AS edge (resolved when they are back), or when a vantage point is down."),
+    h("p", { class: "lead" }, "Opened when a target's ping series from a vantage point is unreachable, lossy or slower than its baseline for several rounds in a row (resolved when clear for several rounds), when AS paths change at one AS edge or IP paths at one hop beyond the known ECMP branches (resolved when they are back), or when a vantage point is down."),
     buttons, list);
   load();
 }
@@ -72,6 +74,7 @@ export function incidentPage(root, id) {
         h("tr", {}, h("th", {}, "Before (round that opened it)"), h("td", {}, figures(i.before))),
         h("tr", {}, h("th", {}, "After (round that resolved it)"), h("td", {}, i.resolvedAt || i.after?.paths ? figures(i.after) : "still open")))),
     i.before?.paths ? pathTable(i) : null,
+    evidenceSection(i),
     h("p", {}, "The target page shows the ping series around it.")))
     .catch((e) => mount(body, e.status === 404 ? empty(`No incident #${id}.`) : problemBox(e)));
 }
@@ -79,14 +82,44 @@ export function incidentPage(root, id) {
 // Each (target, vantage) of an AS-path incident: its AS path before the change and now.
 function pathTable(i) {
   const now = new Map((i.after?.paths ?? []).map((p) => [`${p.target} ${p.vantage}`, p]));
-  const asPath = (path) => (path ?? []).map((a) => `AS${a}`).join(" ");
+  // AS paths are numbers, IP paths addresses (a silent hop is *).
+  const asPath = (path) => (path ?? []).map((a) => (typeof a === "number" ? `AS${a}` : a ?? "*")).join(" ");
+  const ip = i.kind === "ip_path";
   return h("table", { class: "incident-paths" },
-    h("thead", {}, h("tr", {}, ["Target", "Vantage point", "AS path before", "AS path now"].map((c) => h("th", {}, c)))),
+    h("thead", {}, h("tr", {}, ["Target", "Vantage point", ip ? "IP path before" : "AS path before", ip ? "IP path now" : "AS path now"].map((c) => h("th", {}, c)))),
     h("tbody", {}, i.before.paths.map((p) => h("tr", {},
       h("td", {}, h("a", { href: `#/target/${p.target}` }, p.target)),
       h("td", {}, p.vantage),
-      h("td", {}, asPath(p.as_path)),
-      h("td", {}, asPath(now.get(`${p.target} ${p.vantage}`)?.as_path))))));
+      h("td", {}, asPath(p.as_path ?? p.ip_path)),
+      h("td", {}, asPath(now.get(`${p.target} ${p.vantage}`)?.[ip ? "ip_path" : "as_path"]))))));
+}
+
+// The traceroute and MTR taken when it opened, per vantage and target; each stored measurement is drawn like a
+// looking-glass result, loaded when its row is opened.
+function evidenceSection(i) {
+  const pieces = i.evidence ?? [];
+  if (!pieces.length) {
+    return h("section", { class: "incident-evidence" }, h("h2", {}, "Evidence at opening"),
+      h("p", { class: "muted" }, i.targets.length ? "None yet (taken within seconds of opening, for incidents less than 10 minutes old)." : "None: this kind has no target to trace."));
+  }
+  return h("section", { class: "incident-evidence" }, h("h2", {}, "Evidence at opening"),
+    pieces.map((e) => {
+      const label = `${e.tool === "mtr" ? "MTR" : "Traceroute"} of ${e.target} from ${e.vantage}`;
+      if (e.state !== "taken") {
+        return h("p", { class: e.state === "failed" ? "problem" : "muted" }, `${label}: ${e.state === "failed" ? `not taken — ${e.failureReason}` : "being taken…"}`);
+      }
+      const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+      const details = h("details", { class: "evidence", "data-tool": e.tool },
+        h("summary", {}, `${label} · ${fmt.time(e.takenAt)} · measurement #${e.measurementId}`), body);
+      details.addEventListener("toggle", () => {
+        if (!details.open || details.dataset.loaded) return;
+        details.dataset.loaded = "1";
+        Promise.all([api(`/measurements/${e.measurementId}`), api(`/measurements/${e.measurementId}/hops`), api(`/measurements/${e.measurementId}/summary`)])
+          .then(([measurement, hops, summary]) => mount(body, renderResult({ measurement, hops, summary }, { compact: true })))
+          .catch((err) => mount(body, problemBox(err)));
+      });
+      return details;
+    }));
 }
 
 function stat(label, value) {
