@@ -108,7 +108,7 @@ public sealed class IpPathIncidentTests : IAsyncLifetime
         Assert.Equal(1, await watch.RunOnceAsync(rules, CancellationToken.None));
         Assert.Equal(1, await watch.RunOnceAsync(rules, CancellationToken.None));
         var store = new IncidentStore(db.DataSource);
-        var incident = Assert.Single(await store.ListAsync(null, At.AddDays(-1), At.AddDays(1), null, null, 10, CancellationToken.None));
+        var incident = Assert.Single(await store.ListAsync(null, At.AddDays(-1), At.AddDays(1), null, null, 10, TargetScope.IncludingDns, CancellationToken.None));
         Assert.Equal("ip_path", incident.Kind);
         Assert.Equal("10.0.0.1>10.0.1.1 => 10.0.0.1>10.0.2.1", incident.Subject);
         Assert.Equal(["home", "office"], incident.Vantages);
@@ -130,7 +130,7 @@ public sealed class IpPathIncidentTests : IAsyncLifetime
         }
         clock.Advance(TimeSpan.FromMinutes(5));
         Assert.Equal(0, await watch.RunOnceAsync(rules, CancellationToken.None));
-        var resolved = (await store.GetAsync(incident.Id, CancellationToken.None))!;
+        var resolved = (await store.GetAsync(incident.Id, TargetScope.IncludingDns, CancellationToken.None))!;
         Assert.Equal("resolved", resolved.State);
         Assert.Equal(At.AddMinutes(7), resolved.ResolvedAt);
         Assert.Equal("back", resolved.After!.Value.GetProperty("resolution").GetString());
