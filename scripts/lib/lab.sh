@@ -572,6 +572,14 @@ lab_node_agent() {
         dotnet build "$ROOT/Agent/Agent.csproj" -c "$configuration" -nologo -v q >"$dir/logs/build.log" 2>&1 \
             || lab_die "the agent did not build (log: $dir/logs/build.log)"
     fi
+    # An API on a lab address (not loopback) refuses to start while the node has no admin key: one is made, once, and
+    # kept beside the agent's key (on a fresh machine there is none; `scripts/lab key` makes more).
+    if [[ ! -s $dir/admin.key ]]; then
+        key="$(lab_node_env "$default" ip netns exec "$(lab_vantage_ns)" "$ROOT/scripts/cyberwatch" apikey create --role admin \
+            --name "lab node admin" 9>&- | tail -n 1)"
+        [[ $key == cw_* ]] || lab_die "no admin key for the lab node: $key"
+        (umask 077; printf '%s\n' "$key" >"$dir/admin.key")
+    fi
     lab_say "starting the API for agents in $(lab_vantage_ns) on $url"
     # In the default vantage's node directory (its environment, pid file agent-api.pid, log logs/agent-api.log).
     # shellcheck disable=SC2016 # expanded by the inner bash
